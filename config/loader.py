@@ -1,0 +1,147 @@
+"""Find, read and validate the configuration; explain what is wrong in one message.
+
+Which file: ``--config PATH``, else ``$SENDWATCH_CONFIG``, else ``./sendwatch.toml``,
+else the watchlist shipped inside the package (so a fresh install runs as it is).
+Environment variables win over the file for deployment settings
+(``SENDWATCH_DATABASE_URL``, ``SENDWATCH_DATA_DIR``), and are the only home of secrets.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from config.settings import Settings
+
+DEFAULT_FILENAME = "sendwatch.toml"
+EMBEDDED = "watchlist.toml"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used. ``str(error)`` is the whole message for the user."""
+
+
+def embedded_watchlist_text() -> str:
+    return resources.files("config").joinpath(EMBEDDED).read_text(encoding="utf-8")
+
+
+def config_path(explicit: str | os.PathLike | None, env: Mapping[str, str]) -> Path | None:
+    """The file to read, or None for the embedded watchlist."""
+    if explicit:
+        return Path(explicit)
+    if env.get("SENDWATCH_CONFIG"):
+        return Path(env["SENDWATCH_CONFIG"])
+    local = Path(DEFAULT_FILENAME)
+    return local if local.exists() else None
+
+
+def load_settings(
+    explicit: str | os.PathLike | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    env = os.environ if env is None else env
+    path = config_path(explicit, env)
+    if path is None:
+        return parse_settings(embedded_watchlist_text(), origin=f"<embedded {EMBEDDED}>", env=env)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it: {exc}") from None
+    return parse_settings(text, origin=str(path), env=env, base_dir=path.parent)
+
+
+def parse_settings(
+    text: str,
+    *,
+    origin: str,
+    env: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+) -> Settings:
+    env = os.environ if env is None else env
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
+
+    raw = dict(raw)
+    raw["sources"] = raw.pop("source", raw.get("sources", []))
+    try:
+        settings = Settings.model_validate({**raw, "origin": origin})
+    except ValidationError as exc:
+        raise ConfigError(_explain(origin, raw, exc)) from None
+
+    _check_kinds(origin, settings)
+    return _apply_environment(settings, env, base_dir)
+
+
+def _check_kinds(origin: str, settings: Settings) -> None:
+    # Imported here: the kinds live with the monitor, and config must stay importable alone.
+    from monitor.sources import KINDS
+
+    for index, source in enumerate(settings.sources):
+        where = f"{origin}: source {source.id!r} (sources[{index}])"
+        kind = KINDS.get(source.kind)
+        if kind is None:
+            known = ", ".join(sorted(KINDS))
+            raise ConfigError(f"{where}, field 'kind': unknown kind {source.kind!r}; known kinds: {known}")
+        try:
+            kind.Options.model_validate(source.options)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = ".".join(str(p) for p in error["loc"]) or "?"
+            raise ConfigError(f"{where}, field {field!r}: {_reason(error)}") from None
+
+
+def _apply_environment(settings: Settings, env: Mapping[str, str], base_dir: Path | None) -> Settings:
+    data_dir = env.get("SENDWATCH_DATA_DIR") or settings.data_dir
+    if data_dir is None:
+        xdg = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+        data_dir = Path(xdg) / "sendwatch"
+    data_dir = Path(data_dir).expanduser()
+    if not data_dir.is_absolute() and base_dir is not None:
+        data_dir = base_dir / data_dir
+    database_url = env.get("SENDWATCH_DATABASE_URL") or settings.database_url
+    if not database_url:
+        database_url = f"sqlite:///{data_dir.resolve() / 'sendwatch.db'}"
+    return settings.model_copy(update={"data_dir": data_dir, "database_url": database_url})
+
+
+def _explain(origin: str, raw: Mapping[str, Any], exc: ValidationError) -> str:
+    """One message naming the file, the source (by id) and the field."""
+    error = exc.errors()[0]
+    loc = list(error["loc"])
+    where = origin
+    if len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int):
+        index = loc[1]
+        sources = raw.get("sources") or []
+        source_id = sources[index].get("id") if index < len(sources) and isinstance(sources[index], dict) else None
+        where += f": source {source_id!r} (sources[{index}])" if source_id else f": sources[{index}]"
+        loc = loc[2:]
+    field = ".".join(str(p) for p in loc)
+    more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+    if field:
+        return f"{where}, field {field!r}: {_reason(error)}{more}"
+    return f"{where}: {_reason(error)}{more}"
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    kind = error.get("type", "")
+    if kind == "missing":
+        return "is required but missing"
+    if kind == "extra_forbidden":
+        return "is not a known setting (misspelt?)"
+    message = str(error.get("msg", "invalid"))
+    # pydantic prefixes messages of custom validators; the user needs only the reason.
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+    if "input" in error and kind not in ("value_error",) and not isinstance(error["input"], dict | list):
+        message += f" (got {error['input']!r})"
+    return message

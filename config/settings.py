@@ -1,0 +1,145 @@
+"""The settings schema: what a sendwatch.toml may say, with defaults.
+
+Validation lives here (pydantic models); turning a validation failure into one clear
+message that names the file, the source and the field lives in ``config.loader``.
+Secrets never appear in these models: they are read from environment variables.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``90``, ``"90s"``, ``"15m"``, ``"6h"``, ``"1d"`` or ``"2w"``."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30, \"15m\", \"6h\" or \"1d\"")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "s").lower()]
+    else:
+        raise ValueError(f"{value!r} is not a duration such as 30, \"15m\", \"6h\" or \"1d\"")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+class _Strict(BaseModel):
+    # A misspelt key is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FetchSettings(_Strict):
+    """How sendwatch talks to web servers. The defaults are polite to GOV.UK."""
+
+    contact: str = Field(
+        default="",
+        description="An email address or URL put in the User-Agent so site operators can reach you.",
+    )
+    connect_timeout: Duration = 10.0
+    read_timeout: Duration = 30.0
+    total_timeout: Duration = 60.0
+    max_bytes: int = Field(default=10_000_000, gt=0, description="Cap on the decompressed body.")
+    max_redirects: int = Field(default=5, ge=0, le=30)
+    per_host_concurrency: int = Field(default=2, ge=1, le=100)
+    per_host_delay: Duration = Field(default=1.0, description="Minimum gap between requests to one host.")
+    retries: int = Field(default=3, ge=0, le=10)
+    backoff: Duration = Field(default=2.0, description="First retry delay; doubles each retry.")
+    max_retry_after: Duration = Field(
+        default=120.0,
+        description="Longest Retry-After sendwatch waits for within one check; longer fails the check.",
+    )
+
+    @model_validator(mode="after")
+    def _timeouts_fit(self) -> FetchSettings:
+        if self.total_timeout < self.connect_timeout:
+            raise ValueError("total_timeout must be at least connect_timeout")
+        return self
+
+
+class SourceSettings(BaseModel):
+    """One thing to watch. Kind-specific options are checked by the kind's own model."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str
+    kind: str = "page"
+    url: str
+    interval: Duration = 6 * 3600.0
+    commitments: tuple[str, ...] = ()
+    enabled: bool = True
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not SOURCE_ID.match(value):
+            raise ValueError(
+                "must be lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _sane_interval(cls, value: float) -> float:
+        if value < 60:
+            raise ValueError("must be at least 60 seconds; sendwatch does not hammer servers")
+        return value
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The kind-specific keys the user gave (everything not common to all kinds)."""
+        return dict(self.model_extra or {})
+
+
+class Settings(_Strict):
+    """The whole configuration, after defaults are applied."""
+
+    data_dir: Path | None = None
+    database_url: str | None = None
+    retention: Duration | None = Field(
+        default=None,
+        description="Keep checks, changes and old snapshots this long; unset keeps everything.",
+    )
+    fetch: FetchSettings = FetchSettings()
+    sources: tuple[SourceSettings, ...] = ()
+
+    # Where these settings came from, for messages; not a setting itself.
+    origin: str = Field(default="<embedded defaults>", exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Settings:
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.id in seen:
+                raise ValueError(f"source id {source.id!r} is used twice")
+            seen.add(source.id)
+        return self
+
+    def source(self, source_id: str) -> SourceSettings:
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        raise KeyError(source_id)

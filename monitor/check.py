@@ -1,0 +1,103 @@
+"""One pass over the sources: fetch, extract, compare with the last snapshot, record.
+
+This is the library API behind ``sendwatch check`` (and, later, each scheduled run).
+A source that fails is recorded as a failed check and the pass goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from config.settings import Settings, SourceSettings
+from monitor.diff import diff_documents
+from monitor.errors import CheckFailed
+from monitor.fetch import Fetcher, Validators
+from monitor.sources import make_source
+from storage import CheckMeta, Store
+
+log = logging.getLogger("sendwatch.check")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    source_id: str
+    outcome: str  # first | unchanged | not-modified | changed | failed
+    duration_ms: int
+    size: int | None = None
+    summary: str | None = None
+    error: str | None = None
+    change_id: int | None = None
+
+
+async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher) -> CheckResult:
+    source = make_source(settings)
+    started_at = datetime.now(UTC)
+    clock = time.perf_counter()
+    state = store.source_state(settings.id)
+    validators = None
+    if state.snapshot_id is not None and (state.etag or state.last_modified):
+        # Only ask "changed since?" when we hold the version the server would compare with.
+        validators = Validators(state.etag, state.last_modified)
+    try:
+        reading = await source.read(fetcher, validators)
+    except CheckFailed as exc:
+        return _failed(store, settings.id, str(exc), started_at, clock, getattr(exc, "status", None))
+    except Exception as exc:  # a bug in a kind must not stop the other sources
+        log.exception("unexpected error checking %s", settings.id)
+        return _failed(store, settings.id, f"internal error: {type(exc).__name__}: {exc}", started_at, clock)
+
+    meta = CheckMeta(started_at, _ms(clock), reading.status, reading.size)
+    etag, last_modified = reading.validators.etag, reading.validators.last_modified
+    if reading.document is None:
+        recorded = store.record_unchanged(settings.id, meta, not_modified=True,
+                                          etag=etag, last_modified=last_modified)
+        return _result(settings.id, recorded.outcome, meta)
+    if reading.document.content_hash() == state.content_hash:
+        recorded = store.record_unchanged(settings.id, meta, etag=etag, last_modified=last_modified)
+        return _result(settings.id, recorded.outcome, meta)
+
+    change = None
+    if state.snapshot_id is not None:
+        change = diff_documents(store.document(state.snapshot_id), reading.document)
+    recorded = store.record_document(settings.id, reading.document, change, meta,
+                                     etag=etag, last_modified=last_modified)
+    summary = change.summary if change is not None else _describe_first(reading.document)
+    return _result(settings.id, recorded.outcome, meta, summary=summary, change_id=recorded.change_id)
+
+
+async def check_sources(
+    settings: Settings, store: Store, source_ids: Iterable[str] | None = None
+) -> list[CheckResult]:
+    """Check the given sources (default: every enabled one) concurrently, within the
+    per-host limits, and return one result per source in config order."""
+    store.sync_sources(settings.sources)
+    wanted = set(source_ids) if source_ids else None
+    chosen = [s for s in settings.sources
+              if (s.id in wanted if wanted is not None else s.enabled)]
+    async with Fetcher(settings.fetch) as fetcher:
+        return list(await asyncio.gather(*(check_source(s, store, fetcher) for s in chosen)))
+
+
+def _failed(store: Store, source_id: str, error: str, started_at: datetime, clock: float,
+            status: int | None = None) -> CheckResult:
+    meta = CheckMeta(started_at, _ms(clock), status)
+    store.record_failure(source_id, error, meta)
+    log.warning("check failed: %s: %s", source_id, error)
+    return CheckResult(source_id, "failed", meta.duration_ms, error=error)
+
+
+def _result(source_id: str, outcome: str, meta: CheckMeta, **extra) -> CheckResult:
+    return CheckResult(source_id, outcome, meta.duration_ms, meta.size, **extra)
+
+
+def _describe_first(document) -> str:
+    return f"first snapshot: {document.title!r}, {len(document.blocks)} text blocks, {len(document.items)} items"
+
+
+def _ms(clock: float) -> int:
+    return int((time.perf_counter() - clock) * 1000)

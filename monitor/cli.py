@@ -1,0 +1,273 @@
+"""The ``sendwatch`` command: a thin layer over the library (config, monitor, storage)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from config import ConfigError, Settings, load_settings, parse_duration
+from config.loader import DEFAULT_FILENAME, embedded_watchlist_text
+from monitor.check import check_sources
+from monitor.diff import render_text
+from storage import Store
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Wrong arguments: the message is shown and sendwatch exits with status 2."""
+
+
+def _fmt_time(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+
+
+def _open(args) -> tuple[Settings, Store]:
+    settings = load_settings(args.config)
+    store = Store(settings.database_url)
+    store.sync_sources(settings.sources)
+    return settings, store
+
+
+def _parse_since(text: str) -> datetime:
+    """``2026-01-31``, an ISO instant, or a duration back from now such as ``7d``."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            return datetime.now(UTC) - timedelta(seconds=parse_duration(text))
+        except ValueError:
+            raise UsageError(f"--since {text!r}: expected a date (2026-01-31) or a duration (7d)") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def cmd_init(args) -> int:
+    target = Path(args.config or DEFAULT_FILENAME)
+    if target.exists():
+        print(f"{target} exists; leaving it as it is.")
+    else:
+        target.write_text(embedded_watchlist_text(), encoding="utf-8")
+        print(f"wrote {target}: the shipped SEND watchlist; edit it to suit you.")
+    settings = load_settings(target)
+    with Store(settings.database_url) as store:
+        store.sync_sources(settings.sources)
+    print(f"database ready: {settings.database_url}")
+    print(f"{len(settings.sources)} sources configured. Next: sendwatch check")
+    return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    settings, store = _open(args)
+    with store:
+        known = {s.id for s in settings.sources}
+        unknown = [s for s in args.sources if s not in known]
+        if unknown:
+            raise UsageError(f"unknown source(s): {', '.join(unknown)} (see: sendwatch sources)")
+        results = asyncio.run(check_sources(settings, store, args.sources or None))
+    width = max((len(r.source_id) for r in results), default=10)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+        detail = r.error if r.outcome == "failed" else (r.summary or "")
+        ref = f" [change {r.change_id}]" if r.change_id else ""
+        print(f"{r.outcome:<12} {r.source_id:<{width}}  {detail}{ref}".rstrip())
+    print("checked {} source(s): {}".format(
+        len(results), ", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "nothing to do"))
+    return EXIT_OK
+
+
+def cmd_sources(args) -> int:
+    settings, store = _open(args)
+    with store:
+        records = store.sources(include_inactive=args.all)
+    if args.json:
+        print(json.dumps([_source_json(r) for r in records], indent=2))
+        return EXIT_OK
+    for r in records:
+        state = "ok" if not r.consecutive_failures else f"{r.consecutive_failures} failure(s) in a row"
+        flag = "" if r.active else " (no longer configured)"
+        print(f"{r.id}{flag}  [{r.kind}] {r.url}")
+        print(f"    last check: {_fmt_time(r.last_checked_at)}   last change: {_fmt_time(r.last_changed_at)}"
+              f"   {state}")
+        if r.last_error:
+            print(f"    last error: {r.last_error}")
+    return EXIT_OK
+
+
+def _source_json(r) -> dict:
+    return {"id": r.id, "kind": r.kind, "url": r.url, "active": r.active, "origin": r.origin,
+            "last_checked_at": _iso(r.last_checked_at), "last_changed_at": _iso(r.last_changed_at),
+            "consecutive_failures": r.consecutive_failures, "last_error": r.last_error}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def cmd_history(args) -> int:
+    settings, store = _open(args)
+    with store:
+        if store.source(args.source) is None:
+            raise UsageError(f"unknown source: {args.source}")
+        snapshots = store.snapshots(args.source)
+        by_target = {c.to_snapshot_id: c for c in reversed(store.changes(source_id=args.source))}
+        if not snapshots:
+            print(f"{args.source}: no snapshot yet (run: sendwatch check {args.source})")
+        for snap in snapshots:
+            change = by_target.get(snap.id)
+            how = f"change {change.id}: {change.summary}" if change else "first snapshot"
+            print(f"snapshot {snap.id}  first seen {_fmt_time(snap.first_seen_at)}  "
+                  f"last seen {_fmt_time(snap.last_seen_at)}  {snap.size:,} bytes")
+            print(f"    {how}")
+        if args.checks:
+            print("\nrecent checks:")
+            for c in store.checks(args.source, limit=args.checks):
+                detail = c.error or (f"HTTP {c.http_status}" if c.http_status else "")
+                print(f"  {_fmt_time(c.started_at)}  {c.outcome:<12} {c.duration_ms:>6} ms  {detail}")
+    return EXIT_OK
+
+
+def cmd_diff(args) -> int:
+    settings, store = _open(args)
+    with store:
+        if store.source(args.source) is None:
+            raise UsageError(f"unknown source: {args.source}")
+        if (args.from_id is None) != (args.to_id is None):
+            raise UsageError("give both --from and --to, or neither (for the latest change)")
+        if args.from_id is None:
+            latest = store.changes(source_id=args.source, limit=1)
+            if not latest:
+                print(f"{args.source}: no change recorded yet")
+                return EXIT_OK
+            from_id, to_id = latest[0].from_snapshot_id, latest[0].to_snapshot_id
+        else:
+            from_id, to_id = args.from_id, args.to_id
+        for snapshot_id in (from_id, to_id):
+            snap = store.snapshot(snapshot_id)
+            if snap is None or snap.source_id != args.source:
+                raise UsageError(f"snapshot {snapshot_id} is not a snapshot of {args.source} "
+                                 f"(see: sendwatch history {args.source})")
+        old, new = store.document(from_id), store.document(to_id)
+    print(f"{args.source}: snapshot {from_id} -> {to_id}")
+    print(render_text(old, new))
+    return EXIT_OK
+
+
+def cmd_changes(args) -> int:
+    settings, store = _open(args)
+    since = _parse_since(args.since) if args.since else None
+    with store:
+        records = store.changes(since=since, source_id=args.source, limit=args.limit)
+        if args.json:
+            out = []
+            for r in records:
+                detail = store.change_detail(r)
+                out.append({"id": r.id, "source": r.source_id, "detected_at": r.detected_at.isoformat(),
+                            "summary": r.summary, "from_snapshot": r.from_snapshot_id,
+                            "to_snapshot": r.to_snapshot_id, **detail.to_dict()})
+            print(json.dumps(out, indent=2, ensure_ascii=False))
+            return EXIT_OK
+    if not records:
+        print("no changes" + (f" since {_fmt_time(since)}" if since else ""))
+    for r in records:
+        print(f"{r.id:>5}  {_fmt_time(r.detected_at)}  {r.source_id}: {r.summary}")
+    return EXIT_OK
+
+
+def cmd_prune(args) -> int:
+    settings, store = _open(args)
+    keep = parse_duration(args.older_than) if args.older_than else settings.retention
+    if keep is None:
+        raise UsageError("nothing to prune: no retention is set (the default keeps everything). "
+                         "Use --older-than 365d or set retention in the config.")
+    before = datetime.now(UTC) - timedelta(seconds=keep)
+    with store:
+        result = store.prune(before)
+    print(f"pruned history before {_fmt_time(before)}: {result.checks} checks, {result.changes} changes, "
+          f"{result.snapshots} snapshots (current snapshots are always kept)")
+    return EXIT_OK
+
+
+# -- parser ----------------------------------------------------------------------------------
+
+COMMANDS = {
+    "init": (cmd_init, "write a starter sendwatch.toml and create the database",
+             "sendwatch init\n  sendwatch --config /etc/sendwatch.toml init"),
+    "check": (cmd_check, "check sources once, print what changed and what failed, then exit",
+              "sendwatch check\n  sendwatch check send-code-of-practice area-send-framework"),
+    "sources": (cmd_sources, "each source: last check, last change, failures, last error",
+                "sendwatch sources\n  sendwatch sources --json"),
+    "history": (cmd_history, "the versions (snapshots) of one source and the change to each",
+                "sendwatch history send-code-of-practice --checks 20"),
+    "diff": (cmd_diff, "what changed: the latest change of a source, or between two snapshots",
+             "sendwatch diff send-code-of-practice\n  sendwatch diff send-code-of-practice --from 3 --to 7"),
+    "changes": (cmd_changes, "changes recorded, newest first",
+                "sendwatch changes --since 7d\n  sendwatch changes --since 2026-01-01 --json"),
+    "prune": (cmd_prune, "forget history older than a limit (the default keeps everything)",
+              "sendwatch prune --older-than 730d"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="config file (default: $SENDWATCH_CONFIG, ./sendwatch.toml, "
+                             "else the shipped watchlist)")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log what happens")
+    parser = argparse.ArgumentParser(
+        prog="sendwatch", parents=[common],
+        description="Follow the UK government's SEND commitments on GOV.UK and Parliament.",
+        epilog="example:\n  sendwatch init && sendwatch check && sendwatch changes --since 7d",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parsers = {}
+    for name, (_func, helptext, example) in COMMANDS.items():
+        parsers[name] = sub.add_parser(name, parents=[common], help=helptext, description=helptext,
+                                       epilog=f"example:\n  {example}",
+                                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    parsers["check"].add_argument("sources", nargs="*", metavar="SOURCE", help="source ids (default: all)")
+    parsers["sources"].add_argument("--json", action="store_true", help="machine-readable output")
+    parsers["sources"].add_argument("--all", action="store_true", help="include sources no longer configured")
+    parsers["history"].add_argument("source", metavar="SOURCE")
+    parsers["history"].add_argument("--checks", type=int, metavar="N", default=0,
+                                    help="also list the N most recent checks")
+    parsers["diff"].add_argument("source", metavar="SOURCE")
+    parsers["diff"].add_argument("--from", dest="from_id", type=int, metavar="ID", help="snapshot id")
+    parsers["diff"].add_argument("--to", dest="to_id", type=int, metavar="ID", help="snapshot id")
+    parsers["changes"].add_argument("--since", metavar="DATE", help="a date (2026-01-31) or a duration (7d)")
+    parsers["changes"].add_argument("--source", metavar="SOURCE", help="only this source")
+    parsers["changes"].add_argument("--limit", type=int, metavar="N", help="at most N changes")
+    parsers["changes"].add_argument("--json", action="store_true", help="machine-readable output")
+    parsers["prune"].add_argument("--older-than", metavar="DURATION",
+                                  help="e.g. 365d (default: retention from the config)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.config = getattr(args, "config", None)
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    func = COMMANDS[args.command][0]
+    try:
+        return func(args)
+    except ConfigError as exc:
+        print(f"sendwatch: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"sendwatch: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

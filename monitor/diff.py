@@ -1,0 +1,156 @@
+"""The difference between two Documents, and a summary a person can read in one line."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, PUBLICATION, RESULT, Document, Item
+
+# How each kind of item is named in a summary: (singular, plural).
+_NOUNS = {
+    ATTACHMENT: ("document", "documents"),
+    LINK: ("link", "links"),
+    CHANGE_NOTE: ("change note", "change notes"),
+    NOTICE: ("notice", "notices"),
+    RESULT: ("new document", "new documents"),
+    PUBLICATION: ("publication", "publications"),
+}
+# Order of importance in a summary: what was published comes first.
+_ORDER = (NOTICE, ATTACHMENT, PUBLICATION, RESULT, CHANGE_NOTE, LINK)
+_SHOWN_TITLES = 3
+_TITLE_LIMIT = 80
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What changed between two versions of a source's document."""
+
+    old_title: str
+    new_title: str
+    added_lines: tuple[str, ...] = ()
+    removed_lines: tuple[str, ...] = ()
+    added_items: tuple[Item, ...] = ()
+    removed_items: tuple[Item, ...] = ()
+    updated_items: tuple[tuple[Item, Item], ...] = ()  # same identity, new title/date/note/url
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.old_title != self.new_title or self.added_lines or self.removed_lines
+                    or self.added_items or self.removed_items or self.updated_items)
+
+    @property
+    def summary(self) -> str:
+        return summarise(self)
+
+    def to_dict(self) -> dict:
+        return {
+            "old_title": self.old_title,
+            "new_title": self.new_title,
+            "added_lines": list(self.added_lines),
+            "removed_lines": list(self.removed_lines),
+            "added_items": [i.to_dict() for i in self.added_items],
+            "removed_items": [i.to_dict() for i in self.removed_items],
+            "updated_items": [[a.to_dict(), b.to_dict()] for a, b in self.updated_items],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Change:
+        return cls(
+            old_title=data["old_title"],
+            new_title=data["new_title"],
+            added_lines=tuple(data.get("added_lines", ())),
+            removed_lines=tuple(data.get("removed_lines", ())),
+            added_items=tuple(Item.from_dict(i) for i in data.get("added_items", ())),
+            removed_items=tuple(Item.from_dict(i) for i in data.get("removed_items", ())),
+            updated_items=tuple((Item.from_dict(a), Item.from_dict(b))
+                                for a, b in data.get("updated_items", ())),
+        )
+
+
+def diff_documents(old: Document, new: Document) -> Change:
+    added_lines: list[str] = []
+    removed_lines: list[str] = []
+    matcher = difflib.SequenceMatcher(None, old.blocks, new.blocks, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag in ("replace", "delete"):
+            removed_lines.extend(old.blocks[i1:i2])
+        if tag in ("replace", "insert"):
+            added_lines.extend(new.blocks[j1:j2])
+
+    old_items = {item.identity: item for item in old.items}
+    new_items = {item.identity: item for item in new.items}
+    added = tuple(item for key, item in new_items.items() if key not in old_items)
+    removed = tuple(item for key, item in old_items.items() if key not in new_items)
+    updated = tuple((old_items[key], item) for key, item in new_items.items()
+                    if key in old_items and old_items[key] != item)
+    return Change(old.title, new.title, tuple(added_lines), tuple(removed_lines), added, removed, updated)
+
+
+def summarise(change: Change) -> str:
+    """E.g. ``2 documents added: 'Plan', 'Annex'; change note: 'Added the annex'; 3 lines added``."""
+    parts: list[str] = []
+    if change.old_title != change.new_title:
+        parts.append(f"title changed to {_quote(change.new_title)}")
+    for kind in _ORDER:
+        added = [i for i in change.added_items if i.kind == kind]
+        removed = [i for i in change.removed_items if i.kind == kind]
+        updated = [new for _, new in change.updated_items if new.kind == kind]
+        if kind == CHANGE_NOTE:
+            # A change note is the publisher's own account of the change: quote it whole.
+            for item in sorted(added, key=lambda i: i.date or "", reverse=True):
+                parts.append(f"change note: {_quote(item.note or item.title, limit=200)}")
+            continue
+        if kind == NOTICE and added:
+            parts.append("; ".join(f"notice: {_quote(i.title, limit=200)}" for i in added))
+            continue
+        for items, verb in ((added, "added"), (removed, "removed"), (updated, "updated")):
+            if items:
+                parts.append(_count_phrase(kind, items, verb))
+    lines = []
+    if change.added_lines:
+        lines.append(f"{_plural(len(change.added_lines), 'line')} added")
+    if change.removed_lines:
+        lines.append(f"{_plural(len(change.removed_lines), 'line')} removed")
+    if lines:
+        parts.append(", ".join(lines))
+    return "; ".join(parts) if parts else "no change"
+
+
+def _count_phrase(kind: str, items: list[Item], verb: str) -> str:
+    singular, plural = _NOUNS.get(kind, ("item", "items"))
+    noun = singular if len(items) == 1 else plural
+    titles = ", ".join(_quote(i.describe()) for i in items[:_SHOWN_TITLES])
+    more = f" and {len(items) - _SHOWN_TITLES} more" if len(items) > _SHOWN_TITLES else ""
+    return f"{len(items)} {noun} {verb}: {titles}{more}"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _quote(text: str, limit: int = _TITLE_LIMIT) -> str:
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return f"'{text}'"
+
+
+def render_text(old: Document, new: Document, *, context: int = 2) -> str:
+    """A readable unified diff of the text, then the items added, removed and updated."""
+    out: list[str] = []
+    change = diff_documents(old, new)
+    if change.old_title != change.new_title:
+        out += [f"- title: {change.old_title}", f"+ title: {change.new_title}"]
+    body = list(difflib.unified_diff(list(old.blocks), list(new.blocks), "before", "after",
+                                     n=context, lineterm=""))
+    out += body[2:]  # the ---/+++ header says nothing a reader needs
+    for label, items in (("added", change.added_items), ("removed", change.removed_items)):
+        for item in items:
+            sign = "+" if label == "added" else "-"
+            link = f" <{item.url}>" if item.url else ""
+            out.append(f"{sign} {_NOUNS.get(item.kind, ('item',))[0]} {label}: {item.describe()}{link}")
+    for before, after in change.updated_items:
+        out.append(f"~ {_NOUNS.get(after.kind, ('item',))[0]} updated: {before.describe()} -> "
+                   f"{after.describe()}")
+    return "\n".join(out) if out else "(no differences)"

@@ -1,0 +1,127 @@
+"""The Document: what a source says now, as plain data.
+
+Every source kind (an HTML page, an API item, a search, a feed) produces a Document.
+It holds no markup and no per-response noise, so two fetches of unchanged content give
+equal Documents and the same content hash. Snapshots, diffs and matching all work on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+# Kinds of item. Items are the structured parts of a document that people care about
+# one by one: a new attachment or a new change note is news in itself.
+ATTACHMENT = "attachment"  # a document published on the page (PDF, HTML publication...)
+LINK = "link"  # a link to another document in the content
+CHANGE_NOTE = "change-note"  # an entry of the page's change history
+NOTICE = "notice"  # a withdrawal or other notice shown on the page
+RESULT = "result"  # a search result or feed entry (discovery sources)
+PUBLICATION = "publication"  # a committee publication
+
+ITEM_KINDS = (ATTACHMENT, LINK, CHANGE_NOTE, NOTICE, RESULT, PUBLICATION)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One structured part of a document, identified by ``(kind, key)``.
+
+    ``key`` is stable across fetches (a URL for a document, date and text for a change
+    note), so that adding an attachment is reported as one addition, not a reshuffle.
+    """
+
+    kind: str
+    key: str
+    title: str = ""
+    url: str | None = None
+    date: str | None = None  # ISO 8601 date or instant, as the source gave it
+    note: str | None = None  # a change note, a description, a document type...
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        return (self.kind, self.key)
+
+    def to_dict(self) -> dict:
+        data = {"kind": self.kind, "key": self.key, "title": self.title}
+        for name in ("url", "date", "note"):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Item:
+        return cls(
+            kind=data["kind"],
+            key=data["key"],
+            title=data.get("title", ""),
+            url=data.get("url"),
+            date=data.get("date"),
+            note=data.get("note"),
+        )
+
+    def describe(self) -> str:
+        """A short human label: the title, or the note for a change note."""
+        if self.kind == CHANGE_NOTE:
+            return f"{self.date + ': ' if self.date else ''}{self.note or self.title}"
+        return self.title or self.url or self.key
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A source's content, normalised: title, text blocks and items.
+
+    ``blocks`` are the readable text of the page in reading order, one paragraph,
+    heading or list entry each, whitespace collapsed. ``items`` are sorted by kind and
+    key so that order in the markup never counts as a change unless it is content.
+    """
+
+    title: str
+    blocks: tuple[str, ...] = ()
+    items: tuple[Item, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "blocks", tuple(self.blocks))
+        object.__setattr__(self, "items", _unique_sorted(self.items))
+
+    def to_dict(self) -> dict:
+        return {
+            "title": self.title,
+            "blocks": list(self.blocks),
+            "items": [item.to_dict() for item in self.items],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Document:
+        return cls(
+            title=data.get("title", ""),
+            blocks=tuple(data.get("blocks", ())),
+            items=tuple(Item.from_dict(i) for i in data.get("items", ())),
+        )
+
+    def to_json(self) -> str:
+        # sort_keys and fixed separators make the text, and so the hash, canonical.
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Document:
+        return cls.from_dict(json.loads(text))
+
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
+
+    def items_of(self, kind: str) -> tuple[Item, ...]:
+        return tuple(item for item in self.items if item.kind == kind)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.blocks)
+
+
+def _unique_sorted(items) -> tuple[Item, ...]:
+    # A page may link the same document twice (summary and body); it is one item.
+    seen: dict[tuple[str, str], Item] = {}
+    for item in items:
+        seen.setdefault(item.identity, item)
+    return tuple(sorted(seen.values(), key=lambda i: (i.kind, i.key)))

@@ -1,0 +1,284 @@
+"""Fetching over HTTP: one client, polite per host, strict about what it accepts.
+
+Everything that can go wrong with a request ends in a ``FetchError`` with a message for a
+person: the check that made the request is recorded as failed, and the source's last good
+snapshot stays as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from config.settings import FetchSettings
+from monitor.errors import FetchError
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What the server offered for conditional requests last time."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    url: str  # after redirects
+    status: int
+    headers: httpx.Headers
+    body: bytes = b""
+    not_modified: bool = False
+    attempts: int = 1
+
+    @property
+    def media_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def charset(self) -> str | None:
+        for param in self.headers.get("content-type", "").split(";")[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "charset" and value.strip():
+                return value.strip().strip("\"'")
+        return None
+
+    @property
+    def validators(self) -> Validators:
+        return Validators(self.headers.get("etag"), self.headers.get("last-modified"))
+
+
+def user_agent(contact: str) -> str:
+    base = f"sendwatch/{VERSION} (+https://github.com/sendwatch/sendwatch"
+    return f"{base}; {contact})" if contact else f"{base})"
+
+
+@dataclass
+class _HostGate:
+    """At most N requests in flight to one host, and a minimum gap between their starts."""
+
+    semaphore: asyncio.Semaphore
+    delay: float
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    next_start: float = 0.0
+
+    async def __aenter__(self) -> None:
+        await self.semaphore.acquire()
+        try:
+            async with self.lock:
+                wait = self.next_start - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self.next_start = time.monotonic() + self.delay
+        except BaseException:
+            self.semaphore.release()
+            raise
+
+    async def __aexit__(self, *exc_info) -> None:
+        self.semaphore.release()
+
+    def defer(self, seconds: float) -> None:
+        self.next_start = max(self.next_start, time.monotonic() + seconds)
+
+
+class Fetcher:
+    """An ``httpx.AsyncClient`` with sendwatch's rules. Use as ``async with Fetcher(s) as f``."""
+
+    def __init__(
+        self,
+        settings: FetchSettings,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self._sleep = sleep
+        self._gates: dict[str, _HostGate] = {}
+        self._client: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> Fetcher:
+        s = self.settings
+        self._client = httpx.AsyncClient(
+            headers={"User-Agent": user_agent(s.contact), "Accept-Encoding": "gzip, deflate"},
+            timeout=httpx.Timeout(connect=s.connect_timeout, read=s.read_timeout,
+                                  write=s.read_timeout, pool=s.total_timeout),
+            follow_redirects=False,  # followed by hand, so each hop is checked and throttled
+            limits=httpx.Limits(max_connections=max(10, s.per_host_concurrency * 4)),
+        )
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _gate(self, url: str) -> _HostGate:
+        host = (urlsplit(url).hostname or "").lower()
+        gate = self._gates.get(host)
+        if gate is None:
+            gate = _HostGate(asyncio.Semaphore(self.settings.per_host_concurrency),
+                             self.settings.per_host_delay)
+            self._gates[host] = gate
+        return gate
+
+    async def get(
+        self,
+        url: str,
+        *,
+        validators: Validators | None = None,
+        accept: str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
+    ) -> Response:
+        """GET ``url``, retrying transient failures; raise ``FetchError`` when it cannot."""
+        s = self.settings
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._follow(url, validators, accept)
+                return Response(response.url, response.status, response.headers, response.body,
+                                response.not_modified, attempt)
+            except _Retryable as exc:
+                error = exc.error
+            if error.retry_after is not None and error.retry_after > s.max_retry_after:
+                raise FetchError(
+                    f"{error}; the server asks to wait {error.retry_after:g} s, "
+                    f"longer than max_retry_after ({s.max_retry_after:g} s)",
+                    status=error.status, retry_after=error.retry_after,
+                )
+            if attempt > s.retries:
+                raise error
+            wait = s.backoff * 2 ** (attempt - 1) * random.uniform(0.9, 1.1)
+            if error.retry_after is not None:
+                wait = error.retry_after
+                # The whole host asked for a pause, not just this request.
+                self._gate(url).defer(wait)
+            log.info("retrying %s in %.1f s after: %s", url, wait, error)
+            await self._sleep(wait)
+
+    async def _follow(self, url: str, validators: Validators | None, accept: str) -> Response:
+        seen: list[str] = []
+        for _ in range(self.settings.max_redirects + 1):
+            scheme = urlsplit(url).scheme.lower()
+            if scheme not in ("http", "https"):
+                raise FetchError(f"refusing to fetch {url!r}: only http and https are allowed")
+            if url in seen:
+                raise FetchError(f"redirect loop: {' -> '.join(seen + [url])}")
+            seen.append(url)
+            # Validators belong to the URL they were given for; a redirect target gets none.
+            response = await self._once(url, validators if len(seen) == 1 else None, accept)
+            if response.status not in REDIRECT_STATUSES:
+                return response
+            location = response.headers.get("location")
+            if not location:
+                raise FetchError(f"HTTP {response.status} redirect without a Location", status=response.status)
+            url = urljoin(url, location)
+        raise FetchError(f"more than {self.settings.max_redirects} redirects (last: {url})")
+
+    async def _once(self, url: str, validators: Validators | None, accept: str) -> Response:
+        assert self._client is not None, "use Fetcher as an async context manager"
+        headers = {"Accept": accept, **(validators.headers() if validators else {})}
+        cap = self.settings.max_bytes
+        async with self._gate(url):
+            try:
+                # The total timeout starts once the host gate lets the request go: time spent
+                # queueing behind other requests to a slow host is not the server's fault.
+                async with asyncio.timeout(self.settings.total_timeout), \
+                        self._client.stream("GET", url, headers=headers) as response:
+                    status = response.status_code
+                    if status == 304:
+                        return Response(url, status, response.headers, not_modified=True)
+                    if status in REDIRECT_STATUSES:
+                        return Response(url, status, response.headers)
+                    if status >= 400:
+                        raise self._status_error(url, response)
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > cap:
+                        raise FetchError(f"the response is {int(declared):,} bytes, over the "
+                                         f"{cap:,}-byte cap (max_bytes)")
+                    chunks: list[bytes] = []
+                    size = 0
+                    # aiter_bytes decompresses, so the cap also stops a compression bomb.
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > cap:
+                            raise FetchError(f"the response is over the {cap:,}-byte cap (max_bytes)")
+                        chunks.append(chunk)
+                    return Response(url, status, response.headers, b"".join(chunks))
+            except httpx.TimeoutException as exc:
+                raise _Retryable(FetchError(f"timed out ({_timeout_kind(exc)}) fetching {url}")) from None
+            except TimeoutError:
+                raise _Retryable(FetchError(f"no complete answer from {url} within "
+                                            f"{self.settings.total_timeout:g} s (total_timeout)")) from None
+            except httpx.RemoteProtocolError as exc:
+                raise _Retryable(FetchError(f"the connection broke off mid-response ({exc}); "
+                                            "the body is incomplete")) from None
+            except httpx.TransportError as exc:
+                raise _Retryable(FetchError(f"cannot reach {urlsplit(url).netloc}: "
+                                            f"{exc or type(exc).__name__}")) from None
+            except httpx.DecodingError as exc:
+                raise FetchError(f"the response body cannot be decompressed: {exc}") from None
+
+    def _status_error(self, url: str, response: httpx.Response) -> Exception:
+        status = response.status_code
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        reason = response.reason_phrase or ""
+        error = FetchError(f"HTTP {status} {reason}".rstrip() + f" from {url}",
+                           status=status, retry_after=retry_after)
+        if status in RETRY_STATUSES:
+            return _Retryable(error)
+        return error
+
+
+class _Retryable(Exception):
+    """Carries a FetchError that is worth another attempt."""
+
+    def __init__(self, error: FetchError):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _timeout_kind(exc: httpx.TimeoutException) -> str:
+    return {
+        httpx.ConnectTimeout: "connect",
+        httpx.ReadTimeout: "read",
+        httpx.WriteTimeout: "write",
+        httpx.PoolTimeout: "pool",
+    }.get(type(exc), "timeout")
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)

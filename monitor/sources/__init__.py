@@ -1,0 +1,13 @@
+"""Source kinds, registered in one place: ``KINDS`` maps a config ``kind`` to its class."""
+
+from monitor.sources.base import Reading, SourceKind
+from monitor.sources.page import PageSource
+
+KINDS: dict[str, type[SourceKind]] = {cls.kind: cls for cls in (PageSource,)}
+
+
+def make_source(settings) -> SourceKind:
+    return KINDS[settings.kind](settings)
+
+
+__all__ = ["KINDS", "Reading", "SourceKind", "make_source"]

@@ -1,0 +1,48 @@
+"""What every source kind has in common."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from config.settings import SourceSettings
+from monitor.document import Document
+from monitor.fetch import Fetcher, Validators
+
+
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The result of reading a source once.
+
+    ``document`` is None when the server said nothing changed (304 Not Modified).
+    """
+
+    document: Document | None
+    url: str
+    status: int
+    size: int
+    validators: Validators
+
+
+class SourceKind:
+    """A kind of source: how to fetch it and turn the answer into a Document.
+
+    Subclasses set ``kind`` (the name used in the config), an ``Options`` model for their
+    own settings, and implement ``read``. Their docstring is their documentation.
+    """
+
+    kind: ClassVar[str]
+    Options: ClassVar[type[BaseModel]] = NoOptions
+
+    def __init__(self, settings: SourceSettings) -> None:
+        self.settings = settings
+        self.options = self.Options.model_validate(settings.options)
+
+    async def read(self, fetcher: Fetcher, validators: Validators | None) -> Reading:
+        raise NotImplementedError

@@ -1,0 +1,56 @@
+"""The ``page`` kind: an HTML page, read the way a person reads it."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from monitor.errors import CheckFailed
+from monitor.extract import decode_html, extract_html
+from monitor.fetch import Fetcher, Validators
+from monitor.sources.base import NoOptions, Reading, SourceKind
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+class PageOptions(NoOptions):
+    selector: str | None = Field(
+        default=None,
+        description="A CSS selector that narrows the page to the part you care about.",
+    )
+
+
+class PageSource(SourceKind):
+    """An HTML page on any site, with GOV.UK- and Parliament-aware extraction.
+
+    Keeps the content (title, body text, attachments, document links, change history and
+    withdrawn notices) and drops the template around it and per-response noise. Options:
+    ``selector``, a CSS selector narrowing the page (a selector that matches nothing fails
+    the check rather than recording an empty page).
+    """
+
+    kind = "page"
+    Options = PageOptions
+
+    async def read(self, fetcher: Fetcher, validators: Validators | None) -> Reading:
+        response = await fetcher.get(self.settings.url, validators=validators)
+        if response.not_modified:
+            return Reading(None, response.url, response.status, 0, validators or response.validators)
+        body = response.body
+        media_type = response.media_type
+        if not _looks_like_html(media_type, body):
+            shown = media_type or "no Content-Type"
+            raise CheckFailed(f"expected an HTML page but got {shown} ({len(body):,} bytes)")
+        html = decode_html(body, response.charset)
+        document = extract_html(html, url=response.url, selector=self.options.selector)
+        return Reading(document, response.url, response.status, len(body), response.validators)
+
+
+def _looks_like_html(media_type: str, body: bytes) -> bool:
+    head = body[:1024].lstrip().lower()
+    if head.startswith((b"%pdf", b"pk\x03\x04", b"\x89png", b"gif8", b"\xff\xd8")):
+        return False  # a file served under a wrong type is still not a page
+    if media_type in HTML_TYPES:
+        return True
+    if media_type in ("", "application/octet-stream", "text/plain"):
+        return b"<html" in head or head.startswith(b"<!doctype html")
+    return False

@@ -1,0 +1,316 @@
+"""The queries the rest of sendwatch needs. Nothing outside ``storage`` writes SQL.
+
+Every method is one transaction. Methods take and return domain values (Documents,
+Changes) or the read-only records of ``storage.models``; sessions never leak out.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, delete, event, func, select, update
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import sessionmaker
+
+from monitor.diff import Change
+from monitor.document import Document
+from storage.models import ChangeRecord, CheckRecord, SnapshotRecord, SourceRecord, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What a check needs to know about a source before fetching it."""
+
+    etag: str | None
+    last_modified: str | None
+    snapshot_id: int | None
+    content_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckMeta:
+    started_at: datetime
+    duration_ms: int
+    http_status: int | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    check_id: int
+    outcome: str
+    snapshot_id: int | None = None
+    change_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    checks: int
+    changes: int
+    snapshots: int
+
+
+def compress_json(data) -> bytes:
+    return zlib.compress(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode(), 6)
+
+
+def decompress_json(blob: bytes):
+    return json.loads(zlib.decompress(blob))
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            # WAL lets the web view read while a check writes; foreign keys are off by default.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    """sendwatch's record, on SQLite or PostgreSQL."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+        if migrate:
+            self.migrate()
+
+    def migrate(self) -> None:
+        from storage.migrate import upgrade
+
+        upgrade(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- sources -------------------------------------------------------------------------
+
+    def sync_sources(self, sources: Iterable) -> None:
+        """Make the configured sources known; those no longer configured become inactive."""
+        sources = list(sources)
+        with self._session.begin() as session:
+            known = {r.id: r for r in session.scalars(select(SourceRecord))}
+            for settings in sources:
+                data = settings.model_dump(mode="json")
+                record = known.get(settings.id)
+                if record is None:
+                    session.add(SourceRecord(id=settings.id, kind=settings.kind, url=settings.url,
+                                             settings=data, origin="config", active=True,
+                                             consecutive_failures=0, created_at=utcnow()))
+                    continue
+                if (record.kind, record.url) != (settings.kind, settings.url):
+                    # Validators were for the old URL; keep history, drop conditional state.
+                    record.etag = record.last_modified = None
+                record.kind, record.url, record.settings = settings.kind, settings.url, data
+                record.active = True
+            configured = {s.id for s in sources}
+            for record in known.values():
+                if record.origin == "config" and record.id not in configured:
+                    record.active = False
+
+    def sources(self, *, include_inactive: bool = False) -> list[SourceRecord]:
+        with self._session() as session:
+            query = select(SourceRecord).order_by(SourceRecord.id)
+            if not include_inactive:
+                query = query.where(SourceRecord.active.is_(True))
+            return list(session.scalars(query))
+
+    def source(self, source_id: str) -> SourceRecord | None:
+        with self._session() as session:
+            return session.get(SourceRecord, source_id)
+
+    def source_state(self, source_id: str) -> SourceState:
+        with self._session() as session:
+            row = session.execute(
+                select(SourceRecord.etag, SourceRecord.last_modified, SourceRecord.current_snapshot_id,
+                       SnapshotRecord.content_hash)
+                .outerjoin(SnapshotRecord, SnapshotRecord.id == SourceRecord.current_snapshot_id)
+                .where(SourceRecord.id == source_id)
+            ).one()
+            return SourceState(*row)
+
+    # -- recording checks ----------------------------------------------------------------
+
+    def record_unchanged(self, source_id: str, meta: CheckMeta, *, not_modified: bool = False,
+                         etag: str | None = None, last_modified: str | None = None) -> Recorded:
+        """A successful check whose content equals the current snapshot."""
+        with self._session.begin() as session:
+            source = session.get(SourceRecord, source_id)
+            outcome = "not-modified" if not_modified else "unchanged"
+            check = CheckRecord(source_id=source_id, outcome=outcome, snapshot_id=source.current_snapshot_id,
+                                **_meta(meta))
+            session.add(check)
+            if source.current_snapshot_id is not None:
+                session.execute(update(SnapshotRecord)
+                                .where(SnapshotRecord.id == source.current_snapshot_id)
+                                .values(last_seen_at=meta.started_at))
+            _succeeded(source, meta, etag, last_modified)
+            session.flush()
+            return Recorded(check.id, outcome, source.current_snapshot_id)
+
+    def record_document(self, source_id: str, document: Document, change: Change | None,
+                        meta: CheckMeta, *, etag: str | None = None,
+                        last_modified: str | None = None) -> Recorded:
+        """A successful check that produced a new version (or the first one) of the document.
+
+        ``change`` is the difference from the current snapshot, None for the first one.
+        """
+        content_hash = document.content_hash()
+        with self._session.begin() as session:
+            source = session.get(SourceRecord, source_id)
+            previous_id = source.current_snapshot_id
+            snapshot = session.scalars(select(SnapshotRecord).where(
+                SnapshotRecord.source_id == source_id, SnapshotRecord.content_hash == content_hash)
+            ).first()
+            if snapshot is None:
+                raw = document.to_json().encode("utf-8")
+                snapshot = SnapshotRecord(source_id=source_id, content_hash=content_hash,
+                                          content=zlib.compress(raw, 6), size=len(raw),
+                                          first_seen_at=meta.started_at, last_seen_at=meta.started_at)
+                session.add(snapshot)
+            else:
+                snapshot.last_seen_at = meta.started_at  # content went back to an earlier version
+            session.flush()
+            outcome = "first" if previous_id is None else "changed"
+            check = CheckRecord(source_id=source_id, outcome=outcome, snapshot_id=snapshot.id, **_meta(meta))
+            session.add(check)
+            session.flush()
+            change_id = None
+            if previous_id is not None and change is not None:
+                record = ChangeRecord(source_id=source_id, check_id=check.id, from_snapshot_id=previous_id,
+                                      to_snapshot_id=snapshot.id, detected_at=meta.started_at,
+                                      summary=change.summary, detail=compress_json(change.to_dict()))
+                session.add(record)
+                session.flush()
+                change_id = record.id
+                source.last_changed_at = meta.started_at
+            source.current_snapshot_id = snapshot.id
+            _succeeded(source, meta, etag, last_modified)
+            return Recorded(check.id, outcome, snapshot.id, change_id)
+
+    def record_failure(self, source_id: str, error: str, meta: CheckMeta) -> Recorded:
+        """A failed check: counted and explained; the current snapshot is left alone."""
+        with self._session.begin() as session:
+            source = session.get(SourceRecord, source_id)
+            check = CheckRecord(source_id=source_id, outcome="failed", error=error, **_meta(meta))
+            session.add(check)
+            source.last_checked_at = meta.started_at
+            source.consecutive_failures = (source.consecutive_failures or 0) + 1
+            source.last_error = error
+            session.flush()
+            return Recorded(check.id, "failed", source.current_snapshot_id)
+
+    # -- reading the record --------------------------------------------------------------
+
+    def document(self, snapshot_id: int) -> Document:
+        with self._session() as session:
+            blob = session.scalar(select(SnapshotRecord.content).where(SnapshotRecord.id == snapshot_id))
+        if blob is None:
+            raise KeyError(snapshot_id)
+        return Document.from_json(zlib.decompress(blob))
+
+    def snapshots(self, source_id: str) -> list[SnapshotRecord]:
+        with self._session() as session:
+            return list(session.scalars(select(SnapshotRecord).where(SnapshotRecord.source_id == source_id)
+                                        .order_by(SnapshotRecord.first_seen_at, SnapshotRecord.id)))
+
+    def snapshot(self, snapshot_id: int) -> SnapshotRecord | None:
+        with self._session() as session:
+            return session.get(SnapshotRecord, snapshot_id)
+
+    def checks(self, source_id: str, limit: int = 50) -> list[CheckRecord]:
+        with self._session() as session:
+            return list(session.scalars(select(CheckRecord).where(CheckRecord.source_id == source_id)
+                                        .order_by(CheckRecord.started_at.desc(), CheckRecord.id.desc())
+                                        .limit(limit)))
+
+    def changes(self, *, since: datetime | None = None, source_id: str | None = None,
+                limit: int | None = None) -> list[ChangeRecord]:
+        """Newest first."""
+        with self._session() as session:
+            query = select(ChangeRecord).order_by(ChangeRecord.detected_at.desc(), ChangeRecord.id.desc())
+            if since is not None:
+                query = query.where(ChangeRecord.detected_at >= since)
+            if source_id is not None:
+                query = query.where(ChangeRecord.source_id == source_id)
+            if limit is not None:
+                query = query.limit(limit)
+            return list(session.scalars(query))
+
+    def change(self, change_id: int) -> ChangeRecord | None:
+        with self._session() as session:
+            return session.get(ChangeRecord, change_id)
+
+    @staticmethod
+    def change_detail(record: ChangeRecord) -> Change:
+        return Change.from_dict(decompress_json(record.detail))
+
+    def stored_bytes(self) -> int:
+        """Compressed bytes of snapshots and change details: what history costs on disk."""
+        with self._session() as session:
+            snapshots = session.scalar(select(func.coalesce(func.sum(func.length(SnapshotRecord.content)), 0)))
+            changes = session.scalar(select(func.coalesce(func.sum(func.length(ChangeRecord.detail)), 0)))
+            return int(snapshots) + int(changes)
+
+    # -- retention -----------------------------------------------------------------------
+
+    def prune(self, before: datetime) -> PruneResult:
+        """Forget checks and changes older than ``before``, and snapshots nothing refers to.
+
+        A source's current snapshot is always kept, so the next check still compares
+        against it.
+        """
+        with self._session.begin() as session:
+            checks = session.execute(delete(CheckRecord).where(CheckRecord.started_at < before)).rowcount
+            changes = session.execute(delete(ChangeRecord).where(ChangeRecord.detected_at < before)).rowcount
+            referenced = (
+                select(SourceRecord.current_snapshot_id).where(SourceRecord.current_snapshot_id.is_not(None))
+                .union(select(ChangeRecord.from_snapshot_id), select(ChangeRecord.to_snapshot_id),
+                       select(CheckRecord.snapshot_id).where(CheckRecord.snapshot_id.is_not(None)))
+            )
+            snapshots = session.execute(
+                delete(SnapshotRecord).where(
+                    SnapshotRecord.last_seen_at < before,
+                    SnapshotRecord.id.not_in(referenced),
+                )
+            ).rowcount
+            return PruneResult(checks, changes, snapshots)
+
+
+def _meta(meta: CheckMeta) -> dict:
+    return {"started_at": meta.started_at, "duration_ms": meta.duration_ms,
+            "http_status": meta.http_status, "size": meta.size}
+
+
+def _succeeded(source: SourceRecord, meta: CheckMeta, etag: str | None, last_modified: str | None) -> None:
+    source.last_checked_at = source.last_success_at = meta.started_at
+    source.consecutive_failures = 0
+    source.last_error = None
+    source.etag, source.last_modified = etag, last_modified
+
+
+__all__ = ["CheckMeta", "PruneResult", "Recorded", "SourceState", "Store"]

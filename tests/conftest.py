@@ -1,0 +1,191 @@
+"""Shared fixtures: a real HTTP server on 127.0.0.1, databases, a CLI runner."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+# -- a local web site whose answers the test controls ----------------------------------------
+
+
+@dataclass
+class Reply:
+    """One canned answer. ``body`` may be a callable giving fresh bytes per request."""
+
+    body: bytes | Callable[[], bytes] = b""
+    status: int = 200
+    content_type: str | None = "text/html; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    # Misbehaviours:
+    hang: bool = False  # send nothing until the test ends
+    truncate_to: int | None = None  # promise the full length, send this many bytes, close
+    gzip: bool = False
+
+
+class Site:
+    """Routes by path. Each request is logged, so tests can see what sendwatch sent."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Reply | list[Reply]] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.release = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def set(self, path: str, reply: Reply | list[Reply]) -> None:
+        """A list of replies is served in order, the last one repeating."""
+        self.routes[path] = list(reply) if isinstance(reply, list) else reply
+
+    def page(self, path: str, html: str | bytes, **kwargs) -> None:
+        body = html.encode("utf-8") if isinstance(html, str) else html
+        self.set(path, Reply(body=body, **kwargs))
+
+    def hits(self, path: str) -> list[dict[str, str]]:
+        return [headers for p, headers in self.requests if p == path]
+
+    def start(self) -> Site:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.release.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _handler(site: Site):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:  # keep test output clean
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            site.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+            route = site.routes.get(self.path) or site.routes.get(self.path.split("?")[0])
+            if route is None:
+                self._send(Reply(b"<html><body><p>not found</p></body></html>", status=404))
+                return
+            if isinstance(route, list):
+                reply = route.pop(0) if len(route) > 1 else route[0]
+            else:
+                reply = route
+            if reply.hang:
+                site.release.wait(60)
+                return
+            self._send(reply)
+
+        def _send(self, reply: Reply) -> None:
+            body = reply.body() if callable(reply.body) else reply.body
+            if reply.gzip:
+                body = gzip.compress(body)
+            self.send_response(reply.status)
+            if reply.content_type:
+                self.send_header("Content-Type", reply.content_type)
+            if reply.gzip:
+                self.send_header("Content-Encoding", "gzip")
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            if reply.truncate_to is not None:
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body[: reply.truncate_to])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+@pytest.fixture
+def site():
+    server = Site().start()
+    yield server
+    server.stop()
+
+
+# -- databases -------------------------------------------------------------------------------
+
+
+def _database_params() -> list:
+    params = [pytest.param("sqlite", id="sqlite")]
+    if os.environ.get("SENDWATCH_TEST_DATABASE_URL"):
+        params.append(pytest.param("postgres", id="postgres"))
+    return params
+
+
+@pytest.fixture(params=_database_params())
+def database_url(request, tmp_path):
+    """A fresh, empty database: SQLite always; PostgreSQL too when
+    SENDWATCH_TEST_DATABASE_URL points at a server (a new database per test)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'sendwatch.db'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(os.environ["SENDWATCH_TEST_DATABASE_URL"])
+    name = f"sendwatch_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# -- running the CLI in-process ---------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def sendwatch(tmp_path, monkeypatch, capsys):
+    """Run ``sendwatch ARGS`` in a scratch directory; returns code, stdout and stderr."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("SENDWATCH_CONFIG", "SENDWATCH_DATABASE_URL", "SENDWATCH_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+
+    from monitor.cli import main
+
+    def run(*args: str) -> Run:
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse errors and --help
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run

@@ -1,0 +1,136 @@
+"""The configuration a user writes, and the messages they get when it is wrong."""
+
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, load_settings, parse_duration, parse_settings
+
+GOOD = """
+[fetch]
+contact = "alerts@example.org"
+per_host_delay = "2s"
+
+[[source]]
+id = "code-of-practice"
+url = "https://www.gov.uk/government/publications/send-code-of-practice-0-to-25"
+selector = "main"
+interval = "6h"
+commitments = ["code-of-practice"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sendwatch.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problem(tmp_path, text) -> str:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    return str(caught.value)
+
+
+def test_a_good_file_gives_its_sources_with_defaults(tmp_path):
+    settings = load_settings(write(tmp_path, GOOD), env={})
+    (source,) = settings.sources
+    assert source.id == "code-of-practice"
+    assert source.kind == "page"
+    assert source.interval == 6 * 3600
+    assert source.options == {"selector": "main"}
+    assert source.commitments == ("code-of-practice",)
+    assert settings.fetch.per_host_delay == 2.0
+    assert settings.fetch.max_bytes == 10_000_000  # the documented default cap
+
+
+def test_database_defaults_to_sqlite_in_the_data_dir(tmp_path):
+    settings = load_settings(write(tmp_path, GOOD), env={"XDG_DATA_HOME": str(tmp_path / "xdg")})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'xdg' / 'sendwatch' / 'sendwatch.db'}"
+
+
+def test_environment_wins_for_the_database_and_data_dir(tmp_path):
+    env = {"SENDWATCH_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1/x",
+           "SENDWATCH_DATA_DIR": str(tmp_path / "d")}
+    settings = load_settings(write(tmp_path, 'database_url = "sqlite:///ignored.db"\n' + GOOD), env=env)
+    assert settings.database_url == "postgresql+psycopg://postgres@127.0.0.1/x"
+    assert settings.data_dir == tmp_path / "d"
+
+
+def test_a_relative_data_dir_is_relative_to_the_config_file(tmp_path, monkeypatch):
+    monkeypatch.chdir("/")
+    settings = load_settings(write(tmp_path, 'data_dir = "state"\n' + GOOD), env={})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'state' / 'sendwatch.db'}"
+
+
+def test_config_is_found_from_the_environment_then_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    other = tmp_path / "other.toml"
+    other.write_text(GOOD.replace("code-of-practice\"\nurl", "from-env\"\nurl"), encoding="utf-8")
+    assert load_settings(env={"SENDWATCH_CONFIG": str(other)}).sources[0].id == "from-env"
+    write(tmp_path, GOOD)
+    assert load_settings(env={}).sources[0].id == "code-of-practice"
+
+
+def test_without_a_config_file_the_shipped_watchlist_is_used(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(env={})
+    ids = {s.id for s in settings.sources}
+    assert "send-code-of-practice" in ids and "area-send-framework" in ids
+    assert all(s.url.startswith("https://") for s in settings.sources)
+
+
+def test_the_error_names_file_source_field_and_problem(tmp_path):
+    message = problem(tmp_path, GOOD.replace('interval = "6h"', 'interval = "every day"'))
+    assert "sendwatch.toml" in message
+    assert "'code-of-practice'" in message
+    assert "'interval'" in message
+    assert "'every day' is not a duration" in message
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (('url = "https://www.gov.uk', 'url = "ftp://www.gov.uk'), "is not an http:// or https:// URL"),
+        (('id = "code-of-practice"', 'id = "Code Of Practice"'), "field 'id'"),
+        (('selector = "main"', 'selectr = "main"'), "field 'selectr': is not a known setting"),
+        (('selector = "main"', 'kind = "carrier-pigeon"'), "unknown kind 'carrier-pigeon'; known kinds: page"),
+        (('interval = "6h"', 'interval = "10s"'), "at least 60 seconds"),
+        (('contact = "alerts@example.org"', 'max_bytes = -1'), "field 'fetch.max_bytes'"),
+        (('id = "code-of-practice"\n', ''), "field 'id': is required but missing"),
+    ],
+)
+def test_each_kind_of_mistake_gets_a_clear_message(tmp_path, change, expected):
+    old, new = change
+    assert old in GOOD
+    assert expected in problem(tmp_path, GOOD.replace(old, new))
+
+
+def test_duplicate_ids_are_refused(tmp_path):
+    source = GOOD.split("[[source]]")[1]
+    assert "'code-of-practice' is used twice" in problem(tmp_path, GOOD + "[[source]]" + source)
+
+
+def test_broken_toml_names_the_file_and_line(tmp_path):
+    message = problem(tmp_path, GOOD + "\n[[source]\n")
+    assert "sendwatch.toml" in message and "not valid TOML" in message and "line" in message
+
+
+def test_a_missing_explicit_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_settings(tmp_path / "nope.toml", env={})
+
+
+@pytest.mark.parametrize("text, seconds", [(90, 90), ("90", 90), ("15m", 900), ("6h", 21600),
+                                           ("1d", 86400), ("2w", 1209600), ("1.5h", 5400)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_the_shipped_watchlist_is_valid_and_its_sources_name_commitments():
+    from config.loader import embedded_watchlist_text
+
+    settings = parse_settings(embedded_watchlist_text(), origin="shipped", env={})
+    assert len(settings.sources) >= 8
+    assert all(s.commitments for s in settings.sources)

@@ -1,0 +1,78 @@
+"""Diffs and summaries: pure functions over Documents."""
+
+from monitor.diff import Change, diff_documents, render_text
+from monitor.document import ATTACHMENT, CHANGE_NOTE, NOTICE, Document, Item
+
+
+def doc(*blocks, items=(), title="SEND code of practice"):
+    return Document(title=title, blocks=blocks, items=items)
+
+
+PLAN = Item(ATTACHMENT, "https://www.gov.uk/plan.pdf", "SEND and AP improvement plan", "https://www.gov.uk/plan.pdf")
+ANNEX = Item(ATTACHMENT, "https://www.gov.uk/annex.pdf", "Annex A: data", "https://www.gov.uk/annex.pdf")
+NOTE = Item(CHANGE_NOTE, "2023-03-02 Added the improvement plan.", date="2023-03-02",
+            note="Added the improvement plan.")
+
+
+def test_identical_documents_have_no_change():
+    a = doc("One.", "Two.", items=(PLAN,))
+    change = diff_documents(a, doc("One.", "Two.", items=(PLAN,)))
+    assert change.is_empty
+    assert change.summary == "no change"
+
+
+def test_added_and_removed_lines():
+    change = diff_documents(doc("Intro.", "Old sentence.", "End."), doc("Intro.", "New sentence.", "End."))
+    assert change.added_lines == ("New sentence.",)
+    assert change.removed_lines == ("Old sentence.",)
+    assert change.summary == "1 line added, 1 line removed"
+
+
+def test_summary_leads_with_documents_then_the_change_note():
+    old = doc("Body.", items=(PLAN,))
+    new = doc("Body.", "A new paragraph.", items=(PLAN, ANNEX, NOTE))
+    change = diff_documents(old, new)
+    assert change.added_items == (ANNEX, NOTE) or set(change.added_items) == {ANNEX, NOTE}
+    assert change.summary == (
+        "1 document added: 'Annex A: data'; change note: 'Added the improvement plan.'; 1 line added"
+    )
+
+
+def test_many_documents_are_counted_not_all_listed():
+    items = tuple(Item(ATTACHMENT, f"https://x/{n}.pdf", f"Part {n}") for n in range(5))
+    summary = diff_documents(doc("x"), doc("x", items=items)).summary
+    assert summary.startswith("5 documents added: 'Part 0', 'Part 1', 'Part 2' and 2 more")
+
+
+def test_an_item_with_a_new_title_is_updated_not_added_and_removed():
+    renamed = Item(ATTACHMENT, PLAN.key, "SEND and AP improvement plan (accessible)", PLAN.url)
+    change = diff_documents(doc("x", items=(PLAN,)), doc("x", items=(renamed,)))
+    assert change.added_items == () and change.removed_items == ()
+    assert change.updated_items == ((PLAN, renamed),)
+    assert change.summary == "1 document updated: 'SEND and AP improvement plan (accessible)'"
+
+
+def test_withdrawal_and_title_change_are_named():
+    notice = Item(NOTICE, "withdrawn", "This publication was withdrawn on 1 May 2024")
+    change = diff_documents(doc("x"), doc("x", items=(notice,), title="SEND code (withdrawn)"))
+    assert change.summary == ("title changed to 'SEND code (withdrawn)'; "
+                              "notice: 'This publication was withdrawn on 1 May 2024'")
+
+
+def test_change_round_trips_through_json_form():
+    change = diff_documents(doc("a", items=(PLAN,)), doc("b", items=(ANNEX, NOTE)))
+    assert Change.from_dict(change.to_dict()) == change
+
+
+def test_rendered_diff_shows_lines_and_documents():
+    text = render_text(doc("Intro.", "Old."), doc("Intro.", "New.", items=(ANNEX,)))
+    assert "-Old." in text and "+New." in text
+    assert "+ document added: Annex A: data <https://www.gov.uk/annex.pdf>" in text
+
+
+def test_document_hash_ignores_item_order_and_duplicates():
+    a = Document("T", ("x",), (PLAN, ANNEX))
+    b = Document("T", ("x",), (ANNEX, PLAN, ANNEX))
+    assert a.content_hash() == b.content_hash()
+    assert Document.from_json(a.to_json()) == a
+    assert a.content_hash() != Document("T", ("y",), (PLAN, ANNEX)).content_hash()

@@ -1,0 +1,166 @@
+"""The fetcher against a real HTTP server on 127.0.0.1: politeness and every way a
+response can go wrong. Nothing here mocks httpx."""
+
+import asyncio
+import gzip
+import threading
+import time
+
+import pytest
+
+from config import FetchSettings
+from monitor.errors import FetchError
+from monitor.fetch import Fetcher, Validators, parse_retry_after
+from tests.conftest import Reply
+
+FAST = FetchSettings(contact="alerts@example.org", per_host_delay=0, retries=0, backoff=0.01,
+                     connect_timeout=2, read_timeout=1, total_timeout=3)
+
+
+def fetch(url, settings=FAST, validators=None, sleeps=None):
+    async def sleep(seconds):
+        sleeps.append(seconds)
+
+    async def go():
+        kwargs = {"sleep": sleep} if sleeps is not None else {}
+        async with Fetcher(settings, **kwargs) as fetcher:
+            return await fetcher.get(url, validators=validators)
+
+    return asyncio.run(go())
+
+
+def test_identifies_itself_with_the_contact_address(site):
+    site.page("/p", "<html><body><p>hi</p></body></html>")
+    response = fetch(site.url("/p"))
+    assert response.status == 200 and response.body.startswith(b"<html>")
+    assert "sendwatch/" in site.hits("/p")[0]["user-agent"]
+    assert "alerts@example.org" in site.hits("/p")[0]["user-agent"]
+
+
+def test_server_error_fails_with_the_status(site):
+    site.set("/p", Reply(b"oops", status=500))
+    with pytest.raises(FetchError, match="HTTP 500"):
+        fetch(site.url("/p"))
+
+
+def test_transient_errors_are_retried_with_backoff(site):
+    site.set("/p", [Reply(b"oops", status=502), Reply(b"oops", status=500), Reply(b"<html>ok</html>")])
+    sleeps = []
+    response = fetch(site.url("/p"), FAST.model_copy(update={"retries": 3, "backoff": 1.0}), sleeps=sleeps)
+    assert response.status == 200 and response.attempts == 3
+    assert len(sleeps) == 2 and 0.9 <= sleeps[0] <= 1.1 and 1.8 <= sleeps[1] <= 2.2  # doubling
+
+
+def test_503_honours_retry_after(site):
+    site.set("/p", [Reply(b"busy", status=503, headers={"Retry-After": "7"}), Reply(b"<html>ok</html>")])
+    sleeps = []
+    response = fetch(site.url("/p"), FAST.model_copy(update={"retries": 2}), sleeps=sleeps)
+    assert response.status == 200
+    assert sleeps == [7.0]
+
+
+def test_429_asking_for_too_long_a_wait_fails_and_says_so(site):
+    site.set("/p", Reply(b"slow down", status=429, headers={"Retry-After": "3600"}))
+    with pytest.raises(FetchError, match="asks to wait 3600 s") as caught:
+        fetch(site.url("/p"), FAST.model_copy(update={"retries": 2}), sleeps=[])
+    assert caught.value.status == 429 and caught.value.retry_after == 3600
+
+
+def test_404_is_not_retried(site):
+    with pytest.raises(FetchError, match="HTTP 404"):
+        fetch(site.url("/missing"), FAST.model_copy(update={"retries": 3}), sleeps=[])
+    assert len(site.hits("/missing")) == 1
+
+
+def test_a_hung_server_times_out(site):
+    site.set("/p", Reply(hang=True))
+    with pytest.raises(FetchError, match="timed out"):
+        fetch(site.url("/p"), FAST.model_copy(update={"read_timeout": 0.3}))
+
+
+def test_a_truncated_body_is_a_failure(site):
+    site.set("/p", Reply(b"<html><body>" + b"x" * 5000 + b"</body></html>", truncate_to=100))
+    with pytest.raises(FetchError, match="incomplete"):
+        fetch(site.url("/p"))
+
+
+def test_redirects_are_followed_within_a_bound(site):
+    site.set("/old", Reply(status=301, headers={"Location": "/new"}))
+    site.page("/new", "<html>moved</html>")
+    assert fetch(site.url("/old")).url == site.url("/new")
+    for n in range(10):
+        site.set(f"/r{n}", Reply(status=302, headers={"Location": f"/r{n + 1}"}))
+    with pytest.raises(FetchError, match="more than 5 redirects"):
+        fetch(site.url("/r0"))
+
+
+def test_a_redirect_loop_is_named(site):
+    site.set("/a", Reply(status=302, headers={"Location": "/b"}))
+    site.set("/b", Reply(status=302, headers={"Location": "/a"}))
+    with pytest.raises(FetchError, match="redirect loop"):
+        fetch(site.url("/a"))
+
+
+def test_only_http_and_https(site):
+    site.set("/a", Reply(status=302, headers={"Location": "file:///etc/passwd"}))
+    with pytest.raises(FetchError, match="only http and https"):
+        fetch(site.url("/a"))
+
+
+def test_a_body_over_the_cap_is_refused(site):
+    site.page("/big", "<html>" + "x" * 5000 + "</html>")
+    with pytest.raises(FetchError, match="over the 1,000-byte cap"):
+        fetch(site.url("/big"), FAST.model_copy(update={"max_bytes": 1000}))
+
+
+def test_the_cap_applies_after_decompression(site):
+    bomb = b"<html>" + b" " * 200_000 + b"</html>"
+    site.set("/bomb", Reply(bomb, gzip=True))
+    assert len(gzip.compress(bomb)) < 1000
+    with pytest.raises(FetchError, match="cap"):
+        fetch(site.url("/bomb"), FAST.model_copy(update={"max_bytes": 10_000}))
+    site.set("/ok", Reply(b"<html>small</html>", gzip=True))
+    assert fetch(site.url("/ok")).body == b"<html>small</html>"
+
+
+def test_conditional_requests_use_the_validators(site):
+    site.set("/p", [Reply(b"<html>v1</html>", headers={"ETag": '"v1"'}), Reply(status=304, content_type=None)])
+    first = fetch(site.url("/p"))
+    assert first.validators == Validators('"v1"', None)
+    second = fetch(site.url("/p"), validators=first.validators)
+    assert second.not_modified
+    assert site.hits("/p")[1]["if-none-match"] == '"v1"'
+
+
+def test_per_host_concurrency_and_delay_are_respected(site):
+    lock = threading.Lock()
+    state = {"now": 0, "max": 0, "starts": []}
+
+    def body():
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+            state["starts"].append(time.monotonic())
+        time.sleep(0.05)  # hold the request open so that overlap would be visible
+        with lock:
+            state["now"] -= 1
+        return b"<html>ok</html>"
+
+    for n in range(6):
+        site.set(f"/p{n}", Reply(body))
+    settings = FAST.model_copy(update={"per_host_concurrency": 2, "per_host_delay": 0.1})
+
+    async def go():
+        async with Fetcher(settings) as fetcher:
+            await asyncio.gather(*(fetcher.get(site.url(f"/p{n}")) for n in range(6)))
+
+    asyncio.run(go())
+    assert state["max"] <= 2
+    starts = sorted(state["starts"])
+    assert all(b - a >= 0.09 for a, b in zip(starts, starts[1:], strict=False))
+
+
+def test_retry_after_parses_seconds_and_dates():
+    assert parse_retry_after("120") == 120
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470) == 10
+    assert parse_retry_after("soon") is None

@@ -1,0 +1,149 @@
+"""The record: snapshots stored once per content, changes, failures, retention.
+
+Runs on SQLite, and on PostgreSQL when SENDWATCH_TEST_DATABASE_URL is set.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import create_engine, func, inspect, select
+
+from config import SourceSettings
+from monitor.diff import diff_documents
+from monitor.document import ATTACHMENT, Document, Item
+from storage import CheckMeta, Store
+from storage.migrate import current_revision
+from storage.models import Base, SnapshotRecord
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+SOURCE = SourceSettings(id="code", url="https://www.gov.uk/code")
+V1 = Document("Code", ("Chapter 1.",))
+V2 = Document("Code", ("Chapter 1.", "Chapter 2."),
+              (Item(ATTACHMENT, "https://www.gov.uk/c.pdf", "Code (PDF)"),))
+
+
+def at(hours: float) -> CheckMeta:
+    return CheckMeta(T0 + timedelta(hours=hours), 120, 200, 50_000)
+
+
+def open_store(url) -> Store:
+    store = Store(url)
+    store.sync_sources([SOURCE])
+    return store
+
+
+def test_migrations_create_the_tables_the_models_describe(database_url):
+    with Store(database_url) as store:
+        assert current_revision(store.engine) is not None
+        tables = set(inspect(store.engine).get_table_names())
+        assert set(Base.metadata.tables) <= tables
+        for name, table in Base.metadata.tables.items():
+            columns = {c["name"] for c in inspect(store.engine).get_columns(name)}
+            assert columns == {c.name for c in table.columns}, name
+    # Opening again is a no-op, not an error.
+    Store(database_url).close()
+
+
+def test_unchanged_checks_add_no_snapshot(database_url):
+    with open_store(database_url) as store:
+        first = store.record_document("code", V1, None, at(0))
+        assert first.outcome == "first" and first.change_id is None
+        for hour in (1, 2, 3):
+            assert store.record_unchanged("code", at(hour)).outcome == "unchanged"
+        snapshots = store.snapshots("code")
+        assert len(snapshots) == 1
+        assert snapshots[0].last_seen_at == T0 + timedelta(hours=3)
+        assert len(store.checks("code")) == 4
+        assert store.document(snapshots[0].id) == V1
+
+
+def test_a_new_version_is_a_change_with_its_diff(database_url):
+    with open_store(database_url) as store:
+        store.record_document("code", V1, None, at(0))
+        change = diff_documents(V1, V2)
+        recorded = store.record_document("code", V2, change, at(1))
+        assert recorded.outcome == "changed"
+        (record,) = store.changes()
+        assert record.id == recorded.change_id
+        assert record.summary == "1 document added: 'Code (PDF)'; 1 line added"
+        assert store.change_detail(record) == change
+        assert store.document(record.to_snapshot_id) == V2
+        assert store.source("code").last_changed_at == T0 + timedelta(hours=1)
+
+
+def test_going_back_to_an_earlier_version_reuses_its_snapshot(database_url):
+    with open_store(database_url) as store:
+        store.record_document("code", V1, None, at(0))
+        store.record_document("code", V2, diff_documents(V1, V2), at(1))
+        back = store.record_document("code", V1, diff_documents(V2, V1), at(2))
+        assert len(store.snapshots("code")) == 2
+        assert back.snapshot_id == store.snapshots("code")[0].id
+        assert [c.summary for c in store.changes()] == ["1 document removed: 'Code (PDF)'; 1 line removed",
+                                                        "1 document added: 'Code (PDF)'; 1 line added"]
+
+
+def test_snapshots_are_stored_compressed(database_url):
+    big = Document("Big", tuple(f"Paragraph {n} of the SEND code of practice." for n in range(2000)))
+    with open_store(database_url) as store:
+        store.record_document("code", big, None, at(0))
+        engine = create_engine(database_url)
+        with engine.connect() as conn:
+            stored = conn.scalar(select(func.length(SnapshotRecord.content)))
+        engine.dispose()
+        assert stored < len(big.to_json()) / 4
+
+
+def test_a_failure_keeps_the_last_good_snapshot_and_counts(database_url):
+    with open_store(database_url) as store:
+        store.record_document("code", V1, None, at(0))
+        store.record_failure("code", "HTTP 500 Internal Server Error", at(1))
+        store.record_failure("code", "timed out (read)", at(2))
+        source = store.source("code")
+        assert source.consecutive_failures == 2
+        assert source.last_error == "timed out (read)"
+        assert store.document(source.current_snapshot_id) == V1
+        store.record_unchanged("code", at(3))
+        source = store.source("code")
+        assert source.consecutive_failures == 0 and source.last_error is None
+
+
+def test_changes_since_and_per_source(database_url):
+    with open_store(database_url) as store:
+        store.sync_sources([SOURCE, SourceSettings(id="other", url="https://www.gov.uk/other")])
+        store.record_document("code", V1, None, at(0))
+        store.record_document("code", V2, diff_documents(V1, V2), at(24))
+        store.record_document("other", V1, None, at(0))
+        store.record_document("other", V2, diff_documents(V1, V2), at(48))
+        assert [c.source_id for c in store.changes()] == ["other", "code"]
+        assert [c.source_id for c in store.changes(since=T0 + timedelta(hours=30))] == ["other"]
+        assert [c.source_id for c in store.changes(source_id="code")] == ["code"]
+
+
+def test_sources_no_longer_configured_become_inactive_but_keep_history(database_url):
+    with open_store(database_url) as store:
+        store.record_document("code", V1, None, at(0))
+        store.sync_sources([SourceSettings(id="other", url="https://www.gov.uk/other")])
+        assert [s.id for s in store.sources()] == ["other"]
+        assert {s.id for s in store.sources(include_inactive=True)} == {"code", "other"}
+        assert len(store.snapshots("code")) == 1
+
+
+def test_a_new_url_drops_the_conditional_request_state(database_url):
+    with open_store(database_url) as store:
+        store.record_document("code", V1, None, at(0), etag='"abc"')
+        assert store.source_state("code").etag == '"abc"'
+        store.sync_sources([SourceSettings(id="code", url="https://www.gov.uk/code-v2")])
+        assert store.source_state("code").etag is None
+
+
+def test_prune_forgets_old_history_but_keeps_the_current_snapshot(database_url):
+    with open_store(database_url) as store:
+        store.record_document("code", V1, None, at(0))
+        store.record_document("code", V2, diff_documents(V1, V2), at(24 * 10))
+        store.record_unchanged("code", at(24 * 400))
+        result = store.prune(T0 + timedelta(days=365))
+        assert (result.checks, result.changes, result.snapshots) == (2, 1, 1)
+        (left,) = store.snapshots("code")
+        assert store.document(left.id) == V2
+        assert store.source("code").current_snapshot_id == left.id
+        assert store.changes() == []
+        assert store.stored_bytes() > 0
