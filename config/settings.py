@@ -42,6 +42,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class HostSettings(_Strict):
+    """Limits for one host, overriding the per-host defaults of ``[fetch]``."""
+
+    concurrency: int | None = Field(default=None, ge=1, le=100)
+    delay: Duration | None = None
+
+
+# GOV.UK asks API clients for no more than about 10 requests a second.
+DEFAULT_HOSTS = {"www.gov.uk": HostSettings(concurrency=4, delay=0.1)}
+
+
 class FetchSettings(_Strict):
     """How sendwatch talks to web servers. The defaults are polite to GOV.UK."""
 
@@ -62,6 +73,14 @@ class FetchSettings(_Strict):
         default=120.0,
         description="Longest Retry-After sendwatch waits for within one check; longer fails the check.",
     )
+    hosts: dict[str, HostSettings] = Field(default_factory=lambda: dict(DEFAULT_HOSTS))
+
+    def limits_for(self, host: str) -> tuple[int, float]:
+        """(concurrency, minimum delay) for requests to ``host``."""
+        override = self.hosts.get(host.lower())
+        concurrency = override.concurrency if override and override.concurrency else self.per_host_concurrency
+        delay = override.delay if override and override.delay is not None else self.per_host_delay
+        return concurrency, delay
 
     @model_validator(mode="after")
     def _timeouts_fit(self) -> FetchSettings:

@@ -43,8 +43,11 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher)
     if state.snapshot_id is not None and (state.etag or state.last_modified):
         # Only ask "changed since?" when we hold the version the server would compare with.
         validators = Validators(state.etag, state.last_modified)
+    previous = None
+    if source.needs_previous and state.snapshot_id is not None:
+        previous = store.document(state.snapshot_id)
     try:
-        reading = await source.read(fetcher, validators)
+        reading = await source.read(fetcher, validators, previous)
     except CheckFailed as exc:
         return _failed(store, settings.id, str(exc), started_at, clock, getattr(exc, "status", None))
     except Exception as exc:  # a bug in a kind must not stop the other sources
@@ -61,12 +64,13 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher)
         recorded = store.record_unchanged(settings.id, meta, etag=etag, last_modified=last_modified)
         return _result(settings.id, recorded.outcome, meta)
 
-    change = None
+    change = summary = None
     if state.snapshot_id is not None:
-        change = diff_documents(store.document(state.snapshot_id), reading.document)
-    recorded = store.record_document(settings.id, reading.document, change, meta,
+        change = diff_documents(previous or store.document(state.snapshot_id), reading.document)
+        summary = source.summarise(change)
+    recorded = store.record_document(settings.id, reading.document, change, meta, summary=summary,
                                      etag=etag, last_modified=last_modified)
-    summary = change.summary if change is not None else _describe_first(reading.document)
+    summary = summary or _describe_first(reading.document)
     return _result(settings.id, recorded.outcome, meta, summary=summary, change_id=recorded.change_id)
 
 

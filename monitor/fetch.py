@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import random
 import time
@@ -68,6 +69,15 @@ class Response:
     @property
     def validators(self) -> Validators:
         return Validators(self.headers.get("etag"), self.headers.get("last-modified"))
+
+    def json(self):
+        """The body as JSON; a body that is not JSON fails the check."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            shown = self.media_type or "no Content-Type"
+            raise FetchError(f"expected JSON from {self.url} but got {shown} that does not parse "
+                             f"({exc.__class__.__name__}: {str(exc)[:80]})", status=self.status) from None
 
 
 def user_agent(contact: str) -> str:
@@ -137,8 +147,8 @@ class Fetcher:
         host = (urlsplit(url).hostname or "").lower()
         gate = self._gates.get(host)
         if gate is None:
-            gate = _HostGate(asyncio.Semaphore(self.settings.per_host_concurrency),
-                             self.settings.per_host_delay)
+            concurrency, delay = self.settings.limits_for(host)
+            gate = _HostGate(asyncio.Semaphore(concurrency), delay)
             self._gates[host] = gate
         return gate
 
@@ -211,7 +221,13 @@ class Fetcher:
                     if status in REDIRECT_STATUSES:
                         return Response(url, status, response.headers)
                     if status >= 400:
-                        raise self._status_error(url, response)
+                        # APIs explain a 4xx/5xx in the body; a bounded read keeps that reason.
+                        body = b""
+                        async for chunk in response.aiter_bytes():
+                            body += chunk
+                            if len(body) > 65536:
+                                break
+                        raise self._status_error(url, response, body)
                     declared = response.headers.get("content-length", "")
                     if declared.isdigit() and int(declared) > cap:
                         raise FetchError(f"the response is {int(declared):,} bytes, over the "
@@ -239,12 +255,14 @@ class Fetcher:
             except httpx.DecodingError as exc:
                 raise FetchError(f"the response body cannot be decompressed: {exc}") from None
 
-    def _status_error(self, url: str, response: httpx.Response) -> Exception:
+    def _status_error(self, url: str, response: httpx.Response, body: bytes) -> Exception:
         status = response.status_code
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         reason = response.reason_phrase or ""
-        error = FetchError(f"HTTP {status} {reason}".rstrip() + f" from {url}",
-                           status=status, retry_after=retry_after)
+        message = f"HTTP {status} {reason}".rstrip() + f" from {url}"
+        if explained := api_message(body, response.headers.get("content-type", "")):
+            message += f": {explained}"
+        error = FetchError(message, status=status, retry_after=retry_after)
         if status in RETRY_STATUSES:
             return _Retryable(error)
         return error
@@ -282,3 +300,30 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     now = time.time() if now is None else now
     return max(0.0, when.timestamp() - now)
+
+
+def api_message(body: bytes, content_type: str) -> str | None:
+    """The error message an API put in its JSON error body, if any (first 300 characters)."""
+    if "json" not in content_type.lower() or not body:
+        return None
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    found = _find_message(data)
+    return " ".join(found.split())[:300] if found else None
+
+
+def _find_message(data, depth: int = 0) -> str | None:
+    if depth > 3:
+        return None
+    if isinstance(data, str):
+        return data or None
+    if isinstance(data, list):
+        parts = [m for item in data[:3] if (m := _find_message(item, depth + 1))]
+        return "; ".join(parts) or None
+    if isinstance(data, dict):
+        for key in ("message", "error_description", "detail", "title", "error", "errors", "Message"):
+            if key in data and (found := _find_message(data[key], depth + 1)):
+                return found
+    return None

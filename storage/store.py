@@ -173,11 +173,12 @@ class Store:
             return Recorded(check.id, outcome, source.current_snapshot_id)
 
     def record_document(self, source_id: str, document: Document, change: Change | None,
-                        meta: CheckMeta, *, etag: str | None = None,
+                        meta: CheckMeta, *, summary: str | None = None, etag: str | None = None,
                         last_modified: str | None = None) -> Recorded:
         """A successful check that produced a new version (or the first one) of the document.
 
-        ``change`` is the difference from the current snapshot, None for the first one.
+        ``change`` is the difference from the current snapshot, None for the first one;
+        ``summary`` its one-line account (default: the generic summary of the change).
         """
         content_hash = document.content_hash()
         with self._session.begin() as session:
@@ -203,7 +204,7 @@ class Store:
             if previous_id is not None and change is not None:
                 record = ChangeRecord(source_id=source_id, check_id=check.id, from_snapshot_id=previous_id,
                                       to_snapshot_id=snapshot.id, detected_at=meta.started_at,
-                                      summary=change.summary, detail=compress_json(change.to_dict()))
+                                      summary=summary or change.summary, detail=compress_json(change.to_dict()))
                 session.add(record)
                 session.flush()
                 change_id = record.id

@@ -95,7 +95,7 @@ def test_the_error_names_file_source_field_and_problem(tmp_path):
         (('url = "https://www.gov.uk', 'url = "ftp://www.gov.uk'), "is not an http:// or https:// URL"),
         (('id = "code-of-practice"', 'id = "Code Of Practice"'), "field 'id'"),
         (('selector = "main"', 'selectr = "main"'), "field 'selectr': is not a known setting"),
-        (('selector = "main"', 'kind = "carrier-pigeon"'), "unknown kind 'carrier-pigeon'; known kinds: page"),
+        (('selector = "main"', 'kind = "carrier-pigeon"'), "unknown kind 'carrier-pigeon'; known kinds: feed, govuk-content"),
         (('interval = "6h"', 'interval = "10s"'), "at least 60 seconds"),
         (('contact = "alerts@example.org"', 'max_bytes = -1'), "field 'fetch.max_bytes'"),
         (('id = "code-of-practice"\n', ''), "field 'id': is required but missing"),

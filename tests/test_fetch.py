@@ -164,3 +164,21 @@ def test_retry_after_parses_seconds_and_dates():
     assert parse_retry_after("120") == 120
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470) == 10
     assert parse_retry_after("soon") is None
+
+
+def test_an_api_error_carries_the_apis_own_message(site):
+    site.set("/api/search.json", Reply(b'{"error": "Query contains unknown parameter: \\"filter_nonsense\\""}',
+                                       status=422, content_type="application/json"))
+    with pytest.raises(FetchError) as caught:
+        fetch(site.url("/api/search.json"))
+    assert str(caught.value).startswith("HTTP 422")
+    assert 'Query contains unknown parameter: "filter_nonsense"' in str(caught.value)
+    assert caught.value.status == 422
+
+
+def test_per_host_limits_can_be_overridden_and_govuk_has_a_default():
+    settings = FetchSettings(per_host_concurrency=2, per_host_delay=1.0,
+                             hosts={"127.0.0.1": {"concurrency": 8, "delay": 0}})
+    assert settings.limits_for("127.0.0.1") == (8, 0)
+    assert settings.limits_for("example.org") == (2, 1.0)
+    assert FetchSettings().limits_for("www.gov.uk") == (4, 0.1)  # at most 10 requests a second

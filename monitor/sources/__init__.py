@@ -1,9 +1,15 @@
 """Source kinds, registered in one place: ``KINDS`` maps a config ``kind`` to its class."""
 
 from monitor.sources.base import Reading, SourceKind
+from monitor.sources.feed import FeedSource
+from monitor.sources.govuk import GovukContentSource, GovukSearchSource
 from monitor.sources.page import PageSource
+from monitor.sources.parliament import ParliamentCommitteeSource
 
-KINDS: dict[str, type[SourceKind]] = {cls.kind: cls for cls in (PageSource,)}
+KINDS: dict[str, type[SourceKind]] = {
+    cls.kind: cls
+    for cls in (PageSource, GovukContentSource, GovukSearchSource, FeedSource, ParliamentCommitteeSource)
+}
 
 
 def make_source(settings) -> SourceKind:

@@ -8,6 +8,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from config.settings import SourceSettings
+from monitor.diff import Change, summarise
 from monitor.document import Document
 from monitor.fetch import Fetcher, Validators
 
@@ -35,14 +36,26 @@ class SourceKind:
 
     Subclasses set ``kind`` (the name used in the config), an ``Options`` model for their
     own settings, and implement ``read``. Their docstring is their documentation.
+
+    Kinds that discover documents (searches, feeds, publication lists) set
+    ``needs_previous``: they are handed the last snapshot's Document and build on it, so
+    that a result falling off the first page is not a removal.
     """
 
     kind: ClassVar[str]
     Options: ClassVar[type[BaseModel]] = NoOptions
+    needs_previous: ClassVar[bool] = False
 
     def __init__(self, settings: SourceSettings) -> None:
         self.settings = settings
         self.options = self.Options.model_validate(settings.options)
 
-    async def read(self, fetcher: Fetcher, validators: Validators | None) -> Reading:
+    async def read(self, fetcher: Fetcher, validators: Validators | None,
+                   previous: Document | None = None) -> Reading:
+        """Fetch and return the source's Document. ``previous`` is the last snapshot's
+        Document when ``needs_previous`` is set (None on the first check)."""
         raise NotImplementedError
+
+    def summarise(self, change: Change) -> str:
+        """The one-line account of a change; kinds with the publisher's own words override it."""
+        return summarise(change)

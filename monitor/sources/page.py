@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from monitor.document import Document
 from monitor.errors import CheckFailed
 from monitor.extract import decode_html, extract_html
 from monitor.fetch import Fetcher, Validators
@@ -31,7 +32,8 @@ class PageSource(SourceKind):
     kind = "page"
     Options = PageOptions
 
-    async def read(self, fetcher: Fetcher, validators: Validators | None) -> Reading:
+    async def read(self, fetcher: Fetcher, validators: Validators | None,
+                   previous: Document | None = None) -> Reading:
         response = await fetcher.get(self.settings.url, validators=validators)
         if response.not_modified:
             return Reading(None, response.url, response.status, 0, validators or response.validators)
