@@ -1,0 +1,134 @@
+"""Matching changes to commitments: realistic changes, irrelevant ones and near misses.
+
+The corpus below is also the measure of matching quality: the last test states the
+precision and recall over it (reported in the issue note).
+"""
+
+import pytest
+
+from monitor.diff import Change
+from monitor.document import ATTACHMENT, CHANGE_NOTE, PUBLICATION, RESULT, Item
+from monitor.match import THRESHOLD, Subject, Target, match, normalise, score
+
+REVIEW = Target("send-review", phrases=("SEND review", "SEND green paper", "right support, right place, right time",
+                                        "SEND and alternative provision improvement plan", "SEND reform"),
+                documents=("SEND review: right support, right place, right time",
+                           "SEND and alternative provision improvement plan"))
+CODE = Target("code-of-practice", phrases=("SEND code of practice", "special educational needs code of practice",
+                                           "SEN support"),
+              documents=("SEND code of practice: 0 to 25 years",))
+CARE = Target("childrens-social-care-review",
+              phrases=("review of children's social care", "children's social care review",
+                       "Stable Homes, Built on Love"),
+              documents=("The independent review of children's social care: final report",))
+INSPECT = Target("send-inspection-framework",
+                 phrases=("area SEND inspection", "local area SEND inspection", "area SEND framework"),
+                 documents=("Area SEND inspections: framework and handbook",))
+TARGETS = (REVIEW, CODE, CARE, INSPECT)
+
+
+def change(lines=(), docs=(), notes=(), results=()):
+    items = tuple(Item(ATTACHMENT, f"https://www.gov.uk/{n}", title) for n, title in enumerate(docs))
+    items += tuple(Item(CHANGE_NOTE, f"2026-01-0{n} {note}", date="2026-01-01", note=note)
+                   for n, note in enumerate(notes))
+    items += tuple(Item(RESULT, f"/r/{n}", title, note=desc) for n, (title, desc) in enumerate(results))
+    return Change("Page", "Page", tuple(lines), (), items)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("SEND Review", "special educational need and disability review"),
+    ("special educational needs and disabilities review", "special educational need and disability review"),
+    ("Special Educational Needs and/or Disabilities (SEND) review",
+     "special educational need and disability special educational need and disability review"),
+    ("EHCPs", "education health and care plan"),
+    ("EHC plans", "education health and care plan"),
+    ("Children’s social care", "children social care"),
+    ("send us your views", "send us your view"),  # the verb is not SEND
+])
+def test_normalise(text, expected):
+    assert normalise(text) == expected
+
+
+RELEVANT = [
+    ("green paper published", REVIEW, change(docs=["SEND review: right support, right place, right time"])),
+    ("improvement plan in a search", REVIEW,
+     change(results=[("SEND and alternative provision improvement plan", "Our plan for SEND and AP reform.")])),
+    ("long form in a change note", REVIEW,
+     change(notes=["Added the special educational needs and disabilities review consultation outcome."])),
+    ("plural and case in text", REVIEW, change(lines=["The SEND reforms set out in the White Paper will begin in 2027."])),
+    ("code of practice revised", CODE, change(docs=["SEND code of practice: 0 to 25 years (2026 revision)"])),
+    ("EHCP long form and code", CODE,
+     change(lines=["We will consult on a revised Special Educational Needs Code of Practice this spring."])),
+    ("social care final report", CARE,
+     change(docs=["The independent review of children's social care: final report"])),
+    ("stable homes strategy", CARE, change(results=[("Stable homes, built on love: strategy", "Government strategy")])),
+    ("inspection framework updated", INSPECT,
+     change(docs=["Area SEND inspections: framework and handbook"], notes=["Updated the handbook for June 2025."])),
+    ("inspection long form", INSPECT,
+     change(lines=["Local area special educational needs and disabilities inspections will start in January."])),
+]
+
+IRRELEVANT = [
+    ("a different review", change(results=[("Review of post-16 qualifications at level 3",
+                                             "The outcome of the review of qualifications.")])),
+    ("consultation on another subject", change(results=[("School uniform costs: consultation",
+                                                          "Consultation on the cost of school uniforms.")])),
+    ("the verb send", change(lines=["Send us your views on the school uniform guidance by 1 March."])),
+    ("careers review", change(notes=["Updated the careers guidance review."])),
+    ("social care for adults", change(docs=["Adult social care reform white paper"])),
+    ("inspection of colleges", change(lines=["Ofsted's inspection framework for further education is updated."])),
+    ("code of conduct", change(docs=["Teachers' standards: code of conduct"])),
+    ("footer-only tweak", change(lines=["Print this page"])),
+]
+
+
+@pytest.mark.parametrize("name, target, subject_change", RELEVANT, ids=[r[0] for r in RELEVANT])
+def test_relevant_changes_match_their_commitment(name, target, subject_change):
+    best = match(Subject.of_change(subject_change), TARGETS)[0]
+    assert best.commitment_id == target.id and best.relevant, best.explain()
+
+
+@pytest.mark.parametrize("name, subject_change", IRRELEVANT, ids=[r[0] for r in IRRELEVANT])
+def test_near_misses_and_irrelevant_changes_do_not(name, subject_change):
+    results = match(Subject.of_change(subject_change), TARGETS)
+    assert not any(m.relevant for m in results), "\n".join(m.explain() for m in results)
+
+
+def test_a_watched_source_publishing_a_change_note_is_news_for_its_commitment():
+    subject = Subject.of_change(change(notes=["Updated to reflect the Children and Families Act amendments."]))
+    assert not score(subject, CODE).relevant
+    bound = score(subject, CODE, bound=True)
+    assert bound.relevant
+    assert bound.hits[-1].where == "watched source"
+
+
+def test_a_watched_source_whose_text_changes_without_the_phrases_stays_a_plain_change():
+    subject = Subject.of_change(change(lines=["Contact us at the address below."]))
+    assert not score(subject, CODE, bound=True).relevant
+
+
+def test_explanations_name_phrase_place_and_text():
+    subject = Subject.of_change(change(docs=["SEND code of practice: 0 to 25 years"],
+                                       lines=["SEN support expectations are clarified."]))
+    text = score(subject, CODE).explain()
+    assert "code-of-practice: score 1.00 matches" in text
+    assert "+1.00 expected document: 'SEND code of practice: 0 to 25 years'" in text
+    assert "+0.50 added text: 'SEN support' in 'SEN support expectations are clarified.'" in text
+
+
+def test_a_publication_is_scored_by_its_title_and_type():
+    item = Item(PUBLICATION, "9", "Solving the SEND crisis: Government Response", note="Government Response")
+    target = Target("committee", phrases=("Solving the SEND crisis",))
+    assert score(Subject.of_item(item), target).relevant
+
+
+def test_precision_and_recall_over_the_corpus():
+    found = [match(Subject.of_change(c), TARGETS)[0] for _n, _t, c in RELEVANT]
+    true_positive = sum(1 for m, (_n, t, _c) in zip(found, RELEVANT, strict=True)
+                        if m.relevant and m.commitment_id == t.id)
+    false_positive = sum(1 for _n, c in IRRELEVANT
+                         if any(m.relevant for m in match(Subject.of_change(c), TARGETS)))
+    precision = true_positive / (true_positive + false_positive)
+    recall = true_positive / len(RELEVANT)
+    assert (precision, recall) == (1.0, 1.0), (precision, recall)
+    assert THRESHOLD == 0.5
