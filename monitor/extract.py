@@ -8,7 +8,8 @@ per-response noise, so that two fetches of unchanged content give equal Document
 GOV.UK and Parliament pages put their content in ``main`` (``main#content`` on GOV.UK,
 ``#main-content`` on some Parliament sites). Building a BeautifulSoup tree costs far more
 than lxml's C parser, and on GOV.UK most of a page's markup is menus and footer, so lxml
-finds the content element first and only that element is handed to BeautifulSoup.
+finds the content element (else the body), prunes the chrome inside it, and only what is
+left is handed to BeautifulSoup.
 """
 
 from __future__ import annotations
@@ -231,7 +232,7 @@ def _prune_element(root) -> None:
         if tail:
             previous = element.getprevious()
             if previous is not None:
-                pass
+                previous.tail = (previous.tail or "") + tail
             else:
                 parent.text = (parent.text or "") + tail
         parent.remove(element)
@@ -284,7 +285,7 @@ _NOTICE_CLASSES = frozenset({"gem-c-notice", "govuk-notification-banner"})
 _HISTORY_CLASSES = frozenset({"gem-c-published-dates", "app-c-published-dates"})
 
 # Flags of what to do when leaving an element.
-_BLOCK, _ATOM, _SPACE, _LINK, _NOTICE, _ROW, _ATTLINK = 1, 2, 4, 8, 16, 32, 64
+_BLOCK, _ATOM, _SPACE, _LINK, _NOTICE, _ROW = 1, 2, 4, 8, 16, 32
 
 _STATIC_SUFFIXES = (".css", ".js", ".mjs", ".map", ".ico", ".woff", ".woff2", ".ttf", ".eot")
 _PARLIAMENT_DOCUMENT = re.compile(r"/publications/|/documents/|\.(pdf|docx?|odt|xlsx?|csv)$", re.I)
@@ -321,7 +322,6 @@ class _Reader:
         self._row: Tag | None = None
         self._cells = 0
         self._notice = False
-        self._attachment_link = False
 
     # blocks
 
@@ -368,13 +368,11 @@ class _Reader:
         flags = 0
         data: object = None
         if classes:
-            if not _ATTACHMENT_CLASSES.isdisjoint(classes) and not self._attachment_link:
+            if not _ATTACHMENT_CLASSES.isdisjoint(classes):
                 self._attachment(tag)
                 return -1, None
             if not _ATTACHMENT_LINK_CLASSES.isdisjoint(classes):
                 self._inline_attachment(tag)
-                self._attachment_link = True
-                flags |= _ATTLINK
             if not _HISTORY_CLASSES.isdisjoint(classes):
                 self._change_notes(tag)
             if not self._notice and not _NOTICE_CLASSES.isdisjoint(classes):
@@ -403,7 +401,7 @@ class _Reader:
         elif name in _CONTAINERS:
             self._flush()
             flags |= _BLOCK
-        if name == "a" and not self._attachment_link:
+        if name == "a":
             href = tag.attrs.get("href")
             if href:
                 flags |= _LINK
@@ -431,12 +429,10 @@ class _Reader:
                 self.h1 = text
         if flags & _BLOCK:
             self._flush()
-        if flags & _ATTLINK:
-            self._attachment_link = False
         if flags & _NOTICE:
             self._flush()
             self._notice = False
-            self._notice_item(tag, self.blocks[data:])
+            self._notice_item(self.blocks[data:])
 
     # items
 
@@ -467,10 +463,7 @@ class _Reader:
             link = next((a for a in tag.find_all("a", href=True) if not _is_chrome(a)), None)
         named = link if link is not None else tag.find(class_="gem-c-attachment__title")
         title = collapse(named.get_text(" ")) if named is not None else ""
-        attributes = [
-            collapse(span.get_text(" "))
-            for span in tag.find_all(class_="gem-c-attachment__attribute")
-        ]
+        attributes = [collapse(span.get_text(" ")) for span in tag.find_all(class_="gem-c-attachment__attribute")]
         note = ", ".join(a for a in attributes if a) or None
         url = self._url(link.get("href", "")) if link is not None else None
         self._flush()
@@ -487,10 +480,7 @@ class _Reader:
         url = self._url(link["href"])
         if url is None:
             return
-        attributes = [
-            collapse(span.get_text(" "))
-            for span in tag.find_all(class_="gem-c-attachment-link__attribute")
-        ]
+        attributes = [collapse(span.get_text(" ")) for span in tag.find_all(class_="gem-c-attachment-link__attribute")]
         note = ", ".join(a for a in attributes if a) or None
         title = collapse(link.get_text(" "))
         self.items.append(Item(ATTACHMENT, url, title=title, url=url, note=note))
@@ -507,30 +497,21 @@ class _Reader:
             stamp = time.get("datetime") or ""
             match = _ISO_DATE.match(stamp.strip())
             date = match.group() if match else _long_date_to_iso(time.get_text(" "))
-            note_tag = entry.find(lambda t: any("change-note" in c for c in t.get("class") or ()))
-            if note_tag is not None:
-                note = collapse(note_tag.get_text(" "))
-            else:
-                note = collapse(entry.get_text(" ").replace(time.get_text(" "), " ", 1))
+            # The note is the entry's text around the time: a <p>, or bare text.
+            note = collapse(entry.get_text(" ").replace(time.get_text(" "), " ", 1))
             if not note and not date:
                 continue
             key = f"{date} {note}" if date else note
             self.items.append(Item(CHANGE_NOTE, key, title=note, date=date, note=note))
 
-    def _notice_item(self, tag: Tag, blocks: list[str]) -> None:
+    def _notice_item(self, blocks: list[str]) -> None:
         text = " ".join(blocks)
         if not text:
             return
         lowered = text.lower()
-        time = tag.find("time")
-        date = None
-        if time is not None:
-            match = _ISO_DATE.match((time.get("datetime") or "").strip())
-            date = match.group() if match else None
-        if date is None:
-            date = _long_date_to_iso(text)
+        # One withdrawal per page: its identity must survive rewording of the notice.
         key = "withdrawn" if "withdrawn" in lowered else lowered
-        self.items.append(Item(NOTICE, key, title=text, date=date))
+        self.items.append(Item(NOTICE, key, title=text, date=_long_date_to_iso(text)))
 
 
 # --- the page -----------------------------------------------------------------------------
@@ -538,6 +519,7 @@ class _Reader:
 _TITLE_SUFFIX = re.compile(r"\s*[-–—|]\s*GOV\.UK\s*$")
 _CONTENT_XPATH = lxml.etree.XPath("(//main[@id='content'] | //*[@id='main-content'] | //main)")
 _HEAD_XPATH = lxml.etree.XPath("//title[not(ancestor::svg)] | //base[@href]")
+_RESOURCE_LIMIT = lxml.etree.ErrorTypes.ERR_RESOURCE_LIMIT
 _local = threading.local()
 
 
@@ -546,7 +528,13 @@ def _lxml_parser() -> lxml.etree.HTMLParser:
     parser = getattr(_local, "parser", None)
     if parser is None:
         parser = _local.parser = lxml.etree.HTMLParser(
-            encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True
+            # huge_tree lets libxml2 nest 2048 deep instead of 255 before it gives up (and
+            # the page takes the slow whole-page path).
+            encoding="utf-8",
+            remove_comments=True,
+            remove_pis=True,
+            no_network=True,
+            huge_tree=True,
         )
     return parser
 
@@ -569,37 +557,37 @@ class _Page:
         if title is not None:
             self.head_title = title.get_text(" ")
         self.root = (
-            soup.find("main", id="content")
-            or soup.find(id="main-content")
-            or soup.find("main")
-            or soup.body
-            or soup
+            soup.find("main", id="content") or soup.find(id="main-content") or soup.find("main") or soup.body or soup
         )
 
     def _cut(self, html: str) -> bool:
+        parser = _lxml_parser()
         try:
-            tree = lxml.etree.fromstring(html.encode("utf-8", "surrogatepass"), _lxml_parser())
+            tree = lxml.etree.fromstring(html.encode("utf-8", "surrogatepass"), parser)
         except (lxml.etree.LxmlError, ValueError):
             return False
         if tree is None:
             return False
+        if any(error.type == _RESOURCE_LIMIT for error in parser.error_log):
+            return False  # libxml2 cut the tree short (nesting beyond 2048): read it all
         found = _CONTENT_XPATH(tree)
-        if not found:
-            return False
-        # Prefer main#content, then #main-content, then any main, whatever their order.
-        content = min(
-            found,
-            key=lambda e: (
-                0
-                if e.tag == "main" and e.get("id") == "content"
-                else 1
-                if e.get("id") == "main-content"
-                else 2
-            ),
-        )
+        if found:
+            # Prefer main#content, then #main-content, then any main, whatever their order.
+            content = min(
+                found,
+                key=lambda e: (
+                    0 if e.tag == "main" and e.get("id") == "content" else 1 if e.get("id") == "main-content" else 2
+                ),
+            )
+        else:
+            content = tree.find("body")
+            if content is None:
+                content = tree
+        base_seen = False
         for element in _HEAD_XPATH(tree):
             if element.tag == "base":
-                if self.base == self.url:  # the first <base> wins
+                if not base_seen:  # only the first <base> counts
+                    base_seen = True
                     self.base = urljoin(self.url, element.get("href").strip())
             elif not self.head_title:
                 self.head_title = "".join(element.itertext())
@@ -662,6 +650,7 @@ def extract_html(html: str, *, url: str, selector: str | None = None) -> Documen
             raise ExtractError(f"selector {selector!r} matched only elements without text")
     if not reader.blocks:
         raise ExtractError("the page has no text content")
+    # An attachment's own link is the attachment, not another document.
     attachments = {item.key for item in reader.items if item.kind == ATTACHMENT}
     items = [i for i in reader.items if not (i.kind == LINK and i.key in attachments)]
     return Document(title=title, blocks=tuple(reader.blocks), items=tuple(items))

@@ -588,20 +588,18 @@ def _json_ld(content: PageContent, noise: _Noise, size: int) -> str:
         "publisher": {"@type": "Organization", "name": "GOV.UK", "url": "https://www.gov.uk"},
         "hasPart": [],
     }
-    text = json.dumps(data)
+    length = len(json.dumps(data))
     n = 0
-    while len(text) < size:
+    while length < size:
         n += 1
-        data["hasPart"].append(
-            {
-                "@type": "CreativeWork",
-                "name": f"Related item {n}",
-                "url": f"https://www.gov.uk/government/publications/item-{n}-{noise.hex(6)}",
-                "identifier": noise.hex(32),
-            }
-        )
-        if n % 20 == 0:
-            text = json.dumps(data)
+        part = {
+            "@type": "CreativeWork",
+            "name": f"Related item {n}",
+            "url": f"https://www.gov.uk/government/publications/item-{n}-{noise.hex(6)}",
+            "identifier": noise.hex(32),
+        }
+        data["hasPart"].append(part)
+        length += len(json.dumps(part)) + 2  # and the ", " before it
     # "</" would end the script element early.
     return json.dumps(data).replace("</", "<\\/")
 
@@ -637,15 +635,15 @@ def render_govuk_page(
 
     html = build(0, 0)
     if pad_to and len(html) < pad_to:
-        # Split the padding between markup (which costs parsing time, as real menus do)
-        # and inline data, then settle the exact size with the JSON-LD alone.
-        missing = pad_to - len(html)
-        per_link = 2 * 420  # a link costs about that much in the menu and the footer
-        extra_links = max(0, (missing // 2) // per_link)
+        # Half the padding is markup (which costs parsing time, as real menus do) and half
+        # inline data; the JSON-LD then settles the size to within a few hundred bytes.
+        per_link = (len(build(10, 0)) - len(html)) / 10  # in the menu and the footer
+        extra_links = int((pad_to - len(html)) / 2 / per_link)
         html = build(extra_links, 0)
         missing = pad_to - len(html)
         if missing > 0:
-            html = build(extra_links, missing)
+            empty_json = len(_json_ld(content, _Noise(0), 0))
+            html = build(extra_links, empty_json + missing)
     return html
 
 
