@@ -71,7 +71,9 @@ def parse_settings(
         raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
 
     raw = dict(raw)
+    # The file says [[source]] and [[commitment]], one table each; the schema holds lists.
     raw["sources"] = raw.pop("source", raw.get("sources", []))
+    raw["commitments"] = raw.pop("commitment", raw.get("commitments", []))
     try:
         settings = Settings.model_validate({**raw, "origin": origin})
     except ValidationError as exc:
@@ -118,11 +120,12 @@ def _explain(origin: str, raw: Mapping[str, Any], exc: ValidationError) -> str:
     error = exc.errors()[0]
     loc = list(error["loc"])
     where = origin
-    if len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int):
-        index = loc[1]
-        sources = raw.get("sources") or []
-        source_id = sources[index].get("id") if index < len(sources) and isinstance(sources[index], dict) else None
-        where += f": source {source_id!r} (sources[{index}])" if source_id else f": sources[{index}]"
+    if len(loc) >= 2 and loc[0] in ("sources", "commitments") and isinstance(loc[1], int):
+        index, table = loc[1], loc[0]
+        entries = raw.get(table) or []
+        entry_id = entries[index].get("id") if index < len(entries) and isinstance(entries[index], dict) else None
+        noun = table[:-1]
+        where += f": {noun} {entry_id!r} ({table}[{index}])" if entry_id else f": {table}[{index}]"
         loc = loc[2:]
     field = ".".join(str(p) for p in loc)
     more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""

@@ -8,6 +8,7 @@ Secrets never appear in these models: they are read from environment variables.
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -133,6 +134,59 @@ class SourceSettings(BaseModel):
         return dict(self.model_extra or {})
 
 
+class KnownDevelopment(_Strict):
+    """Something that happened before sendwatch was watching, recorded from public facts."""
+
+    date: date
+    title: str
+    url: str | None = None
+
+
+class CommitmentSettings(_Strict):
+    """A promise the government made, and what would count as keeping it."""
+
+    id: str
+    title: str
+    promise: str = Field(description="What was promised, in the watchlist's own words.")
+    made_in: str = Field(description="Where the promise was made (document, speech, answer).")
+    made_on: date
+    made_url: str | None = None
+    expected_by: date | None = Field(default=None, description="When delivery was promised or is expected.")
+    expected_note: str | None = Field(default=None, description="The promise's own words on timing.")
+    phrases: tuple[str, ...] = Field(default=(), description="Words that would show a change bears on it.")
+    documents: tuple[str, ...] = Field(default=(), description="Titles of documents that would deliver it.")
+    status: str | None = Field(default=None, description="'delivered' or 'dropped' when known from the record.")
+    status_note: str | None = None
+    known: tuple[KnownDevelopment, ...] = ()
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not SOURCE_ID.match(value):
+            raise ValueError("must be lower-case letters, digits, '.', '_' or '-', starting with a letter or digit")
+        return value
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, value: str | None) -> str | None:
+        if value not in (None, "delivered", "dropped"):
+            raise ValueError("must be 'delivered' or 'dropped' (other states are worked out by sendwatch)")
+        return value
+
+    @model_validator(mode="after")
+    def _can_be_matched(self) -> CommitmentSettings:
+        if not self.phrases and not self.documents:
+            raise ValueError(f"commitment {self.id!r} needs phrases or documents, or nothing can ever match it")
+        return self
+
+
+class LedgerSettings(_Strict):
+    """How the commitments ledger behaves."""
+
+    follow: bool = Field(default=True, description="Follow newly discovered documents that are developments.")
+    reminder_every: Duration = Field(default=90 * 86400.0, description="Repeat an overdue event this often.")
+
+
 class Settings(_Strict):
     """The whole configuration, after defaults are applied."""
 
@@ -143,6 +197,8 @@ class Settings(_Strict):
         description="Keep checks, changes and old snapshots this long; unset keeps everything.",
     )
     fetch: FetchSettings = FetchSettings()
+    ledger: LedgerSettings = LedgerSettings()
+    commitments: tuple[CommitmentSettings, ...] = ()
     sources: tuple[SourceSettings, ...] = ()
 
     # Where these settings came from, for messages; not a setting itself.
@@ -150,12 +206,19 @@ class Settings(_Strict):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Settings:
-        seen: set[str] = set()
-        for source in self.sources:
-            if source.id in seen:
-                raise ValueError(f"source id {source.id!r} is used twice")
-            seen.add(source.id)
+        for things, what in ((self.sources, "source"), (self.commitments, "commitment")):
+            seen: set[str] = set()
+            for thing in things:
+                if thing.id in seen:
+                    raise ValueError(f"{what} id {thing.id!r} is used twice")
+                seen.add(thing.id)
         return self
+
+    def commitment(self, commitment_id: str) -> CommitmentSettings:
+        for commitment in self.commitments:
+            if commitment.id == commitment_id:
+                return commitment
+        raise KeyError(commitment_id)
 
     def source(self, source_id: str) -> SourceSettings:
         for source in self.sources:

@@ -11,12 +11,15 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from config.settings import Settings, SourceSettings
+from monitor.developments import find_developments
 from monitor.diff import diff_documents
 from monitor.errors import CheckFailed
 from monitor.fetch import Fetcher, Validators
+from monitor.ledger import Mark, Milestone, due_event, london_date, standing, target
+from monitor.match import Target
 from monitor.sources import make_source
 from storage import CheckMeta, Store
 
@@ -32,9 +35,12 @@ class CheckResult:
     summary: str | None = None
     error: str | None = None
     change_id: int | None = None
+    developments: tuple[str, ...] = ()  # commitment ids
+    followed: tuple[str, ...] = ()  # sources followed from now on
 
 
-async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher) -> CheckResult:
+async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
+                       targets: tuple[Target, ...] = (), follow: bool = True) -> CheckResult:
     source = make_source(settings)
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
@@ -65,13 +71,17 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher)
         return _result(settings.id, recorded.outcome, meta)
 
     change = summary = None
+    drafts = []
     if state.snapshot_id is not None:
         change = diff_documents(previous or store.document(state.snapshot_id), reading.document)
         summary = source.summarise(change)
+        drafts = find_developments(change, source=settings, summary=summary, targets=targets,
+                                   discovers=source.discovers, follow_kind=source.follow_kind if follow else None)
     recorded = store.record_document(settings.id, reading.document, change, meta, summary=summary,
-                                     etag=etag, last_modified=last_modified)
+                                     etag=etag, last_modified=last_modified, developments=drafts)
     summary = summary or _describe_first(reading.document)
-    return _result(settings.id, recorded.outcome, meta, summary=summary, change_id=recorded.change_id)
+    return _result(settings.id, recorded.outcome, meta, summary=summary, change_id=recorded.change_id,
+                   developments=tuple(sorted({d.commitment_id for d in drafts})), followed=recorded.followed)
 
 
 async def check_sources(
@@ -81,10 +91,45 @@ async def check_sources(
     per-host limits, and return one result per source in config order."""
     store.sync_sources(settings.sources)
     wanted = set(source_ids) if source_ids else None
-    chosen = [s for s in settings.sources
-              if (s.id in wanted if wanted is not None else s.enabled)]
+    candidates = list(settings.sources) + (followed_sources(store) if settings.ledger.follow else [])
+    chosen = [s for s in candidates if (s.id in wanted if wanted is not None else s.enabled)]
+    targets = tuple(target(c) for c in settings.commitments)
+    follow = settings.ledger.follow
     async with Fetcher(settings.fetch) as fetcher:
-        return list(await asyncio.gather(*(check_source(s, store, fetcher) for s in chosen)))
+        results = await asyncio.gather(*(check_source(s, store, fetcher, targets, follow) for s in chosen))
+    record_due_events(settings, store)
+    return list(results)
+
+
+def followed_sources(store: Store) -> list[SourceSettings]:
+    """Sources sendwatch follows by itself; their settings live in the database."""
+    return [SourceSettings.model_validate(record.settings) for record in store.followed_sources()]
+
+
+def ledger_standings(settings: Settings, store: Store, now: datetime | None = None) -> list:
+    """Each configured commitment's Standing, from the record and the people's marks."""
+    now = now or datetime.now(UTC)
+    recorded: dict[str, list[Milestone]] = {}
+    for d in reversed(store.developments()):
+        recorded.setdefault(d.commitment_id, []).append(Milestone(london_date(d.detected_at), d.title, d.url))
+    marks = {cid: Mark(m.state, m.note, m.marked_at) for cid, m in store.latest_marks().items()}
+    return [standing(c, recorded.get(c.id, []), marks.get(c.id), now) for c in settings.commitments]
+
+
+def record_due_events(settings: Settings, store: Store, now: datetime | None = None) -> list:
+    """Record overdue events and reminders that are due now; return them."""
+    now = now or datetime.now(UTC)
+    every = timedelta(seconds=settings.ledger.reminder_every)
+    past: dict[str, list] = {}
+    for event in store.ledger_events():
+        past.setdefault(event.commitment_id, []).append((event.kind, event.expected_by, event.at))
+    recorded = []
+    for position in ledger_standings(settings, store, now):
+        event = due_event(position, past.get(position.commitment.id, []), now, every)
+        if event is not None:
+            store.record_event(event.commitment_id, event.kind, event.expected_by, now)
+            recorded.append(event)
+    return recorded
 
 
 def _failed(store: Store, source_id: str, error: str, started_at: datetime, clock: float,

@@ -6,12 +6,14 @@ migration must describe the same tables (``tests/test_storage.py`` checks they d
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -70,8 +72,10 @@ class SourceRecord(Base):
     kind: Mapped[str] = mapped_column(String(50))
     url: Mapped[str] = mapped_column(Text)
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
-    # "config" for sources in the user's config; later kinds of origin (followed) come here.
+    # "config" for sources in the user's config; "followed" for documents sendwatch
+    # discovered and follows by itself (their settings live here, not in the config).
     origin: Mapped[str] = mapped_column(String(20), default="config")
+    followed_from: Mapped[int | None] = mapped_column(Integer)  # the development that led to it
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -134,3 +138,45 @@ class ChangeRecord(Base):
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     summary: Mapped[str] = mapped_column(Text)
     detail: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed Change JSON
+
+
+class DevelopmentRecord(Base):
+    """A change, or one newly discovered document, judged to bear on a commitment."""
+
+    __tablename__ = "developments"
+    __table_args__ = (Index("ix_developments_commitment_detected", "commitment_id", "detected_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commitment_id: Mapped[str] = mapped_column(String(200))
+    change_id: Mapped[int] = mapped_column(ForeignKey("changes.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    item_key: Mapped[str | None] = mapped_column(Text)  # the discovered document, if that is what it is
+    title: Mapped[str] = mapped_column(Text)  # what happened, in one line
+    url: Mapped[str | None] = mapped_column(Text)  # where to see it
+    score: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[list] = mapped_column(JSON)  # the matcher's hits: phrase, where, text, weight
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CommitmentMarkRecord(Base):
+    """A person's verdict on a commitment (delivered, dropped, or reopened), with a note."""
+
+    __tablename__ = "commitment_marks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commitment_id: Mapped[str] = mapped_column(String(200), index=True)
+    state: Mapped[str] = mapped_column(String(20))  # delivered | dropped | open
+    note: Mapped[str] = mapped_column(Text)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LedgerEventRecord(Base):
+    """An event of the ledger itself: a commitment became overdue, or is still overdue."""
+
+    __tablename__ = "ledger_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commitment_id: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # overdue | reminder
+    expected_by: Mapped[date] = mapped_column(Date)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

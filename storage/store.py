@@ -15,11 +15,20 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, delete, event, func, select, update
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.diff import Change
 from monitor.document import Document
-from storage.models import ChangeRecord, CheckRecord, SnapshotRecord, SourceRecord, utcnow
+from storage.models import (
+    ChangeRecord,
+    CheckRecord,
+    CommitmentMarkRecord,
+    DevelopmentRecord,
+    LedgerEventRecord,
+    SnapshotRecord,
+    SourceRecord,
+    utcnow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +55,21 @@ class Recorded:
     outcome: str
     snapshot_id: int | None = None
     change_id: int | None = None
+    development_ids: tuple[int, ...] = ()
+    followed: tuple[str, ...] = ()  # ids of sources followed from now on
+
+
+@dataclass(frozen=True, slots=True)
+class DevelopmentDraft:
+    """A development to record with the change that causes it."""
+
+    commitment_id: str
+    title: str
+    score: float
+    evidence: list[dict]
+    item_key: str | None = None
+    url: str | None = None
+    follow: dict | None = None  # settings of a source to follow from now on, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,11 +198,14 @@ class Store:
 
     def record_document(self, source_id: str, document: Document, change: Change | None,
                         meta: CheckMeta, *, summary: str | None = None, etag: str | None = None,
-                        last_modified: str | None = None) -> Recorded:
+                        last_modified: str | None = None,
+                        developments: Iterable[DevelopmentDraft] = ()) -> Recorded:
         """A successful check that produced a new version (or the first one) of the document.
 
         ``change`` is the difference from the current snapshot, None for the first one;
         ``summary`` its one-line account (default: the generic summary of the change).
+        ``developments`` are written in the same transaction as the change they come from,
+        so a crash can never leave a change without its developments or the reverse.
         """
         content_hash = document.content_hash()
         with self._session.begin() as session:
@@ -201,6 +228,8 @@ class Store:
             session.add(check)
             session.flush()
             change_id = None
+            development_ids: list[int] = []
+            followed: list[str] = []
             if previous_id is not None and change is not None:
                 record = ChangeRecord(source_id=source_id, check_id=check.id, from_snapshot_id=previous_id,
                                       to_snapshot_id=snapshot.id, detected_at=meta.started_at,
@@ -209,9 +238,19 @@ class Store:
                 session.flush()
                 change_id = record.id
                 source.last_changed_at = meta.started_at
+                for draft in developments:
+                    development = DevelopmentRecord(
+                        commitment_id=draft.commitment_id, change_id=change_id, source_id=source_id,
+                        item_key=draft.item_key, title=draft.title, url=draft.url, score=draft.score,
+                        evidence=draft.evidence, detected_at=meta.started_at)
+                    session.add(development)
+                    session.flush()
+                    development_ids.append(development.id)
+                    if draft.follow and _follow(session, draft.follow, development.id, meta.started_at):
+                        followed.append(draft.follow["id"])
             source.current_snapshot_id = snapshot.id
             _succeeded(source, meta, etag, last_modified)
-            return Recorded(check.id, outcome, snapshot.id, change_id)
+            return Recorded(check.id, outcome, snapshot.id, change_id, tuple(development_ids), tuple(followed))
 
     def record_failure(self, source_id: str, error: str, meta: CheckMeta) -> Recorded:
         """A failed check: counted and explained; the current snapshot is left alone."""
@@ -277,6 +316,57 @@ class Store:
             changes = session.scalar(select(func.coalesce(func.sum(func.length(ChangeRecord.detail)), 0)))
             return int(snapshots) + int(changes)
 
+    # -- the commitments ledger ----------------------------------------------------------
+
+    def developments(self, *, commitment_id: str | None = None, since: datetime | None = None,
+                     change_id: int | None = None) -> list[DevelopmentRecord]:
+        """Newest first."""
+        with self._session() as session:
+            query = select(DevelopmentRecord).order_by(DevelopmentRecord.detected_at.desc(),
+                                                       DevelopmentRecord.id.desc())
+            if commitment_id is not None:
+                query = query.where(DevelopmentRecord.commitment_id == commitment_id)
+            if since is not None:
+                query = query.where(DevelopmentRecord.detected_at >= since)
+            if change_id is not None:
+                query = query.where(DevelopmentRecord.change_id == change_id)
+            return list(session.scalars(query))
+
+    def development(self, development_id: int) -> DevelopmentRecord | None:
+        with self._session() as session:
+            return session.get(DevelopmentRecord, development_id)
+
+    def mark(self, commitment_id: str, state: str, note: str, at: datetime) -> None:
+        with self._session.begin() as session:
+            session.add(CommitmentMarkRecord(commitment_id=commitment_id, state=state, note=note, marked_at=at))
+
+    def latest_marks(self) -> dict[str, CommitmentMarkRecord]:
+        with self._session() as session:
+            marks = session.scalars(select(CommitmentMarkRecord)
+                                    .order_by(CommitmentMarkRecord.marked_at, CommitmentMarkRecord.id))
+            return {m.commitment_id: m for m in marks}  # later marks overwrite earlier ones
+
+    def ledger_events(self, commitment_id: str | None = None) -> list[LedgerEventRecord]:
+        """Oldest first."""
+        with self._session() as session:
+            query = select(LedgerEventRecord).order_by(LedgerEventRecord.at, LedgerEventRecord.id)
+            if commitment_id is not None:
+                query = query.where(LedgerEventRecord.commitment_id == commitment_id)
+            return list(session.scalars(query))
+
+    def record_event(self, commitment_id: str, kind: str, expected_by, at: datetime) -> int:
+        with self._session.begin() as session:
+            event = LedgerEventRecord(commitment_id=commitment_id, kind=kind, expected_by=expected_by, at=at)
+            session.add(event)
+            session.flush()
+            return event.id
+
+    def followed_sources(self) -> list[SourceRecord]:
+        with self._session() as session:
+            return list(session.scalars(select(SourceRecord).where(SourceRecord.origin == "followed",
+                                                                   SourceRecord.active.is_(True))
+                                        .order_by(SourceRecord.id)))
+
     # -- retention -----------------------------------------------------------------------
 
     def prune(self, before: datetime) -> PruneResult:
@@ -302,6 +392,18 @@ class Store:
             return PruneResult(checks, changes, snapshots)
 
 
+def _follow(session: Session, settings: dict, development_id: int, at: datetime) -> bool:
+    """Start following a discovered document, unless something already watches its URL."""
+    if session.get(SourceRecord, settings["id"]) is not None:
+        return False
+    if session.scalar(select(SourceRecord.id).where(SourceRecord.url == settings["url"]).limit(1)):
+        return False
+    session.add(SourceRecord(id=settings["id"], kind=settings["kind"], url=settings["url"], settings=settings,
+                             origin="followed", followed_from=development_id, active=True,
+                             consecutive_failures=0, created_at=at))
+    return True
+
+
 def _meta(meta: CheckMeta) -> dict:
     return {"started_at": meta.started_at, "duration_ms": meta.duration_ms,
             "http_status": meta.http_status, "size": meta.size}
@@ -314,4 +416,4 @@ def _succeeded(source: SourceRecord, meta: CheckMeta, etag: str | None, last_mod
     source.etag, source.last_modified = etag, last_modified
 
 
-__all__ = ["CheckMeta", "PruneResult", "Recorded", "SourceState", "Store"]
+__all__ = ["CheckMeta", "DevelopmentDraft", "PruneResult", "Recorded", "SourceState", "Store"]

@@ -45,6 +45,9 @@ class SourceKind:
     kind: ClassVar[str]
     Options: ClassVar[type[BaseModel]] = NoOptions
     needs_previous: ClassVar[bool] = False
+    # Discovery kinds list documents (results, entries, publications): each new one is
+    # matched against every commitment, and may be followed on its own from then on.
+    discovers: ClassVar[bool] = False
 
     def __init__(self, settings: SourceSettings) -> None:
         self.settings = settings
@@ -55,6 +58,10 @@ class SourceKind:
         """Fetch and return the source's Document. ``previous`` is the last snapshot's
         Document when ``needs_previous`` is set (None on the first check)."""
         raise NotImplementedError
+
+    def follow_kind(self, item) -> str | None:
+        """The kind of source that follows a discovered document (None: not followable)."""
+        return None
 
     def summarise(self, change: Change) -> str:
         """The one-line account of a change; kinds with the publisher's own words override it."""
