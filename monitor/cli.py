@@ -12,8 +12,12 @@ from pathlib import Path
 
 from config import ConfigError, Settings, load_settings, parse_duration
 from config.loader import DEFAULT_FILENAME, embedded_watchlist_text
-from monitor.check import check_sources
+from monitor.check import check_sources, ledger_standings
 from monitor.diff import render_text
+from monitor.export import standing_dict, to_csv, to_json
+from monitor.ledger import DELIVERED, DROPPED, MARKS, OVERDUE, target
+from monitor.match import Subject, match
+from monitor.sources import make_source
 from storage import Store
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -79,6 +83,10 @@ def cmd_check(args) -> int:
         detail = r.error if r.outcome == "failed" else (r.summary or "")
         ref = f" [change {r.change_id}]" if r.change_id else ""
         print(f"{r.outcome:<12} {r.source_id:<{width}}  {detail}{ref}".rstrip())
+        if r.developments:
+            print(f"{'':<12} {'':<{width}}  development for: {', '.join(r.developments)}")
+        for followed in r.followed:
+            print(f"{'':<12} {'':<{width}}  now following: {followed}")
     print("checked {} source(s): {}".format(
         len(results), ", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "nothing to do"))
     return EXIT_OK
@@ -91,19 +99,33 @@ def cmd_sources(args) -> int:
     if args.json:
         print(json.dumps([_source_json(r) for r in records], indent=2))
         return EXIT_OK
-    for r in records:
-        state = "ok" if not r.consecutive_failures else f"{r.consecutive_failures} failure(s) in a row"
-        flag = "" if r.active else " (no longer configured)"
-        print(f"{r.id}{flag}  [{r.kind}] {r.url}")
-        print(f"    last check: {_fmt_time(r.last_checked_at)}   last change: {_fmt_time(r.last_changed_at)}"
-              f"   {state}")
-        if r.last_error:
-            print(f"    last error: {r.last_error}")
+    configured = [r for r in records if r.origin != "followed"]
+    followed = [r for r in records if r.origin == "followed"]
+    for r in configured:
+        _print_source(r)
+    if followed:
+        print(f"\nfollowed by sendwatch ({len(followed)}): documents discovered as developments"
+              + ("" if settings.ledger.follow else "; following is switched off, so they are not checked"))
+        for r in followed:
+            _print_source(r)
     return EXIT_OK
+
+
+def _print_source(r) -> None:
+    state = "ok" if not r.consecutive_failures else f"{r.consecutive_failures} failure(s) in a row"
+    flag = "" if r.active else " (no longer configured)"
+    print(f"{r.id}{flag}  [{r.kind}] {r.url}")
+    print(f"    last check: {_fmt_time(r.last_checked_at)}   last change: {_fmt_time(r.last_changed_at)}"
+          f"   {state}")
+    if r.origin == "followed" and r.followed_from:
+        print(f"    followed since development {r.followed_from}")
+    if r.last_error:
+        print(f"    last error: {r.last_error}")
 
 
 def _source_json(r) -> dict:
     return {"id": r.id, "kind": r.kind, "url": r.url, "active": r.active, "origin": r.origin,
+            "followed_from": r.followed_from,
             "last_checked_at": _iso(r.last_checked_at), "last_changed_at": _iso(r.last_changed_at),
             "consecutive_failures": r.consecutive_failures, "last_error": r.last_error}
 
@@ -196,6 +218,105 @@ def cmd_prune(args) -> int:
     return EXIT_OK
 
 
+def cmd_commitments(args) -> int:
+    settings, store = _open(args)
+    if args.action == "mark":
+        return _mark(args, settings, store)
+    with store:
+        standings = ledger_standings(settings, store)
+    if args.json:
+        print(json.dumps([standing_dict(p) for p in standings], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not standings:
+        print("no commitments configured")
+    for p in standings:
+        c = p.commitment
+        years = p.days_since_promise / 365.25
+        print(f"{c.id}  [{p.state}]  {c.title}")
+        print(f"    promised {c.made_on:%d %b %Y} ({years:.1f} years ago) in {c.made_in}")
+        if c.expected_by:
+            late = f", {p.days_overdue} days overdue" if p.state == OVERDUE else ""
+            said = f" ({c.expected_note})" if c.expected_note else ""
+            print(f"    expected by {c.expected_by:%d %b %Y}{said}{late}")
+        if p.note:
+            print(f"    {p.state}: {p.note}")
+        if p.last:
+            link = f" <{p.last.url}>" if p.last.url else ""
+            known = "" if p.last.recorded else " (known before sendwatch watched)"
+            print(f"    last development {p.last.on:%d %b %Y}: {p.last.title}{link}{known}")
+    return EXIT_OK
+
+
+def _mark(args, settings, store) -> int:
+    with store:
+        if args.id is None or args.state is None:
+            raise UsageError('usage: sendwatch commitments mark ID delivered|dropped|open --note "..."')
+        try:
+            settings.commitment(args.id)
+        except KeyError:
+            raise UsageError(f"unknown commitment: {args.id} (see: sendwatch commitments)") from None
+        if args.state not in MARKS:
+            raise UsageError(f"state must be one of: {', '.join(MARKS)}")
+        if args.state in (DELIVERED, DROPPED) and not (args.note or "").strip():
+            raise UsageError(f"say why with --note when marking a commitment {args.state}")
+        store.mark(args.id, args.state, (args.note or "").strip(), datetime.now(UTC))
+    print(f"{args.id} marked {args.state}")
+    return EXIT_OK
+
+
+def cmd_explain(args) -> int:
+    settings, store = _open(args)
+    with store:
+        record = store.change(args.change)
+        if record is None:
+            raise UsageError(f"no change {args.change} (see: sendwatch changes)")
+        change = store.change_detail(record)
+        developments = store.developments(change_id=record.id)
+        source_record = store.source(record.source_id)
+    print(f"change {record.id} of {record.source_id} at {_fmt_time(record.detected_at)}: {record.summary}")
+    targets = [target(c) for c in settings.commitments]
+    try:
+        source_settings = settings.source(record.source_id)
+    except KeyError:
+        source_settings = None
+    bound = source_settings.commitments if source_settings else tuple(source_record.settings.get("commitments", ()))
+    discovers = make_source(source_settings).discovers if source_settings else False
+    if developments:
+        print("\nrecorded developments:")
+        for d in developments:
+            print(f"  {d.commitment_id}: {d.title} (score {d.score:.2f})")
+    else:
+        print("\nno development was recorded for this change")
+    print("\nhow it scores against the commitments now (threshold 0.5):")
+    if discovers:
+        items = list(change.added_items) + [new for _old, new in change.updated_items]
+        for item in items:
+            print(f"\n document {item.title!r}:")
+            for m in match(Subject.of_item(item), targets, bound):
+                print("  " + m.explain().replace("\n", "\n  "))
+    else:
+        considered = [t for t in targets if t.id in bound]
+        if not considered:
+            print("  its source is configured for no commitment, so it is matched against none")
+        for m in match(Subject.of_change(change), considered, bound):
+            print("  " + m.explain().replace("\n", "\n  "))
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    settings, store = _open(args)
+    with store:
+        standings = ledger_standings(settings, store)
+        developments = store.developments()
+    text = to_json(standings, developments) if args.format == "json" else to_csv(standings, developments)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 # -- parser ----------------------------------------------------------------------------------
 
 COMMANDS = {
@@ -213,6 +334,13 @@ COMMANDS = {
                 "sendwatch changes --since 7d\n  sendwatch changes --since 2026-01-01 --json"),
     "prune": (cmd_prune, "forget history older than a limit (the default keeps everything)",
               "sendwatch prune --older-than 730d"),
+    "commitments": (cmd_commitments, "the ledger: each commitment's state, age, lateness and last development",
+                    "sendwatch commitments\n  sendwatch commitments mark send-review delivered "
+                    "--note \"Improvement plan published 2 March 2023\""),
+    "explain": (cmd_explain, "why a change did or did not become a development",
+                "sendwatch explain 12"),
+    "export": (cmd_export, "commitments and developments as JSON or CSV, for reports",
+               "sendwatch export --format csv --output ledger.csv"),
 }
 
 
@@ -250,6 +378,15 @@ def build_parser() -> argparse.ArgumentParser:
     parsers["changes"].add_argument("--json", action="store_true", help="machine-readable output")
     parsers["prune"].add_argument("--older-than", metavar="DURATION",
                                   help="e.g. 365d (default: retention from the config)")
+    parsers["commitments"].add_argument("action", nargs="?", choices=["mark"], help="mark: record a verdict")
+    parsers["commitments"].add_argument("id", nargs="?", metavar="ID", help="commitment id (with mark)")
+    parsers["commitments"].add_argument("state", nargs="?", metavar="STATE",
+                                        help="delivered, dropped, or open to take a mark back (with mark)")
+    parsers["commitments"].add_argument("--note", help="why (required for delivered and dropped)")
+    parsers["commitments"].add_argument("--json", action="store_true", help="machine-readable output")
+    parsers["explain"].add_argument("change", type=int, metavar="CHANGE_ID")
+    parsers["export"].add_argument("--format", choices=["json", "csv"], default="json")
+    parsers["export"].add_argument("--output", metavar="FILE", help="write here instead of standard output")
     return parser
 
 
