@@ -29,8 +29,8 @@ def find_developments(change: Change, *, source: SourceSettings, summary: str, t
     (None: do not follow)."""
     if not discovers:
         bound = [t for t in targets if t.id in source.commitments]
-        return [_draft(m, summary, source.url) for m in match(Subject.of_change(change), bound, source.commitments)
-                if m.relevant]
+        found = [m for m in match(Subject.of_change(change), bound, source.commitments) if m.relevant]
+        return [_draft(m, summary, _evidence_url(m, change) or source.url) for m in found]
     drafts = []
     updated = {new.identity for _old, new in change.updated_items}
     items = list(change.added_items) + [new for _old, new in change.updated_items]
@@ -55,6 +55,16 @@ def follow_settings(item: Item, kind: str, source: SourceSettings, commitment_id
     digest = hashlib.sha256(item.url.encode()).hexdigest()[:8]
     return {"id": f"followed-{slug}-{digest}", "kind": kind, "url": item.url,
             "interval": source.interval, "commitments": [commitment_id], "enabled": True}
+
+
+def _evidence_url(found: Match, change: Change) -> str | None:
+    """The link of the document whose title is the strongest evidence, if there is one:
+    "a new document was published" is best shown by that document."""
+    titles = {hit.text for hit in found.hits if hit.where in ("expected document", "document title")}
+    for item in list(change.added_items) + [new for _old, new in change.updated_items]:
+        if item.url and item.title in titles:
+            return item.url
+    return None
 
 
 def _item_title(item: Item, updated: bool) -> str:
