@@ -74,6 +74,7 @@ def parse_settings(
     # The file says [[source]] and [[commitment]], one table each; the schema holds lists.
     raw["sources"] = raw.pop("source", raw.get("sources", []))
     raw["commitments"] = raw.pop("commitment", raw.get("commitments", []))
+    raw["recipients"] = raw.pop("recipient", raw.get("recipients", []))
     try:
         settings = Settings.model_validate({**raw, "origin": origin})
     except ValidationError as exc:
@@ -112,7 +113,10 @@ def _apply_environment(settings: Settings, env: Mapping[str, str], base_dir: Pat
     database_url = env.get("SENDWATCH_DATABASE_URL") or settings.database_url
     if not database_url:
         database_url = f"sqlite:///{data_dir.resolve() / 'sendwatch.db'}"
-    return settings.model_copy(update={"data_dir": data_dir, "database_url": database_url})
+    email = settings.email
+    if not email.maildir.is_absolute():
+        email = email.model_copy(update={"maildir": data_dir / email.maildir})
+    return settings.model_copy(update={"data_dir": data_dir, "database_url": database_url, "email": email})
 
 
 def _explain(origin: str, raw: Mapping[str, Any], exc: ValidationError) -> str:
@@ -120,7 +124,7 @@ def _explain(origin: str, raw: Mapping[str, Any], exc: ValidationError) -> str:
     error = exc.errors()[0]
     loc = list(error["loc"])
     where = origin
-    if len(loc) >= 2 and loc[0] in ("sources", "commitments") and isinstance(loc[1], int):
+    if len(loc) >= 2 and loc[0] in ("sources", "commitments", "recipients") and isinstance(loc[1], int):
         index, table = loc[1], loc[0]
         entries = raw.get(table) or []
         entry_id = entries[index].get("id") if index < len(entries) and isinstance(entries[index], dict) else None

@@ -187,6 +187,105 @@ class LedgerSettings(_Strict):
     reminder_every: Duration = Field(default=90 * 86400.0, description="Repeat an overdue event this often.")
 
 
+class SmtpSettings(_Strict):
+    """An SMTP server to send through. The password only ever comes from the environment."""
+
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535, description="Default: 587, or 465 with tls.")
+    security: str = Field(default="starttls", description="starttls, tls (implicit) or none.")
+    username: str | None = None
+    password_env: str = Field(default="SENDWATCH_SMTP_PASSWORD",
+                              description="The environment variable holding the password.")
+    timeout: Duration = 30.0
+    ca_file: Path | None = Field(default=None, description="Extra CA certificates to trust (PEM).")
+
+    @field_validator("security")
+    @classmethod
+    def _security(cls, value: str) -> str:
+        if value not in ("starttls", "tls", "none"):
+            raise ValueError("must be 'starttls', 'tls' or 'none'")
+        return value
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (465 if self.security == "tls" else 587)
+
+
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class RecipientSettings(_Strict):
+    """Someone who gets email: about which commitments, and how often."""
+
+    email: str
+    name: str = ""
+    commitments: tuple[str, ...] = Field(default=("all",), description='Commitment ids, or ["all"].')
+    mode: str = Field(default="each", description="each (one email per development), daily or weekly.")
+    at: str = Field(default="08:00", description="When a digest goes out (HH:MM, in [email] timezone).")
+    weekday: str = Field(default="monday", description="The day of a weekly digest.")
+
+    @field_validator("email")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        value = value.strip()
+        if not re.fullmatch(r"[^@\s<>\"]+@[^@\s<>\"]+", value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, value: str) -> str:
+        if value not in ("each", "daily", "weekly"):
+            raise ValueError("must be 'each', 'daily' or 'weekly'")
+        return value
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        if not _TIME.match(value):
+            raise ValueError(f"{value!r} is not a time such as \"08:00\"")
+        return value
+
+    @field_validator("weekday")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        if value.lower() not in WEEKDAYS:
+            raise ValueError(f"must be one of {', '.join(WEEKDAYS)}")
+        return value.lower()
+
+    def wants(self, commitment_id: str | None) -> bool:
+        """Subscribed to this commitment? (None: mail about sendwatch itself, for everyone.)"""
+        return commitment_id is None or "all" in self.commitments or commitment_id in self.commitments
+
+
+class EmailSettings(_Strict):
+    """How notifications are sent. Without [email.smtp] they go to a local Maildir."""
+
+    sender: str = Field(default="sendwatch <sendwatch@localhost>", alias="from")
+    reply_to: str | None = None
+    smtp: SmtpSettings | None = None
+    maildir: Path = Field(default=Path("mail"), description="Used without SMTP; relative to data_dir.")
+    dashboard_url: str = Field(default="http://127.0.0.1:8080", description="Base of links to the dashboard.")
+    timezone: str = "Europe/London"
+    broken_after: int = Field(default=5, ge=1, description="Failed checks in a row that make a source broken.")
+    retry_backoff: Duration = Field(default=60.0, description="First retry of a transient failure; doubles.")
+    max_attempts: int = Field(default=10, ge=1, description="Transient failures before giving up.")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a known time zone such as 'Europe/London'") from None
+        return value
+
+
 class Settings(_Strict):
     """The whole configuration, after defaults are applied."""
 
@@ -198,6 +297,8 @@ class Settings(_Strict):
     )
     fetch: FetchSettings = FetchSettings()
     ledger: LedgerSettings = LedgerSettings()
+    email: EmailSettings = EmailSettings()
+    recipients: tuple[RecipientSettings, ...] = ()
     commitments: tuple[CommitmentSettings, ...] = ()
     sources: tuple[SourceSettings, ...] = ()
 

@@ -1,5 +1,5 @@
 """sendwatch's record: models, queries and migrations (SQLite or PostgreSQL)."""
 
-from storage.store import CheckMeta, DevelopmentDraft, PruneResult, Recorded, SourceState, Store
+from storage.store import CheckMeta, DevelopmentDraft, NotificationDraft, PruneResult, Recorded, SourceState, Store
 
-__all__ = ["CheckMeta", "DevelopmentDraft", "PruneResult", "Recorded", "SourceState", "Store"]
+__all__ = ["CheckMeta", "DevelopmentDraft", "NotificationDraft", "PruneResult", "Recorded", "SourceState", "Store"]

@@ -180,3 +180,31 @@ class LedgerEventRecord(Base):
     kind: Mapped[str] = mapped_column(String(20))  # overdue | reminder
     expected_by: Mapped[date] = mapped_column(Date)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class NotificationRecord(Base):
+    """One email to one recipient, in the outbox until it is sent (or fails for good).
+
+    Written in the same transaction as what it reports. ``status``: pending (to send),
+    held (waiting for the recipient's digest), digested (went out in digest ``digest_id``),
+    sending (claimed by a sender), sent, failed (permanently).
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_status_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(String(30))  # development | overdue | reminder | source-broken | ...
+    commitment_id: Mapped[str | None] = mapped_column(String(200))
+    development_id: Mapped[int | None] = mapped_column(ForeignKey("developments.id", ondelete="CASCADE"))
+    ledger_event_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_events.id", ondelete="CASCADE"))
+    source_id: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)  # what else the message needs
+    status: Mapped[str] = mapped_column(String(20))
+    digest_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -25,6 +25,7 @@ from storage.models import (
     CommitmentMarkRecord,
     DevelopmentRecord,
     LedgerEventRecord,
+    NotificationRecord,
     SnapshotRecord,
     SourceRecord,
     utcnow,
@@ -60,6 +61,18 @@ class Recorded:
 
 
 @dataclass(frozen=True, slots=True)
+class NotificationDraft:
+    """An email to queue in the outbox, in the same transaction as what it reports."""
+
+    recipient: str
+    kind: str
+    commitment_id: str | None = None
+    source_id: str | None = None
+    payload: dict | None = None
+    held: bool = False  # for a digest, not to send on its own
+
+
+@dataclass(frozen=True, slots=True)
 class DevelopmentDraft:
     """A development to record with the change that causes it."""
 
@@ -70,6 +83,7 @@ class DevelopmentDraft:
     item_key: str | None = None
     url: str | None = None
     follow: dict | None = None  # settings of a source to follow from now on, if any
+    notify: tuple[NotificationDraft, ...] = ()  # one per subscribed recipient
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,9 +194,11 @@ class Store:
     # -- recording checks ----------------------------------------------------------------
 
     def record_unchanged(self, source_id: str, meta: CheckMeta, *, not_modified: bool = False,
-                         etag: str | None = None, last_modified: str | None = None) -> Recorded:
+                         etag: str | None = None, last_modified: str | None = None,
+                         notifications: Iterable[NotificationDraft] = ()) -> Recorded:
         """A successful check whose content equals the current snapshot."""
         with self._session.begin() as session:
+            _enqueue(session, notifications, meta.started_at)
             source = session.get(SourceRecord, source_id)
             outcome = "not-modified" if not_modified else "unchanged"
             check = CheckRecord(source_id=source_id, outcome=outcome, snapshot_id=source.current_snapshot_id,
@@ -199,7 +215,8 @@ class Store:
     def record_document(self, source_id: str, document: Document, change: Change | None,
                         meta: CheckMeta, *, summary: str | None = None, etag: str | None = None,
                         last_modified: str | None = None,
-                        developments: Iterable[DevelopmentDraft] = ()) -> Recorded:
+                        developments: Iterable[DevelopmentDraft] = (),
+                        notifications: Iterable[NotificationDraft] = ()) -> Recorded:
         """A successful check that produced a new version (or the first one) of the document.
 
         ``change`` is the difference from the current snapshot, None for the first one;
@@ -209,6 +226,7 @@ class Store:
         """
         content_hash = document.content_hash()
         with self._session.begin() as session:
+            _enqueue(session, notifications, meta.started_at)
             source = session.get(SourceRecord, source_id)
             previous_id = source.current_snapshot_id
             snapshot = session.scalars(select(SnapshotRecord).where(
@@ -246,15 +264,18 @@ class Store:
                     session.add(development)
                     session.flush()
                     development_ids.append(development.id)
+                    _enqueue(session, draft.notify, meta.started_at, development_id=development.id)
                     if draft.follow and _follow(session, draft.follow, development.id, meta.started_at):
                         followed.append(draft.follow["id"])
             source.current_snapshot_id = snapshot.id
             _succeeded(source, meta, etag, last_modified)
             return Recorded(check.id, outcome, snapshot.id, change_id, tuple(development_ids), tuple(followed))
 
-    def record_failure(self, source_id: str, error: str, meta: CheckMeta) -> Recorded:
+    def record_failure(self, source_id: str, error: str, meta: CheckMeta,
+                       notifications: Iterable[NotificationDraft] = ()) -> Recorded:
         """A failed check: counted and explained; the current snapshot is left alone."""
         with self._session.begin() as session:
+            _enqueue(session, notifications, meta.started_at)
             source = session.get(SourceRecord, source_id)
             check = CheckRecord(source_id=source_id, outcome="failed", error=error, **_meta(meta))
             session.add(check)
@@ -354,11 +375,13 @@ class Store:
                 query = query.where(LedgerEventRecord.commitment_id == commitment_id)
             return list(session.scalars(query))
 
-    def record_event(self, commitment_id: str, kind: str, expected_by, at: datetime) -> int:
+    def record_event(self, commitment_id: str, kind: str, expected_by, at: datetime,
+                     notifications: Iterable[NotificationDraft] = ()) -> int:
         with self._session.begin() as session:
             event = LedgerEventRecord(commitment_id=commitment_id, kind=kind, expected_by=expected_by, at=at)
             session.add(event)
             session.flush()
+            _enqueue(session, notifications, at, ledger_event_id=event.id)
             return event.id
 
     def followed_sources(self) -> list[SourceRecord]:
@@ -366,6 +389,93 @@ class Store:
             return list(session.scalars(select(SourceRecord).where(SourceRecord.origin == "followed",
                                                                    SourceRecord.active.is_(True))
                                         .order_by(SourceRecord.id)))
+
+    # -- the outbox ----------------------------------------------------------------------
+
+    def enqueue(self, notifications: Iterable[NotificationDraft], at: datetime) -> list[int]:
+        with self._session.begin() as session:
+            return _enqueue(session, notifications, at)
+
+    def recover_interrupted(self) -> int:
+        """Put back notifications a sender had claimed when it stopped. Those the server had
+        already accepted will go out twice: the one window the outbox cannot close."""
+        with self._session.begin() as session:
+            return session.execute(update(NotificationRecord).where(NotificationRecord.status == "sending")
+                                   .values(status="pending")).rowcount
+
+    def claim_due(self, now: datetime, limit: int = 100) -> list[NotificationRecord]:
+        """Notifications due now, marked as being sent (several senders never share one)."""
+        with self._session.begin() as session:
+            query = (select(NotificationRecord)
+                     .where(NotificationRecord.status == "pending", NotificationRecord.next_attempt_at <= now)
+                     .order_by(NotificationRecord.next_attempt_at, NotificationRecord.id).limit(limit))
+            if session.bind.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            claimed = list(session.scalars(query))
+            for record in claimed:
+                record.status = "sending"
+                record.attempts += 1
+            return claimed
+
+    def mark_sent(self, notification_id: int, at: datetime) -> None:
+        with self._session.begin() as session:
+            record = session.get(NotificationRecord, notification_id)
+            record.status, record.sent_at, record.last_error = "sent", at, None
+
+    def mark_retry(self, notification_id: int, error: str, next_attempt_at: datetime) -> None:
+        with self._session.begin() as session:
+            record = session.get(NotificationRecord, notification_id)
+            record.status, record.last_error, record.next_attempt_at = "pending", error, next_attempt_at
+
+    def mark_failed(self, notification_id: int, error: str) -> None:
+        with self._session.begin() as session:
+            record = session.get(NotificationRecord, notification_id)
+            record.status, record.last_error = "failed", error
+
+    def notifications(self, *, status: str | None = None, recipient: str | None = None,
+                      digest_id: int | None = None) -> list[NotificationRecord]:
+        """Oldest first."""
+        with self._session() as session:
+            query = select(NotificationRecord).order_by(NotificationRecord.id)
+            if status is not None:
+                query = query.where(NotificationRecord.status == status)
+            if recipient is not None:
+                query = query.where(NotificationRecord.recipient == recipient)
+            if digest_id is not None:
+                query = query.where(NotificationRecord.digest_id == digest_id)
+            return list(session.scalars(query))
+
+    def last_digest_at(self, recipient: str) -> datetime | None:
+        with self._session() as session:
+            return session.scalar(select(func.max(NotificationRecord.created_at)).where(
+                NotificationRecord.recipient == recipient, NotificationRecord.kind == "digest"))
+
+    def make_digest(self, recipient: str, at: datetime) -> int | None:
+        """Gather a recipient's held notifications into one digest notification."""
+        with self._session.begin() as session:
+            held = list(session.scalars(select(NotificationRecord).where(
+                NotificationRecord.recipient == recipient, NotificationRecord.status == "held")
+                .order_by(NotificationRecord.id)))
+            digest = NotificationRecord(recipient=recipient, kind="digest", status="pending", payload={},
+                                        attempts=0, next_attempt_at=at, created_at=at)
+            session.add(digest)
+            session.flush()
+            for record in held:
+                record.status, record.digest_id = "digested", digest.id
+            digest.payload = {"items": len(held)}
+            return digest.id
+
+    def context(self, notification: NotificationRecord) -> dict:
+        """The records a message about this notification is made from."""
+        with self._session() as session:
+            development = session.get(DevelopmentRecord, notification.development_id) \
+                if notification.development_id else None
+            change = session.get(ChangeRecord, development.change_id) if development else None
+            event = session.get(LedgerEventRecord, notification.ledger_event_id) \
+                if notification.ledger_event_id else None
+            source_id = notification.source_id or (development.source_id if development else None)
+            source = session.get(SourceRecord, source_id) if source_id else None
+            return {"development": development, "change": change, "event": event, "source": source}
 
     # -- retention -----------------------------------------------------------------------
 
@@ -392,6 +502,19 @@ class Store:
             return PruneResult(checks, changes, snapshots)
 
 
+def _enqueue(session: Session, drafts: Iterable[NotificationDraft], at: datetime, **links) -> list[int]:
+    ids = []
+    for draft in drafts:
+        record = NotificationRecord(
+            recipient=draft.recipient, kind=draft.kind, commitment_id=draft.commitment_id,
+            source_id=draft.source_id, payload=draft.payload or {}, status="held" if draft.held else "pending",
+            attempts=0, next_attempt_at=at, created_at=at, **links)
+        session.add(record)
+        session.flush()
+        ids.append(record.id)
+    return ids
+
+
 def _follow(session: Session, settings: dict, development_id: int, at: datetime) -> bool:
     """Start following a discovered document, unless something already watches its URL."""
     if session.get(SourceRecord, settings["id"]) is not None:
@@ -416,4 +539,4 @@ def _succeeded(source: SourceRecord, meta: CheckMeta, etag: str | None, last_mod
     source.etag, source.last_modified = etag, last_modified
 
 
-__all__ = ["CheckMeta", "DevelopmentDraft", "PruneResult", "Recorded", "SourceState", "Store"]
+__all__ = ["CheckMeta", "DevelopmentDraft", "NotificationDraft", "PruneResult", "Recorded", "SourceState", "Store"]
