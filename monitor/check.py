@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from config.settings import Settings, SourceSettings
@@ -19,7 +19,7 @@ from monitor.diff import diff_documents
 from monitor.errors import CheckFailed
 from monitor.fetch import Fetcher, Validators
 from monitor.ledger import Mark, Milestone, due_event, london_date, standing, target
-from monitor.match import Target
+from monitor.notify import for_commitment, for_source_health
 from monitor.sources import make_source
 from storage import CheckMeta, Store
 
@@ -40,7 +40,10 @@ class CheckResult:
 
 
 async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
-                       targets: tuple[Target, ...] = (), follow: bool = True) -> CheckResult:
+                       config: Settings | None = None) -> CheckResult:
+    """Check one source and record the outcome, with the developments and notifications it
+    causes, in one transaction. ``config`` supplies commitments and recipients."""
+    config = config or Settings()
     source = make_source(settings)
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
@@ -52,22 +55,27 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
     previous = None
     if source.needs_previous and state.snapshot_id is not None:
         previous = store.document(state.snapshot_id)
+    error = status = None
     try:
         reading = await source.read(fetcher, validators, previous)
     except CheckFailed as exc:
-        return _failed(store, settings.id, str(exc), started_at, clock, getattr(exc, "status", None))
+        error, status = str(exc), getattr(exc, "status", None)
     except Exception as exc:  # a bug in a kind must not stop the other sources
         log.exception("unexpected error checking %s", settings.id)
-        return _failed(store, settings.id, f"internal error: {type(exc).__name__}: {exc}", started_at, clock)
+        error = f"internal error: {type(exc).__name__}: {exc}"
+    if error is not None:
+        meta = CheckMeta(started_at, _ms(clock), status)
+        health = for_source_health(config, settings, state.consecutive_failures, failed=True, error=error)
+        store.record_failure(settings.id, error, meta, notifications=health)
+        log.warning("check failed: %s: %s", settings.id, error)
+        return CheckResult(settings.id, "failed", meta.duration_ms, error=error)
 
     meta = CheckMeta(started_at, _ms(clock), reading.status, reading.size)
     etag, last_modified = reading.validators.etag, reading.validators.last_modified
-    if reading.document is None:
-        recorded = store.record_unchanged(settings.id, meta, not_modified=True,
-                                          etag=etag, last_modified=last_modified)
-        return _result(settings.id, recorded.outcome, meta)
-    if reading.document.content_hash() == state.content_hash:
-        recorded = store.record_unchanged(settings.id, meta, etag=etag, last_modified=last_modified)
+    health = for_source_health(config, settings, state.consecutive_failures, failed=False)
+    if reading.document is None or reading.document.content_hash() == state.content_hash:
+        recorded = store.record_unchanged(settings.id, meta, not_modified=reading.document is None,
+                                          etag=etag, last_modified=last_modified, notifications=health)
         return _result(settings.id, recorded.outcome, meta)
 
     change = summary = None
@@ -75,10 +83,14 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
     if state.snapshot_id is not None:
         change = diff_documents(previous or store.document(state.snapshot_id), reading.document)
         summary = source.summarise(change)
-        drafts = find_developments(change, source=settings, summary=summary, targets=targets,
-                                   discovers=source.discovers, follow_kind=source.follow_kind if follow else None)
+        targets = tuple(target(c) for c in config.commitments)
+        follow_kind = source.follow_kind if config.ledger.follow else None
+        drafts = [replace(d, notify=for_commitment(config, "development", d.commitment_id))
+                  for d in find_developments(change, source=settings, summary=summary, targets=targets,
+                                             discovers=source.discovers, follow_kind=follow_kind)]
     recorded = store.record_document(settings.id, reading.document, change, meta, summary=summary,
-                                     etag=etag, last_modified=last_modified, developments=drafts)
+                                     etag=etag, last_modified=last_modified, developments=drafts,
+                                     notifications=health)
     summary = summary or _describe_first(reading.document)
     return _result(settings.id, recorded.outcome, meta, summary=summary, change_id=recorded.change_id,
                    developments=tuple(sorted({d.commitment_id for d in drafts})), followed=recorded.followed)
@@ -93,10 +105,8 @@ async def check_sources(
     wanted = set(source_ids) if source_ids else None
     candidates = list(settings.sources) + (followed_sources(store) if settings.ledger.follow else [])
     chosen = [s for s in candidates if (s.id in wanted if wanted is not None else s.enabled)]
-    targets = tuple(target(c) for c in settings.commitments)
-    follow = settings.ledger.follow
     async with Fetcher(settings.fetch) as fetcher:
-        results = await asyncio.gather(*(check_source(s, store, fetcher, targets, follow) for s in chosen))
+        results = await asyncio.gather(*(check_source(s, store, fetcher, settings) for s in chosen))
     record_due_events(settings, store)
     return list(results)
 
@@ -127,17 +137,10 @@ def record_due_events(settings: Settings, store: Store, now: datetime | None = N
     for position in ledger_standings(settings, store, now):
         event = due_event(position, past.get(position.commitment.id, []), now, every)
         if event is not None:
-            store.record_event(event.commitment_id, event.kind, event.expected_by, now)
+            store.record_event(event.commitment_id, event.kind, event.expected_by, now,
+                               notifications=for_commitment(settings, event.kind, event.commitment_id))
             recorded.append(event)
     return recorded
-
-
-def _failed(store: Store, source_id: str, error: str, started_at: datetime, clock: float,
-            status: int | None = None) -> CheckResult:
-    meta = CheckMeta(started_at, _ms(clock), status)
-    store.record_failure(source_id, error, meta)
-    log.warning("check failed: %s: %s", source_id, error)
-    return CheckResult(source_id, "failed", meta.duration_ms, error=error)
 
 
 def _result(source_id: str, outcome: str, meta: CheckMeta, **extra) -> CheckResult:

@@ -40,6 +40,7 @@ class SourceState:
     last_modified: str | None
     snapshot_id: int | None
     content_hash: str | None
+    consecutive_failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +186,7 @@ class Store:
         with self._session() as session:
             row = session.execute(
                 select(SourceRecord.etag, SourceRecord.last_modified, SourceRecord.current_snapshot_id,
-                       SnapshotRecord.content_hash)
+                       SnapshotRecord.content_hash, SourceRecord.consecutive_failures)
                 .outerjoin(SnapshotRecord, SnapshotRecord.id == SourceRecord.current_snapshot_id)
                 .where(SourceRecord.id == source_id)
             ).one()
@@ -396,12 +397,14 @@ class Store:
         with self._session.begin() as session:
             return _enqueue(session, notifications, at)
 
-    def recover_interrupted(self) -> int:
-        """Put back notifications a sender had claimed when it stopped. Those the server had
-        already accepted will go out twice: the one window the outbox cannot close."""
+    def recover_interrupted(self, before: datetime) -> int:
+        """Put back notifications claimed before ``before`` by a sender that never finished
+        them. Those the server had already accepted go out twice: the one window an outbox
+        cannot close."""
         with self._session.begin() as session:
-            return session.execute(update(NotificationRecord).where(NotificationRecord.status == "sending")
-                                   .values(status="pending")).rowcount
+            return session.execute(update(NotificationRecord).where(
+                NotificationRecord.status == "sending", NotificationRecord.next_attempt_at < before)
+                .values(status="pending")).rowcount
 
     def claim_due(self, now: datetime, limit: int = 100) -> list[NotificationRecord]:
         """Notifications due now, marked as being sent (several senders never share one)."""
@@ -415,6 +418,7 @@ class Store:
             for record in claimed:
                 record.status = "sending"
                 record.attempts += 1
+                record.next_attempt_at = now  # the claim's time, for the lease
             return claimed
 
     def mark_sent(self, notification_id: int, at: datetime) -> None:
@@ -450,12 +454,15 @@ class Store:
             return session.scalar(select(func.max(NotificationRecord.created_at)).where(
                 NotificationRecord.recipient == recipient, NotificationRecord.kind == "digest"))
 
-    def make_digest(self, recipient: str, at: datetime) -> int | None:
-        """Gather a recipient's held notifications into one digest notification."""
+    def make_digest(self, recipient: str, at: datetime, held_before: datetime) -> int | None:
+        """Gather a recipient's notifications held since before ``held_before`` into one
+        digest notification; None when there are none."""
         with self._session.begin() as session:
             held = list(session.scalars(select(NotificationRecord).where(
-                NotificationRecord.recipient == recipient, NotificationRecord.status == "held")
-                .order_by(NotificationRecord.id)))
+                NotificationRecord.recipient == recipient, NotificationRecord.status == "held",
+                NotificationRecord.created_at <= held_before).order_by(NotificationRecord.id)))
+            if not held:
+                return None
             digest = NotificationRecord(recipient=recipient, kind="digest", status="pending", payload={},
                                         attempts=0, next_attempt_at=at, created_at=at)
             session.add(digest)

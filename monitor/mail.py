@@ -1,0 +1,138 @@
+"""Delivering one email: over SMTP, or into a local Maildir when no server is configured.
+
+Failures are sorted into the two kinds the outbox needs: ``TransientMailError`` (try
+again later: the server is down, or answered 4xx) and ``PermanentMailError`` (5xx: this
+recipient will not take it, and retrying will not change that).
+"""
+
+from __future__ import annotations
+
+import logging
+import mailbox
+import os
+import smtplib
+import ssl
+from email.message import EmailMessage
+from pathlib import Path
+
+from config.settings import SmtpSettings
+
+log = logging.getLogger("sendwatch.mail")
+
+
+class MailError(Exception):
+    pass
+
+
+class TransientMailError(MailError):
+    pass
+
+
+class PermanentMailError(MailError):
+    pass
+
+
+class MaildirDelivery:
+    """Writes each email into a Maildir (new/), atomically, for a local mail reader."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def describe(self) -> str:
+        return f"Maildir {self.path}"
+
+    def __enter__(self) -> MaildirDelivery:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+    def deliver(self, message: EmailMessage, recipient: str) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            mailbox.Maildir(self.path, create=True).add(message)
+        except OSError as exc:
+            raise TransientMailError(f"cannot write to {self.path}: {exc}") from exc
+
+
+class SmtpDelivery:
+    """Sends over one SMTP connection per batch (opened lazily, reopened after a failure)."""
+
+    def __init__(self, settings: SmtpSettings, env=os.environ) -> None:
+        self.settings = settings
+        self.password = env.get(settings.password_env) if settings.username else None
+        self._smtp: smtplib.SMTP | None = None
+
+    def describe(self) -> str:
+        s = self.settings
+        return f"SMTP {s.host}:{s.effective_port} ({s.security})"
+
+    def __enter__(self) -> SmtpDelivery:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._smtp = None
+
+    def _tls(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if self.settings.ca_file:
+            context.load_verify_locations(cafile=str(self.settings.ca_file))
+        return context
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        try:
+            if s.security == "tls":
+                smtp = smtplib.SMTP_SSL(s.host, s.effective_port, timeout=s.timeout, context=self._tls())
+            else:
+                smtp = smtplib.SMTP(s.host, s.effective_port, timeout=s.timeout)
+                if s.security == "starttls":
+                    smtp.starttls(context=self._tls())
+            if s.username:
+                if self.password is None:
+                    raise PermanentMailError(f"SMTP username is set but ${s.password_env} is empty")
+                smtp.login(s.username, self.password)
+            return smtp
+        except smtplib.SMTPAuthenticationError as exc:
+            raise PermanentMailError(f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise PermanentMailError(f"the SMTP server does not support {s.security}: {exc}") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TransientMailError(f"cannot connect to {s.host}:{s.effective_port}: {exc}") from exc
+
+    def deliver(self, message: EmailMessage, recipient: str) -> None:
+        if self._smtp is None:
+            self._smtp = self._connect()
+        try:
+            self._smtp.send_message(message, to_addrs=[recipient])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = exc.recipients.get(recipient, (550, b"refused"))
+            raise _by_code(code, f"{recipient} refused: {code} {_text(text)}") from exc
+        except smtplib.SMTPResponseException as exc:
+            self.close()
+            raise _by_code(exc.smtp_code, f"SMTP {exc.smtp_code} {_text(exc.smtp_error)}") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise TransientMailError(f"SMTP connection failed: {exc}") from exc
+
+
+def _by_code(code: int, text: str) -> MailError:
+    return PermanentMailError(text) if 500 <= code < 600 else TransientMailError(text)
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def delivery_for(email_settings, env=os.environ):
+    if email_settings.smtp is None:
+        return MaildirDelivery(email_settings.maildir)
+    return SmtpDelivery(email_settings.smtp, env)

@@ -1,0 +1,55 @@
+"""Who is told about what: notification drafts for the outbox (pure).
+
+Developments and overdue events go to the recipients subscribed to their commitment, one
+email each or held for a digest. A source's health (broken after N failed checks in a
+row, then recovered) is told once each way, to everyone who follows what it watches.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from config.settings import WEEKDAYS, RecipientSettings, Settings, SourceSettings
+from storage import NotificationDraft
+
+
+def for_commitment(settings: Settings, kind: str, commitment_id: str, **payload) -> tuple[NotificationDraft, ...]:
+    return tuple(
+        NotificationDraft(recipient=r.email, kind=kind, commitment_id=commitment_id, payload=payload or None,
+                          held=r.mode != "each")
+        for r in settings.recipients if r.wants(commitment_id)
+    )
+
+
+def for_source_health(settings: Settings, source: SourceSettings, failures_before: int, failed: bool,
+                      error: str | None = None) -> tuple[NotificationDraft, ...]:
+    """A "broken" notice when this failure makes N in a row; a "recovered" notice on the
+    first success after that. Nothing otherwise: one email each way, not one per failure."""
+    threshold = settings.email.broken_after
+    if failed and failures_before + 1 == threshold:
+        kind, payload = "source-broken", {"failures": threshold, "error": error or ""}
+    elif not failed and failures_before >= threshold:
+        kind, payload = "source-recovered", {"failures": failures_before}
+    else:
+        return ()
+    followers = [r for r in settings.recipients
+                 if not source.commitments or any(r.wants(c) for c in source.commitments)]
+    return tuple(NotificationDraft(recipient=r.email, kind=kind, source_id=source.id, payload=payload)
+                 for r in followers)
+
+
+def digest_slot(recipient: RecipientSettings, now: datetime, zone: str) -> datetime | None:
+    """The latest scheduled digest time at or before ``now`` (None for "each" recipients)."""
+    if recipient.mode == "each":
+        return None
+    tz = ZoneInfo(zone)
+    local = now.astimezone(tz)
+    hour, minute = map(int, recipient.at.split(":"))
+    slot_day = local.date()
+    if recipient.mode == "weekly":
+        slot_day -= timedelta(days=(local.weekday() - WEEKDAYS.index(recipient.weekday)) % 7)
+    slot = datetime.combine(slot_day, time(hour, minute), tzinfo=tz)
+    if slot > local:
+        slot -= timedelta(days=7 if recipient.mode == "weekly" else 1)
+    return slot

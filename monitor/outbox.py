@@ -1,0 +1,107 @@
+"""Draining the outbox: digests made when due, emails sent, failures retried or recorded.
+
+Delivery guarantee: a notification is claimed (status "sending", committed), delivered,
+then marked "sent" (committed). A crash before the server accepts it leaves it claimed,
+and after the lease it is sent again: nothing is lost. A crash after the server accepted
+it but before "sent" was recorded sends it twice. That gap, one SMTP reply to one local
+commit, is the one window no outbox can close without the server's help; it is kept to
+that single commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from config.settings import Settings
+from monitor.mail import PermanentMailError, TransientMailError, delivery_for
+from monitor.notify import digest_slot
+from monitor.render import build_email, compose
+from storage import Store
+
+log = logging.getLogger("sendwatch.outbox")
+
+LEASE = timedelta(minutes=5)  # a claim older than this belonged to a sender that stopped
+
+
+@dataclass
+class SendReport:
+    sent: list[tuple[int, str]] = field(default_factory=list)  # (notification id, recipient)
+    retrying: list[tuple[int, str, str]] = field(default_factory=list)  # (id, recipient, error)
+    failed: list[tuple[int, str, str]] = field(default_factory=list)
+    digests: int = 0
+    recovered: int = 0
+    delivery: str = ""
+
+
+def queue_due_digests(settings: Settings, store: Store, now: datetime) -> int:
+    """Turn held notifications into digests for recipients whose digest time has come."""
+    made = 0
+    for recipient in settings.recipients:
+        slot = digest_slot(recipient, now, settings.email.timezone)
+        if slot is None:
+            continue
+        held = [n for n in store.notifications(status="held", recipient=recipient.email) if n.created_at <= slot]
+        if held and store.make_digest(recipient.email, now, held_before=slot) is not None:
+            made += 1
+    return made
+
+
+def render(settings: Settings, store: Store, notification, now: datetime):
+    context = store.context(notification)
+    change = store.change_detail(context["change"]) if context.get("change") is not None else None
+    digest = None
+    if notification.kind == "digest":
+        digest = []
+        for row in store.notifications(digest_id=notification.id):
+            row_context = store.context(row)
+            row_change = store.change_detail(row_context["change"]) if row_context.get("change") else None
+            digest.append((row, row_context, row_change))
+    message = compose(notification, context, settings, now, change, digest)
+    return build_email(message, notification_id=notification.id, recipient=notification.recipient,
+                       settings=settings, now=now)
+
+
+def send_due(settings: Settings, store: Store, *, now: datetime | None = None, delivery=None,
+             lease: timedelta = LEASE, after_accept: Callable[[int], None] | None = None) -> SendReport:
+    """Send what is due. ``after_accept`` is called between the server's acceptance and the
+    local record (tests use it to crash there)."""
+    now = now or datetime.now(UTC)
+    report = SendReport()
+    report.recovered = store.recover_interrupted(before=now - lease)
+    report.digests = queue_due_digests(settings, store, now)
+    delivery = delivery or delivery_for(settings.email)
+    report.delivery = delivery.describe()
+    email_settings = settings.email
+    with delivery:
+        while claimed := store.claim_due(now):
+            for notification in claimed:
+                try:
+                    message = render(settings, store, notification, now)
+                    delivery.deliver(message, notification.recipient)
+                except PermanentMailError as exc:
+                    store.mark_failed(notification.id, str(exc))
+                    report.failed.append((notification.id, notification.recipient, str(exc)))
+                    log.warning("notification %s to %s failed for good: %s", notification.id,
+                                notification.recipient, exc)
+                    continue
+                except TransientMailError as exc:
+                    if notification.attempts >= email_settings.max_attempts:
+                        store.mark_failed(notification.id, f"gave up after {notification.attempts} attempts: {exc}")
+                        report.failed.append((notification.id, notification.recipient, str(exc)))
+                        continue
+                    wait = email_settings.retry_backoff * 2 ** (notification.attempts - 1)
+                    wait *= random.uniform(0.9, 1.1)
+                    store.mark_retry(notification.id, str(exc), now + timedelta(seconds=wait))
+                    report.retrying.append((notification.id, notification.recipient, str(exc)))
+                    log.info("notification %s to %s will be retried in %.0f s: %s", notification.id,
+                             notification.recipient, wait, exc)
+                    continue
+                if after_accept is not None:
+                    after_accept(notification.id)
+                store.mark_sent(notification.id, datetime.now(UTC))
+                report.sent.append((notification.id, notification.recipient))
+    return report

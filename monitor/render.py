@@ -1,0 +1,274 @@
+"""Emails as people read them: a plain-text part and an HTML part (pure).
+
+Everything that came from a watched page is untrusted: in the HTML part it is escaped,
+and in headers it is flattened to one line, so a hostile page can inject neither markup
+nor headers. Message-IDs are derived from the outbox row, so a retried email keeps its
+identity, and every email about one commitment refers to the same thread root.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.message import EmailMessage
+from html import escape
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from config.settings import CommitmentSettings, Settings
+from monitor.diff import Change
+
+MAX_LINES = 12  # lines of a diff shown in an email; the dashboard has the rest
+MAX_SUBJECT = 180
+
+_STYLE_ADD = "background:#e6ffed;color:#14532d;text-decoration:none"
+_STYLE_DEL = "background:#ffeef0;color:#7f1d1d"
+
+
+@dataclass
+class Message:
+    """What a notification says, before it is laid out as text and HTML."""
+
+    subject: str
+    heading: str
+    thread: str  # the thread root's local part
+    paragraphs: list[str] = field(default_factory=list)
+    change: Change | None = None
+    links: list[tuple[str, str]] = field(default_factory=list)  # (label, url)
+    items: list[tuple[str, str | None]] = field(default_factory=list)  # digest entries: (text, url)
+
+
+def one_line(text: str, limit: int = MAX_SUBJECT) -> str:
+    """Header-safe: no line breaks or control characters, bounded length."""
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def site_name(url: str | None) -> str:
+    host = (urlsplit(url).hostname or "") if url else ""
+    if host.endswith("gov.uk") and host in ("www.gov.uk", "gov.uk"):
+        return "GOV.UK"
+    if host.endswith("parliament.uk"):
+        return "Parliament"
+    return host or "the web"
+
+
+def ago(then: date, today: date) -> str:
+    days = (today - then).days
+    if days < 60:
+        return f"{days} days ago"
+    years = days / 365.25
+    return f"{years:.1f} years ago" if years >= 1 else f"{days // 30} months ago"
+
+
+def _commitment(settings: Settings, commitment_id: str | None) -> CommitmentSettings | None:
+    try:
+        return settings.commitment(commitment_id) if commitment_id else None
+    except KeyError:
+        return None
+
+
+def compose(notification, context: dict, settings: Settings, now: datetime, change: Change | None = None,
+            digest: list | None = None) -> Message:
+    """The Message for one outbox row. ``context`` is ``Store.context(notification)``;
+    ``change`` the decoded change of a development; ``digest`` the (row, context, change)
+    of each item of a digest."""
+    kind = notification.kind
+    today = now.astimezone(ZoneInfo(settings.email.timezone)).date()
+    commitment = _commitment(settings, notification.commitment_id)
+    dashboard = settings.email.dashboard_url.rstrip("/")
+    source = context.get("source")
+
+    if kind == "development":
+        development = context["development"]
+        where = site_name(development.url or (source.url if source else None))
+        title = commitment.title if commitment else notification.commitment_id
+        message = Message(subject=f"{title}: {development.title} on {where}", heading=f"{title}: {development.title}",
+                          thread=f"commitment-{notification.commitment_id}", change=change)
+        message.paragraphs.append(f"sendwatch found this on {where} on {_when(development.detected_at, settings)}.")
+        message.paragraphs += _about(commitment, today)
+        evidence = development.evidence or []
+        if evidence:
+            reasons = "; ".join(f"{h['where']} {h['phrase']!r}" for h in evidence[:3])
+            message.paragraphs.append(f"Why sendwatch links it to this commitment: {reasons}.")
+        if development.url:
+            message.links.append(("The document", development.url))
+        if source is not None and source.url != development.url:
+            message.links.append(("The watched source", source.url))
+        message.links.append(("This change in the dashboard", f"{dashboard}/changes/{development.change_id}"))
+        return message
+
+    if kind in ("overdue", "reminder"):
+        event = context["event"]
+        title = commitment.title if commitment else notification.commitment_id
+        days = (today - event.expected_by).days
+        what = "is overdue" if kind == "overdue" else f"is still overdue, {days} days on"
+        message = Message(subject=f"{title}: {what} (expected by {event.expected_by:%d %B %Y})",
+                          heading=f"{title} {what}", thread=f"commitment-{notification.commitment_id}")
+        message.paragraphs.append(f"It was expected by {event.expected_by:%d %B %Y}"
+                                  + (f" ({commitment.expected_note})" if commitment and commitment.expected_note
+                                     else "")
+                                  + ", and sendwatch has seen no development since.")
+        message.paragraphs += _about(commitment, today)
+        message.links.append(("The ledger", f"{dashboard}/commitments/{notification.commitment_id}"))
+        return message
+
+    if kind in ("source-broken", "source-recovered"):
+        payload = notification.payload or {}
+        url = source.url if source else ""
+        if kind == "source-broken":
+            message = Message(subject=f"sendwatch: source {notification.source_id} has failed "
+                                      f"{payload.get('failures')} checks in a row",
+                              heading=f"Source {notification.source_id} is failing",
+                              thread=f"source-{notification.source_id}")
+            message.paragraphs.append(f"The last {payload.get('failures')} checks of {url} failed. "
+                                      f"Last error: {payload.get('error')}")
+            message.paragraphs.append("Until it recovers, changes there go unseen. You will get one email "
+                                      "when it works again, not one per failure.")
+        else:
+            message = Message(subject=f"sendwatch: source {notification.source_id} is working again",
+                              heading=f"Source {notification.source_id} has recovered",
+                              thread=f"source-{notification.source_id}")
+            message.paragraphs.append(f"{url} answered normally again after {payload.get('failures')} failed "
+                                      "checks in a row.")
+        message.links.append(("The source in the dashboard", f"{dashboard}/sources/{notification.source_id}"))
+        return message
+
+    if kind == "digest":
+        entries = digest or []
+        message = Message(subject=f"sendwatch digest: {len(entries)} update{'s' if len(entries) != 1 else ''} "
+                                  f"({today:%d %B %Y})",
+                          heading="What happened to the SEND commitments you follow", thread="digest")
+        for row, row_context, row_change in entries:
+            inner = compose(row, row_context, settings, now, row_change)
+            url = inner.links[0][1] if inner.links else None
+            message.items.append((inner.subject, url))
+        message.links.append(("The dashboard", dashboard))
+        return message
+
+    if kind == "test":
+        message = Message(subject="sendwatch test email", heading="This is a test from sendwatch", thread="test")
+        message.paragraphs.append("If you can read this, sendwatch can reach you.")
+        return message
+
+    raise ValueError(f"unknown notification kind {kind!r}")
+
+
+def _about(commitment: CommitmentSettings | None, today: date) -> list[str]:
+    if commitment is None:
+        return []
+    made = (f"Promised {commitment.made_on:%d %B %Y} ({ago(commitment.made_on, today)}) "
+            f"in {commitment.made_in}.")
+    expected = (f" Expected by {commitment.expected_by:%d %B %Y}." if commitment.expected_by else "")
+    return [f"The commitment: {' '.join(commitment.promise.split())}", made + expected]
+
+
+def _when(moment: datetime, settings: Settings) -> str:
+    return moment.astimezone(ZoneInfo(settings.email.timezone)).strftime("%d %B %Y at %H:%M")
+
+
+# -- layout ------------------------------------------------------------------------------------
+
+
+def _change_text(change: Change) -> list[str]:
+    out = []
+    for item in change.added_items:
+        link = f" <{item.url}>" if item.url else ""
+        out.append(f"  + {item.describe()}{link}")
+    for _old, new in change.updated_items:
+        out.append(f"  ~ {new.describe()}")
+    for item in change.removed_items:
+        out.append(f"  - {item.describe()}")
+    for line in change.added_lines[:MAX_LINES]:
+        out.append(f"  + {line}")
+    for line in change.removed_lines[:MAX_LINES]:
+        out.append(f"  - {line}")
+    hidden = max(0, len(change.added_lines) - MAX_LINES) + max(0, len(change.removed_lines) - MAX_LINES)
+    if hidden:
+        out.append(f"  ... and {hidden} more lines in the dashboard")
+    return out
+
+
+def plain_text(message: Message) -> str:
+    lines = [message.heading, "=" * min(len(message.heading), 72), ""]
+    for paragraph in message.paragraphs:
+        lines += [paragraph, ""]
+    if message.change is not None:
+        lines += ["What changed:", *_change_text(message.change), ""]
+    for text, url in message.items:
+        lines.append(f"* {text}" + (f"\n  {url}" if url else ""))
+    if message.items:
+        lines.append("")
+    for label, url in message.links:
+        lines.append(f"{label}: {url}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _a(url: str, label: str) -> str:
+    # Only web links become anchors; anything else (javascript:, data:) is shown as text.
+    if urlsplit(url).scheme in ("http", "https", "mailto"):
+        return f'<a href="{escape(url, quote=True)}">{escape(label)}</a>'
+    return escape(label)
+
+
+def _change_html(change: Change) -> str:
+    rows = []
+    for item in change.added_items:
+        label = escape(item.describe())
+        rows.append(f'<li><ins style="{_STYLE_ADD}">+ {_a(item.url, item.describe()) if item.url else label}'
+                    "</ins></li>")
+    for _old, new in change.updated_items:
+        rows.append(f"<li>~ {escape(new.describe())}</li>")
+    for item in change.removed_items:
+        rows.append(f'<li><del style="{_STYLE_DEL}">- {escape(item.describe())}</del></li>')
+    for line in change.added_lines[:MAX_LINES]:
+        rows.append(f'<li><ins style="{_STYLE_ADD}">+ {escape(line)}</ins></li>')
+    for line in change.removed_lines[:MAX_LINES]:
+        rows.append(f'<li><del style="{_STYLE_DEL}">- {escape(line)}</del></li>')
+    return '<ul style="list-style:none;padding-left:0;font-family:monospace">' + "".join(rows) + "</ul>"
+
+
+def html_text(message: Message) -> str:
+    parts = [f"<h1 style=\"font-size:1.3em\">{escape(message.heading)}</h1>"]
+    parts += [f"<p>{escape(p)}</p>" for p in message.paragraphs]
+    if message.change is not None:
+        parts += ["<h2 style=\"font-size:1.1em\">What changed</h2>", _change_html(message.change)]
+    if message.items:
+        parts.append("<ul>" + "".join(f"<li>{_a(url, text) if url else escape(text)}</li>"
+                                      for text, url in message.items) + "</ul>")
+    if message.links:
+        parts.append("<p>" + " · ".join(_a(url, label) for label, url in message.links) + "</p>")
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"></head>"
+            f"<body style=\"font-family:sans-serif;max-width:40em\">{''.join(parts)}</body></html>\n")
+
+
+def build_email(message: Message, *, notification_id: int, recipient: str, settings: Settings,
+                now: datetime) -> EmailMessage:
+    sender = settings.email.sender
+    domain = email.utils.parseaddr(sender)[1].rpartition("@")[2] or "sendwatch.invalid"
+    msg = EmailMessage()
+    msg["Subject"] = one_line(message.subject)
+    msg["From"] = sender
+    msg["To"] = recipient
+    if settings.email.reply_to:
+        msg["Reply-To"] = settings.email.reply_to
+    msg["Date"] = email.utils.format_datetime(now)
+    digest = hashlib.sha256(f"{notification_id}:{recipient}".encode()).hexdigest()[:12]
+    msg["Message-ID"] = f"<sendwatch.{notification_id}.{digest}@{domain}>"
+    root = f"<{_safe_local(message.thread)}@{domain}>"
+    msg["In-Reply-To"] = root
+    msg["References"] = root
+    msg["List-Id"] = f"SEND commitments from sendwatch <commitments.sendwatch.{domain}>"
+    unsubscribe = f"mailto:{email.utils.parseaddr(sender)[1]}?subject=unsubscribe"
+    msg["List-Unsubscribe"] = f"<{unsubscribe}>"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(plain_text(message))
+    msg.add_alternative(html_text(message), subtype="html")
+    return msg
+
+
+def _safe_local(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-._" else "-" for ch in text)[:120] or "thread"
