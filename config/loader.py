@@ -81,7 +81,23 @@ def parse_settings(
         raise ConfigError(_explain(origin, raw, exc)) from None
 
     _check_kinds(origin, settings)
+    _check_references(origin, settings)
     return _apply_environment(settings, env, base_dir)
+
+
+def _check_references(origin: str, settings: Settings) -> None:
+    """A source or recipient naming a commitment that does not exist is a typo to catch now,
+    not a subscription that silently never fires."""
+    known = {c.id for c in settings.commitments}
+    for table, entries, key in (("sources", settings.sources, "id"), ("recipients", settings.recipients, "email")):
+        for index, entry in enumerate(entries):
+            wanted = [c for c in entry.commitments if c != "all" or table == "sources"]
+            unknown = [c for c in wanted if c not in known]
+            if unknown:
+                listed = ", ".join(sorted(known)) or "none are defined"
+                raise ConfigError(f"{origin}: {table[:-1]} {getattr(entry, key)!r} ({table}[{index}]), "
+                                  f"field 'commitments': unknown commitment {unknown[0]!r} "
+                                  f"(known: {listed})")
 
 
 def _check_kinds(origin: str, settings: Settings) -> None:

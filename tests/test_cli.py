@@ -39,7 +39,7 @@ max_bytes = 200000
 
     def add(source_id, path_on_site, extra=""):
         sources.append(f'[[source]]\nid = "{source_id}"\nurl = "{site.url(path_on_site)}"\n'
-                       f'commitments = ["code-of-practice"]\n{extra}\n')
+                       f'{extra}\n')
         path.write_text(head + "\n".join(sources), encoding="utf-8")
         return path
 

@@ -7,6 +7,14 @@ import pytest
 from config import ConfigError, load_settings, parse_duration, parse_settings
 
 GOOD = """
+[[commitment]]
+id = "code-of-practice"
+title = "A revised SEND Code of Practice"
+promise = "Revise the SEND Code of Practice."
+made_in = "Government response"
+made_on = 2020-07-23
+phrases = ["SEND code of practice"]
+
 [fetch]
 contact = "alerts@example.org"
 per_host_delay = "2s"
@@ -108,9 +116,28 @@ def test_each_kind_of_mistake_gets_a_clear_message(tmp_path, change, expected):
     assert expected in problem(tmp_path, GOOD.replace(old, new))
 
 
+def test_a_source_naming_an_unknown_commitment_is_refused(tmp_path):
+    typo = GOOD.replace('commitments = ["code-of-practice"]', 'commitments = ["code-of-practise"]')
+    message = problem(tmp_path, typo)
+    assert ("source 'code-of-practice' (sources[0]), field 'commitments': unknown commitment 'code-of-practise' "
+            "(known: code-of-practice)") in message
+
+
+def test_a_recipient_naming_an_unknown_commitment_is_refused(tmp_path):
+    message = problem(tmp_path, GOOD + '[[recipient]]\nemail = "a@example.org"\ncommitments = ["sendreview"]\n')
+    assert "recipient 'a@example.org' (recipients[0]), field 'commitments': unknown commitment 'sendreview'" in message
+
+
+def test_a_recipient_with_a_bad_address_or_mode_is_refused(tmp_path):
+    message = problem(tmp_path, GOOD + '[[recipient]]\nemail = "not an address"\n')
+    assert "recipients[0]" in message and "is not an email address" in message
+    message = problem(tmp_path, GOOD + '[[recipient]]\nemail = "a@example.org"\nmode = "hourly"\n')
+    assert "field 'mode': must be 'each', 'daily' or 'weekly'" in message
+
+
 def test_duplicate_ids_are_refused(tmp_path):
     source = GOOD.split("[[source]]")[1]
-    assert "'code-of-practice' is used twice" in problem(tmp_path, GOOD + "[[source]]" + source)
+    assert "source id 'code-of-practice' is used twice" in problem(tmp_path, GOOD + "[[source]]" + source)
 
 
 def test_broken_toml_names_the_file_and_line(tmp_path):

@@ -205,7 +205,6 @@ total_timeout = 3
 id = "dfe-send"
 kind = "feed"
 url = "{site.url(path_on_site)}"
-commitments = ["send-review"]
 ''', encoding="utf-8")
     return write
 

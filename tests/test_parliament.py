@@ -223,7 +223,6 @@ id = "education-committee"
 kind = "parliament-committee"
 url = "{site.base}"
 committee_id = 203
-commitments = ["send-review"]
 {options}
 ''', encoding="utf-8")
     return write
