@@ -159,6 +159,15 @@ def test_durations(text, seconds):
 def test_the_shipped_watchlist_is_valid_and_its_sources_name_commitments():
     from config.loader import embedded_watchlist_text
 
+    from monitor.sources import make_source
+
     settings = parse_settings(embedded_watchlist_text(), origin="shipped", env={})
-    assert len(settings.sources) >= 8
-    assert all(s.commitments for s in settings.sources)
+    kinds = {s.kind for s in settings.sources}
+    assert kinds == {"page", "govuk-content", "govuk-search", "feed", "parliament-committee"}
+    # A source that does not discover documents is only matched against its own commitments.
+    assert all(s.commitments for s in settings.sources if not make_source(s).discovers)
+    committee = next(s for s in settings.sources if s.kind == "parliament-committee")
+    assert committee.options["committee_id"] == 203
+    seed = {"send-review", "code-of-practice", "childrens-social-care-review", "send-inspection-framework",
+            "send-futures-value-for-money", "tribunal-data", "notional-send-budget", "committee-scrutiny"}
+    assert seed <= {c.id for c in settings.commitments}
