@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import logging
 import sys
@@ -17,8 +18,9 @@ from monitor.diff import render_text
 from monitor.export import standing_dict, to_csv, to_json
 from monitor.ledger import DELIVERED, DROPPED, MARKS, OVERDUE, target
 from monitor.match import Subject, match
-from monitor.sources import make_source
-from storage import Store
+from monitor.outbox import send_due
+from monitor.sources import KINDS, make_source
+from storage import NotificationDraft, Store
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -76,6 +78,7 @@ def cmd_check(args) -> int:
         if unknown:
             raise UsageError(f"unknown source(s): {', '.join(unknown)} (see: sendwatch sources)")
         results = asyncio.run(check_sources(settings, store, args.sources or None))
+        report = send_due(settings, store)
     width = max((len(r.source_id) for r in results), default=10)
     counts: dict[str, int] = {}
     for r in results:
@@ -89,6 +92,46 @@ def cmd_check(args) -> int:
             print(f"{'':<12} {'':<{width}}  now following: {followed}")
     print("checked {} source(s): {}".format(
         len(results), ", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "nothing to do"))
+    _print_report(report)
+    return EXIT_OK
+
+
+def _print_report(report) -> None:
+    if report.sent or report.retrying or report.failed:
+        print(f"email via {report.delivery}: {len(report.sent)} sent, {len(report.retrying)} to retry, "
+              f"{len(report.failed)} failed")
+    for _id, recipient, error in report.failed:
+        print(f"  failed for good: {recipient}: {error}")
+    for _id, recipient, error in report.retrying:
+        print(f"  will retry: {recipient}: {error}")
+
+
+def cmd_notify(args) -> int:
+    settings, store = _open(args)
+    with store:
+        if args.action == "test":
+            if not settings.recipients:
+                raise UsageError("no recipients configured: add a [[recipient]] to the config")
+            ids = store.enqueue([NotificationDraft(recipient=r.email, kind="test") for r in settings.recipients],
+                                datetime.now(UTC))
+            report = send_due(settings, store)
+            outcome = {i: "sent" for i, _r in report.sent}
+            outcome |= {i: f"will retry: {e}" for i, _r, e in report.retrying}
+            outcome |= {i: f"failed: {e}" for i, _r, e in report.failed}
+            print(f"test email via {report.delivery}:")
+            for notification_id, recipient in zip(ids, settings.recipients, strict=True):
+                print(f"  {recipient.email}: {outcome.get(notification_id, 'queued')}")
+            return EXIT_OK if all(outcome.get(i) == "sent" for i in ids) else EXIT_ERROR
+        report = send_due(settings, store)
+        print(f"outbox drained via {report.delivery}: {len(report.sent)} sent, {len(report.retrying)} to retry, "
+              f"{len(report.failed)} failed, {report.digests} digest(s) made")
+        _print_report(report)
+    return EXIT_OK
+
+
+def cmd_kinds(args) -> int:
+    for name, cls in KINDS.items():
+        print(f"{name}\n{'-' * len(name)}\n{inspect.cleandoc(cls.__doc__ or '')}\n")
     return EXIT_OK
 
 
@@ -96,6 +139,7 @@ def cmd_sources(args) -> int:
     settings, store = _open(args)
     with store:
         records = store.sources(include_inactive=args.all)
+        failures = store.notifications(status="failed")
     if args.json:
         print(json.dumps([_source_json(r) for r in records], indent=2))
         return EXIT_OK
@@ -103,6 +147,10 @@ def cmd_sources(args) -> int:
     followed = [r for r in records if r.origin == "followed"]
     for r in configured:
         _print_source(r)
+    if failures:
+        print(f"\nemail that could not be delivered ({len(failures)}):")
+        for n in failures[-10:]:
+            print(f"  {_fmt_time(n.created_at)}  {n.recipient}  {n.kind}: {n.last_error}")
     if followed:
         print(f"\nfollowed by sendwatch ({len(followed)}): documents discovered as developments"
               + ("" if settings.ledger.follow else "; following is switched off, so they are not checked"))
@@ -339,6 +387,10 @@ COMMANDS = {
                     "--note \"Improvement plan published 2 March 2023\""),
     "explain": (cmd_explain, "why a change did or did not become a development",
                 "sendwatch explain 12"),
+    "notify": (cmd_notify, "email: send what is due in the outbox, or a test email to every recipient",
+               "sendwatch notify test\n  sendwatch notify send"),
+    "kinds": (cmd_kinds, "the kinds of source and their options",
+              "sendwatch kinds"),
     "export": (cmd_export, "commitments and developments as JSON or CSV, for reports",
                "sendwatch export --format csv --output ledger.csv"),
 }
@@ -385,6 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     parsers["commitments"].add_argument("--note", help="why (required for delivered and dropped)")
     parsers["commitments"].add_argument("--json", action="store_true", help="machine-readable output")
     parsers["explain"].add_argument("change", type=int, metavar="CHANGE_ID")
+    parsers["notify"].add_argument("action", choices=["test", "send"])
     parsers["export"].add_argument("--format", choices=["json", "csv"], default="json")
     parsers["export"].add_argument("--output", metavar="FILE", help="write here instead of standard output")
     return parser
@@ -404,6 +457,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"sendwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # output piped into head and the like
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ class SmtpDelivery:
             if s.username:
                 if self.password is None:
                     raise PermanentMailError(f"SMTP username is set but ${s.password_env} is empty")
-                smtp.login(s.username, self.password)
+                _login(smtp, s.username, self.password)
             return smtp
         except smtplib.SMTPAuthenticationError as exc:
             raise PermanentMailError(f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
@@ -122,6 +122,19 @@ class SmtpDelivery:
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
             raise TransientMailError(f"SMTP connection failed: {exc}") from exc
+
+
+def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+    # One mechanism, not smtplib's "try each in turn": after a refused PLAIN, some servers
+    # wait for a LOGIN exchange smtplib does not finish, and the refusal becomes a timeout.
+    smtp.ehlo_or_helo_if_needed()
+    offered = smtp.esmtp_features.get("auth", "").upper().split()
+    smtp.user, smtp.password = username, password
+    for mechanism in ("PLAIN", "LOGIN"):
+        if mechanism in offered:
+            smtp.auth(mechanism, getattr(smtp, f"auth_{mechanism.lower()}"))
+            return
+    raise PermanentMailError(f"the SMTP server offers no AUTH PLAIN or LOGIN (offers: {' '.join(offered) or 'none'})")
 
 
 def _by_code(code: int, text: str) -> MailError:

@@ -8,6 +8,7 @@ identity, and every email about one commitment refers to the same thread root.
 
 from __future__ import annotations
 
+import email.policy
 import email.utils
 import hashlib
 from dataclasses import dataclass, field
@@ -249,7 +250,9 @@ def build_email(message: Message, *, notification_id: int, recipient: str, setti
                 now: datetime) -> EmailMessage:
     sender = settings.email.sender
     domain = email.utils.parseaddr(sender)[1].rpartition("@")[2] or "sendwatch.invalid"
-    msg = EmailMessage()
+    # Long lines are legal up to 998 characters; folding a long subject at 78 makes some
+    # parsers (Python's among them) keep a leading space.
+    msg = EmailMessage(policy=email.policy.default.clone(max_line_length=998))
     msg["Subject"] = one_line(message.subject)
     msg["From"] = sender
     msg["To"] = recipient

@@ -158,7 +158,6 @@ def test_durations(text, seconds):
 
 def test_the_shipped_watchlist_is_valid_and_its_sources_name_commitments():
     from config.loader import embedded_watchlist_text
-
     from monitor.sources import make_source
 
     settings = parse_settings(embedded_watchlist_text(), origin="shipped", env={})

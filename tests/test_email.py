@@ -1,0 +1,341 @@
+"""Email end to end, against a real SMTP server (aiosmtpd on 127.0.0.1) and a Maildir."""
+
+from __future__ import annotations
+
+import mailbox
+import ssl
+from datetime import UTC, datetime, timedelta
+from email.policy import default
+from zoneinfo import ZoneInfo
+
+import pytest
+import trustme
+
+from config import load_settings
+from monitor.outbox import send_due
+from storage import Store
+from tests.govuk_site import PageContent, render_govuk_page
+from tests.mailserver import MailServer, free_port
+
+COMMITMENT = """
+[[commitment]]
+id = "code-of-practice"
+title = "A revised SEND Code of Practice"
+promise = "Revise the SEND Code of Practice."
+made_in = "Government response to the Education Committee"
+made_on = 2020-07-23
+phrases = ["SEND code of practice"]
+documents = ["SEND code of practice: 0 to 25 years"]
+"""
+
+OVERDUE = """
+[[commitment]]
+id = "update-later"
+title = "An update later in the year"
+promise = "An update to the Committee later in 2020."
+made_in = "Government response to the Education Committee"
+made_on = 2020-07-23
+expected_by = 2020-12-31
+phrases = ["update to the Committee"]
+"""
+
+
+def code_page(attachments=(), title="SEND code of practice: 0 to 25 years", lines=("The code explains duties.",)):
+    return render_govuk_page(PageContent(title=title, body=list(lines), attachments=list(attachments),
+                                         change_history=[("2015-01-01T00:00:00Z", "First published.")]))
+
+
+REVISION = [("SEND code of practice: 0 to 25 years (2026 revision)", "/media/code-2026.pdf", "PDF, 2 MB")]
+
+
+class Setup:
+    def __init__(self, tmp_path, site, database_url):
+        self.tmp_path, self.site, self.database_url = tmp_path, site, database_url
+        self.path = tmp_path / "sendwatch.toml"
+
+    def write(self, smtp: str = "", recipients: str = '[[recipient]]\nemail = "parent@example.org"\n',
+              email: str = "", commitments: str = COMMITMENT) -> None:
+        self.path.write_text(
+            f'database_url = "{self.database_url}"\n[fetch]\nper_host_delay = 0\nretries = 0\n'
+            f'read_timeout = 1\nconnect_timeout = 1\ntotal_timeout = 2\n'
+            f'[email]\nfrom = "sendwatch <alerts@sendwatch.example>"\nbroken_after = 2\n{email}\n{smtp}\n'
+            + commitments + recipients
+            + f'[[source]]\nid = "code"\nurl = "{self.site.url("/code")}"\ncommitments = ["code-of-practice"]\n')
+
+    def settings(self):
+        return load_settings(self.path, env={"XDG_DATA_HOME": str(self.tmp_path / "xdg")})
+
+
+@pytest.fixture
+def setup(tmp_path, site, database_url):
+    return Setup(tmp_path, site, database_url)
+
+
+def recipients(*addresses: str) -> str:
+    return "".join(f'[[recipient]]\nemail = "{a}"\n' for a in addresses)
+
+
+def smtp_table(port, security="none", extra=""):
+    return f'[email.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "{security}"\ntimeout = 5\n{extra}\n'
+
+
+def development(setup, sendwatch, page=None):
+    """A baseline check, then a check that finds the revised code: one development."""
+    setup.site.page("/code", code_page())
+    sendwatch("check")
+    setup.site.page("/code", page or code_page(attachments=REVISION))
+    return sendwatch("check")
+
+
+def test_a_development_is_emailed_with_both_parts_threading_and_list_headers(setup, sendwatch):
+    with MailServer() as server:
+        setup.write(smtp=smtp_table(server.port))
+        result = development(setup, sendwatch)
+        assert "email via SMTP 127.0.0.1" in result.out and "1 sent" in result.out
+        (message,) = server.messages
+        assert message["Subject"] == ("A revised SEND Code of Practice: 1 document added: 'SEND code of practice: "
+                                      "0 to 25 years (2026 revision)'; 3 lines added on 127.0.0.1")
+        assert message["To"] == "parent@example.org"
+        assert message["From"] == "sendwatch <alerts@sendwatch.example>"
+        assert message["Message-ID"].endswith("@sendwatch.example>")
+        assert message["In-Reply-To"] == message["References"] == "<commitment-code-of-practice@sendwatch.example>"
+        assert message["List-Id"] == "SEND commitments from sendwatch <commitments.sendwatch.sendwatch.example>"
+        assert message["List-Unsubscribe"] == "<mailto:alerts@sendwatch.example?subject=unsubscribe>"
+        assert message.get_content_type() == "multipart/alternative"
+        plain = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        assert "What changed:" in plain
+        assert f"+ SEND code of practice: 0 to 25 years (2026 revision) <{setup.site.url('/media/code-2026.pdf')}>" \
+            in plain
+        assert "Promised 23 July 2020" in plain and "years ago" in plain
+        assert "http://127.0.0.1:8080/changes/1" in plain
+        assert "<ins style=" in html and setup.site.url("/media/code-2026.pdf") in html
+
+        # A second development about the same commitment joins the same thread.
+        setup.site.page("/code", code_page(attachments=REVISION + [
+            ("SEND code of practice: easy read", "/media/easy-read.pdf", "PDF")]))
+        sendwatch("check")
+        first, second = server.messages
+        assert second["In-Reply-To"] == first["In-Reply-To"]
+        assert second["Message-ID"] != first["Message-ID"]
+
+
+def test_hostile_page_text_cannot_inject_markup_or_headers(setup, sendwatch):
+    hostile = '<img src=x onerror=alert(1)> SEND code of practice: 0 to 25 years <b>Bcc: evil@example.org</b>'
+    with MailServer() as server:
+        setup.write(smtp=smtp_table(server.port))
+        development(setup, sendwatch, code_page(attachments=[(hostile, "javascript:alert(1)", "")],
+                                                lines=("<script>alert('x')</script>", "The code explains duties.")))
+        (message,) = server.messages
+        assert message["Bcc"] is None
+        assert "\n" not in message["Subject"] and "\r" not in message["Subject"]
+        html = message.get_body(("html",)).get_content()
+        assert "<img" not in html and "<script" not in html and "<b>" not in html
+        assert "&lt;img src=x onerror=alert(1)&gt;" in html
+        assert "&lt;script&gt;" in html
+        assert 'href="javascript:' not in html
+
+
+def test_without_smtp_mail_goes_to_the_maildir(setup, sendwatch):
+    setup.write(email='maildir = "mail"')
+    result = development(setup, sendwatch)
+    maildir = setup.tmp_path / "xdg" / "sendwatch" / "mail"
+    assert f"email via Maildir {maildir}: 1 sent" in result.out
+    (message,) = list(mailbox.Maildir(maildir, factory=None, create=False))
+    assert message["To"] == "parent@example.org"
+    assert "SEND code of practice" in message["Subject"]
+
+
+def test_notify_test_reports_each_recipient(setup, sendwatch):
+    with MailServer() as server:
+        server.handler.refuse["gone@example.org"] = "550 5.1.1 No such user"
+        setup.write(smtp=smtp_table(server.port),
+                    recipients=recipients("parent@example.org", "gone@example.org"))
+        result = sendwatch("notify", "test")
+        assert result.code == 1
+        assert "parent@example.org: sent" in result.out
+        assert "gone@example.org: failed: gone@example.org refused: 550 5.1.1 No such user" in result.out
+        assert [m["To"] for m in server.messages] == ["parent@example.org"]
+        assert server.messages[0]["Subject"] == "sendwatch test email"
+
+
+def test_a_permanent_refusal_for_one_of_two_recipients_is_recorded_and_shown(setup, sendwatch):
+    with MailServer() as server:
+        server.handler.refuse["gone@example.org"] = "550 5.1.1 No such user"
+        setup.write(smtp=smtp_table(server.port),
+                    recipients=recipients("parent@example.org", "gone@example.org"))
+        result = development(setup, sendwatch)
+        assert "1 sent, 0 to retry, 1 failed" in result.out
+        assert [m["To"] for m in server.messages] == ["parent@example.org"]
+        shown = sendwatch("sources").out
+        assert "email that could not be delivered (1):" in shown and "gone@example.org  development" in shown
+        assert "550 5.1.1 No such user" in shown
+        # Nothing more goes out on the next run: the failure is final, the success recorded.
+        sendwatch("notify", "send")
+        assert len(server.messages) == 1
+
+
+def test_server_down_then_up_delivers_once(setup, sendwatch):
+    port = free_port()
+    setup.write(smtp=smtp_table(port))
+    result = development(setup, sendwatch)
+    assert "0 sent, 1 to retry" in result.out and "cannot connect" in result.out
+    settings = setup.settings()
+    with MailServer(port=port) as server, Store(settings.database_url) as store:
+        early = send_due(settings, store, now=datetime.now(UTC) + timedelta(seconds=10))
+        assert early.sent == [] and server.messages == []  # backoff: not yet
+        later = send_due(settings, store, now=datetime.now(UTC) + timedelta(minutes=5))
+        assert len(later.sent) == 1 and len(server.messages) == 1
+        assert send_due(settings, store, now=datetime.now(UTC) + timedelta(hours=1)).sent == []
+        assert len(server.messages) == 1
+
+
+def test_a_temporary_451_is_retried(setup, sendwatch):
+    with MailServer() as server:
+        server.handler.temporary = "451 4.3.0 Try again later"
+        setup.write(smtp=smtp_table(server.port))
+        result = development(setup, sendwatch)
+        assert "will retry: parent@example.org: parent@example.org refused: 451 4.3.0 Try again later" in result.out
+        server.handler.temporary = None
+        settings = setup.settings()
+        with Store(settings.database_url) as store:
+            assert len(send_due(settings, store, now=datetime.now(UTC) + timedelta(minutes=5)).sent) == 1
+        assert len(server.messages) == 1
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing after it runs, nothing is cleaned up."""
+
+
+def test_a_crash_between_send_and_record_loses_nothing_and_duplicates_only_in_that_window(setup, sendwatch):
+    with MailServer() as server:
+        setup.write(smtp=smtp_table(server.port),
+                    recipients=recipients("parent@example.org", "sendco@example.org"))
+        setup.site.page("/code", code_page())
+        sendwatch("check")
+        # The development is recorded by a check that sends nothing (server unreachable).
+        setup.write(smtp=smtp_table(free_port()),
+                    recipients=recipients("parent@example.org", "sendco@example.org"))
+        setup.site.page("/code", code_page(attachments=REVISION))
+        sendwatch("check")
+        setup.write(smtp=smtp_table(server.port),
+                    recipients=recipients("parent@example.org", "sendco@example.org"))
+        settings = setup.settings()
+        now = datetime.now(UTC) + timedelta(minutes=5)
+
+        def crash(_notification_id):
+            raise Crash
+
+        with Store(settings.database_url) as store, pytest.raises(Crash):
+            send_due(settings, store, now=now, after_accept=crash)
+        assert len(server.messages) == 1  # the server took the first; the record says "sending"
+
+        with Store(settings.database_url) as store:  # restart, still within the claims' lease
+            assert send_due(settings, store, now=now + timedelta(minutes=1)).sent == []
+            assert len(server.messages) == 1
+        with Store(settings.database_url) as store:  # restart after the lease
+            send_due(settings, store, now=now + timedelta(minutes=10))
+            send_due(settings, store, now=now + timedelta(minutes=20))
+            assert {n.status for n in store.notifications()} == {"sent"}
+        recipients = [m["To"] for m in server.messages]
+        assert sorted(set(recipients)) == ["parent@example.org", "sendco@example.org"]  # nothing lost
+        # The one in the window went twice, with the same Message-ID; the other once.
+        assert len(server.messages) == 3
+        duplicated = [m for m in server.messages if recipients.count(m["To"]) == 2]
+        assert len({m["Message-ID"] for m in duplicated}) == 1
+
+
+def test_starttls_with_authentication(setup, sendwatch, tmp_path, monkeypatch):
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "s3cret")
+    with MailServer(tls_context=context, require_starttls=True, credentials=("alerts", "s3cret")) as server:
+        extra = f'username = "alerts"\npassword_env = "TEST_SMTP_PASSWORD"\nca_file = "{ca_file}"\n'
+        setup.write(smtp=smtp_table(server.port, "starttls", extra))
+        result = sendwatch("notify", "test")
+        assert result.code == 0 and "parent@example.org: sent" in result.out
+        assert len(server.messages) == 1
+
+        monkeypatch.setenv("TEST_SMTP_PASSWORD", "wrong")
+        refused = sendwatch("notify", "test")
+        assert "failed: SMTP login refused: 535" in refused.out
+        assert len(server.messages) == 1
+
+
+def test_an_untrusted_certificate_is_not_accepted(setup, sendwatch):
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    with MailServer(tls_context=context, require_starttls=True) as server:
+        setup.write(smtp=smtp_table(server.port, "starttls"))  # no ca_file: the test CA is unknown
+        result = sendwatch("notify", "test")
+        assert "will retry" in result.out and "CERTIFICATE_VERIFY_FAILED" in result.out
+        assert server.messages == []
+
+
+def test_a_daily_digest_waits_for_its_time_and_gathers_developments(setup, sendwatch):
+    zone = ZoneInfo("Europe/London")
+    send_at = (datetime.now(zone) + timedelta(minutes=2)).strftime("%H:%M")
+    with MailServer() as server:
+        setup.write(smtp=smtp_table(server.port), recipients=(
+            '[[recipient]]\nemail = "digest@example.org"\nmode = "daily"\n'
+            f'at = "{send_at}"\n[[recipient]]\nemail = "each@example.org"\n'))
+        development(setup, sendwatch)
+        assert [m["To"] for m in server.messages] == ["each@example.org"]  # the digest reader waits
+        settings = setup.settings()
+        with Store(settings.database_url) as store:
+            before = send_due(settings, store, now=datetime.now(UTC) + timedelta(seconds=30))
+            assert before.digests == 0 and before.sent == []
+            after = send_due(settings, store, now=datetime.now(UTC) + timedelta(minutes=4))
+            assert after.digests == 1
+            assert send_due(settings, store, now=datetime.now(UTC) + timedelta(minutes=5)).digests == 0
+        digest = server.messages[-1]
+        assert digest["To"] == "digest@example.org"
+        assert digest["Subject"].startswith("sendwatch digest: 1 update (")
+        assert "A revised SEND Code of Practice: 1 document added" in digest.get_body(("plain",)).get_content()
+
+
+def test_a_failing_source_sends_one_broken_and_one_recovered_email(setup, sendwatch):
+    with MailServer() as server:
+        setup.write(smtp=smtp_table(server.port))
+        setup.site.page("/code", code_page())
+        sendwatch("check")
+        setup.site.page("/code", "oops", status=500)
+        for _ in range(4):  # broken_after = 2: the second failure tells, the others do not
+            sendwatch("check")
+        subjects = [m["Subject"] for m in server.messages]
+        assert subjects == ["sendwatch: source code has failed 2 checks in a row"]
+        assert "HTTP 500" in server.messages[0].get_body(("plain",)).get_content()
+        setup.site.page("/code", code_page())
+        sendwatch("check")
+        sendwatch("check")
+        subjects = [m["Subject"] for m in server.messages]
+        assert subjects[1:] == ["sendwatch: source code is working again"]
+        assert server.messages[1]["In-Reply-To"] == server.messages[0]["In-Reply-To"]
+
+
+def test_an_overdue_commitment_is_emailed_once(setup, sendwatch):
+    with MailServer() as server:
+        setup.write(smtp=smtp_table(server.port), commitments=COMMITMENT + OVERDUE)
+        setup.site.page("/code", code_page())
+        sendwatch("check")
+        sendwatch("check")
+        overdue = [m for m in server.messages if "overdue" in m["Subject"]]
+        assert [m["Subject"] for m in overdue] == [
+            "An update later in the year: is overdue (expected by 31 December 2020)"]
+        assert overdue[0]["In-Reply-To"] == "<commitment-update-later@sendwatch.example>"
+
+
+def test_maildir_message_parses_with_the_default_policy(setup, sendwatch):
+    setup.write()
+    development(setup, sendwatch)
+    maildir = mailbox.Maildir(setup.tmp_path / "xdg" / "sendwatch" / "mail", factory=None, create=False)
+    (key,) = list(maildir.keys())
+    import email
+
+    parsed = email.message_from_bytes(maildir.get_bytes(key), policy=default)
+    assert parsed.get_body(("html",)) is not None and parsed.get_body(("plain",)) is not None
