@@ -237,11 +237,11 @@ def test_a_crash_between_send_and_record_loses_nothing_and_duplicates_only_in_th
             send_due(settings, store, now=now + timedelta(minutes=10))
             send_due(settings, store, now=now + timedelta(minutes=20))
             assert {n.status for n in store.notifications()} == {"sent"}
-        recipients = [m["To"] for m in server.messages]
-        assert sorted(set(recipients)) == ["parent@example.org", "sendco@example.org"]  # nothing lost
+        received = [m["To"] for m in server.messages]
+        assert sorted(set(received)) == ["parent@example.org", "sendco@example.org"]  # nothing lost
         # The one in the window went twice, with the same Message-ID; the other once.
         assert len(server.messages) == 3
-        duplicated = [m for m in server.messages if recipients.count(m["To"]) == 2]
+        duplicated = [m for m in server.messages if received.count(m["To"]) == 2]
         assert len({m["Message-ID"] for m in duplicated}) == 1
 
 
