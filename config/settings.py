@@ -286,6 +286,23 @@ class EmailSettings(_Strict):
         return value
 
 
+class WebSettings(_Strict):
+    """The read-only dashboard, feed and JSON API served by ``sendwatch serve``."""
+
+    enabled: bool = True
+    host: str = Field(default="127.0.0.1", description="Bound to this machine only, unless you say otherwise.")
+    port: int = Field(default=8080, ge=0, le=65535, description="0 picks a free port (printed on start).")
+
+
+class ServiceSettings(_Strict):
+    """How ``sendwatch serve`` schedules its work."""
+
+    jitter: Duration = Field(default=300.0, description="Random spread added to each source's schedule.")
+    outbox_every: Duration = Field(default=60.0, description="How often the outbox is drained.")
+    ledger_every: Duration = Field(default=3600.0, description="How often overdue commitments are looked at.")
+    stop_timeout: Duration = Field(default=20.0, description="Longest wait for checks in flight on shutdown.")
+
+
 class Settings(_Strict):
     """The whole configuration, after defaults are applied."""
 
@@ -298,6 +315,8 @@ class Settings(_Strict):
     fetch: FetchSettings = FetchSettings()
     ledger: LedgerSettings = LedgerSettings()
     email: EmailSettings = EmailSettings()
+    web: WebSettings = WebSettings()
+    service: ServiceSettings = ServiceSettings()
     recipients: tuple[RecipientSettings, ...] = ()
     commitments: tuple[CommitmentSettings, ...] = ()
     sources: tuple[SourceSettings, ...] = ()

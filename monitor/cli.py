@@ -365,6 +365,24 @@ def cmd_export(args) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args) -> int:
+    from monitor.service import run_service  # the scheduler and web server load only here
+
+    return run_service(args)
+
+
+def cmd_status(args) -> int:
+    from monitor.service import show_status
+
+    return show_status(args)
+
+
+def cmd_demo(args) -> int:
+    from monitor.demo import run_demo
+
+    return run_demo(args)
+
+
 # -- parser ----------------------------------------------------------------------------------
 
 COMMANDS = {
@@ -389,6 +407,12 @@ COMMANDS = {
                 "sendwatch explain 12"),
     "notify": (cmd_notify, "email: send what is due in the outbox, or a test email to every recipient",
                "sendwatch notify test\n  sendwatch notify send"),
+    "serve": (cmd_serve, "run as a service: scheduled checks, email, the dashboard on 127.0.0.1",
+              "sendwatch serve\n  sendwatch --config /etc/sendwatch.toml serve"),
+    "status": (cmd_status, "is the service healthy: scheduler, database, sources, outbox",
+               "sendwatch status\n  sendwatch status --json"),
+    "demo": (cmd_demo, "see the whole system work offline in about a minute, on a bundled site",
+             "sendwatch demo"),
     "kinds": (cmd_kinds, "the kinds of source and their options",
               "sendwatch kinds"),
     "export": (cmd_export, "commitments and developments as JSON or CSV, for reports",
@@ -438,6 +462,11 @@ def build_parser() -> argparse.ArgumentParser:
     parsers["commitments"].add_argument("--json", action="store_true", help="machine-readable output")
     parsers["explain"].add_argument("change", type=int, metavar="CHANGE_ID")
     parsers["notify"].add_argument("action", choices=["test", "send"])
+    parsers["status"].add_argument("--json", action="store_true", help="machine-readable output")
+    parsers["demo"].add_argument("--dir", metavar="DIR", help="where the demo keeps its files (default: a new "
+                                 "temporary folder)")
+    parsers["demo"].add_argument("--no-wait", action="store_true",
+                                 help="exit when the demo has run instead of keeping the dashboard up")
     parsers["export"].add_argument("--format", choices=["json", "csv"], default="json")
     parsers["export"].add_argument("--output", metavar="FILE", help="write here instead of standard output")
     return parser
