@@ -1,15 +1,22 @@
-"""Apply Alembic migrations from inside the package (no alembic.ini needed by users)."""
+"""Apply Alembic migrations from inside the package (no alembic.ini needed by users).
+
+Every command opens the store, so a database already at the newest revision must cost
+next to nothing: that case is settled with one query, and Alembic is only imported when
+there is something to migrate. ``HEAD`` must name the newest migration (a test checks).
+"""
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.config import Config
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = "storage:migrations"
+HEAD = "0003"
 
 
-def alembic_config(engine: Engine | None = None) -> Config:
+def alembic_config(engine: Engine | None = None):
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     if engine is not None:
@@ -18,15 +25,19 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return config
 
 
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    if revision == "head" and current_revision(engine) == HEAD:
+        return
+    from alembic import command
+
     config = alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
-
-
-def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()

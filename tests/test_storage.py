@@ -147,3 +147,11 @@ def test_prune_forgets_old_history_but_keeps_the_current_snapshot(database_url):
         assert store.source("code").current_snapshot_id == left.id
         assert store.changes() == []
         assert store.stored_bytes() > 0
+
+
+def test_the_known_head_is_the_newest_migration():
+    from alembic.script import ScriptDirectory
+
+    from storage.migrate import HEAD, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD

@@ -15,9 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-import feedparser
 from bs4 import BeautifulSoup
-from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
 from monitor.diff import Change, summarise
 from monitor.document import RESULT, Document, Item
@@ -108,6 +106,8 @@ def document_from_feed(body: bytes, *, url: str, content_type: str | None = None
         headers["content-type"] = content_type  # the charset it declares decides the decoding
     # Bytes are wrapped in a stream: given bare bytes, feedparser first tries them as a
     # file name (and a str as a URL to fetch), which a server's answer must never steer.
+    import feedparser  # imported on first use: it costs a tenth of a second at every start
+
     parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
     if not parsed.entries and (not parsed.get("version") or _broken(parsed)):
         raise CheckFailed(_not_a_feed(body, content_type, parsed))
@@ -189,6 +189,8 @@ def _broken(parsed) -> bool:
     # feedparser also flags a feed served as text/plain or in a charset other than the one
     # declared; those are read fine. Only a feed that is not well-formed is broken.
     problem = parsed.get("bozo_exception")
+    from feedparser.exceptions import ThingsNobodyCaresAboutButMe
+
     return bool(parsed.get("bozo")) and not isinstance(problem, ThingsNobodyCaresAboutButMe)
 
 
