@@ -107,14 +107,23 @@ def summarise(change: Change) -> str:
         for items, verb in ((added, "added"), (removed, "removed"), (updated, "updated")):
             if items:
                 parts.append(_count_phrase(kind, items, verb))
+    # A page shows a new document's title and size as text too; those lines are the
+    # document already named above, not further news.
+    added = _beyond_items(change.added_lines, change.added_items)
+    removed = _beyond_items(change.removed_lines, change.removed_items)
     lines = []
-    if change.added_lines:
-        lines.append(f"{_plural(len(change.added_lines), 'line')} added")
-    if change.removed_lines:
-        lines.append(f"{_plural(len(change.removed_lines), 'line')} removed")
+    if added:
+        lines.append(f"{_plural(added, 'line')} added")
+    if removed:
+        lines.append(f"{_plural(removed, 'line')} removed")
     if lines:
         parts.append(", ".join(lines))
     return "; ".join(parts) if parts else "no change"
+
+
+def _beyond_items(lines: tuple[str, ...], items: tuple[Item, ...]) -> int:
+    said = {text for item in items for text in (item.title, item.note) if text}
+    return sum(1 for line in lines if line not in said)
 
 
 def _count_phrase(kind: str, items: list[Item], verb: str) -> str:

@@ -76,3 +76,10 @@ def test_document_hash_ignores_item_order_and_duplicates():
     assert a.content_hash() == b.content_hash()
     assert Document.from_json(a.to_json()) == a
     assert a.content_hash() != Document("T", ("y",), (PLAN, ANNEX)).content_hash()
+
+
+def test_lines_that_only_repeat_a_new_documents_title_and_size_are_not_counted_again():
+    with_doc = Item(ATTACHMENT, "https://www.gov.uk/a.pdf", "Annex A", note="PDF, 1 MB")
+    change = diff_documents(doc("x"), doc("x", "Documents", "Annex A", "PDF, 1 MB", items=(with_doc,)))
+    assert change.added_lines == ("Documents", "Annex A", "PDF, 1 MB")  # the diff keeps them all
+    assert change.summary == "1 document added: 'Annex A'; 1 line added"

@@ -94,7 +94,7 @@ def test_a_development_is_emailed_with_both_parts_threading_and_list_headers(set
         assert "email via SMTP 127.0.0.1" in result.out and "1 sent" in result.out
         (message,) = server.messages
         assert message["Subject"] == ("A revised SEND Code of Practice: 1 document added: 'SEND code of practice: "
-                                      "0 to 25 years (2026 revision)'; 3 lines added on 127.0.0.1")
+                                      "0 to 25 years (2026 revision)'; 1 line added on 127.0.0.1")
         assert message["To"] == "parent@example.org"
         assert message["From"] == "sendwatch <alerts@sendwatch.example>"
         assert message["Message-ID"].endswith("@sendwatch.example>")
