@@ -1,0 +1,438 @@
+"""The read-only web app: the ledger, developments, sources and their history, diffs, Atom
+feeds, a JSON API and a health check.
+
+Endpoints are plain (sync) functions because the Store is synchronous; Starlette runs them
+in its thread pool. Nothing here writes to the record. Page text is hostile input: it only
+ever reaches a page through Jinja's autoescaping, a feed through ElementTree, and an href
+through ``present.web_url``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import jinja2
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from config.settings import CommitmentSettings, Settings
+from monitor.check import ledger_standings
+from monitor.export import development_dict, standing_dict
+from monitor.render import ago, site_name
+from monitor.web import present
+from monitor.web.atom import Entry, build_feed
+from storage import Store
+
+log = logging.getLogger("sendwatch.web")
+
+PAGE_SIZE = 50  # developments per page
+RECENT = 20  # developments on the dashboard
+FEED_SIZE = 100  # entries per feed: readers keep what they have already seen
+CHECKS_SHOWN = 50
+MAX_ID = 2**63 - 1  # larger ids cannot be in the database, and would overflow its driver
+
+# No scripts at all, styles only from our own static file; nothing may frame us or
+# receive a form. 'base-uri' stops an injected <base> from redirecting relative links.
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'none'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",  # frame-ancestors for browsers that predate it
+}
+
+NAV = (("/", "Commitments", "dashboard"), ("/developments", "Developments", "developments"),
+       ("/sources", "Sources", "sources"))
+
+ITEM_NOUNS = {"attachment": "Document", "link": "Link", "change-note": "Change note", "notice": "Notice",
+              "result": "New document", "publication": "Publication"}
+
+
+def create_app(get_settings: Callable[[], Settings], store: Store,
+               health: Callable[[], dict] | None = None) -> Starlette:
+    """The web app over ``store``. ``get_settings`` is called per request, so a reloaded
+    config shows at once; ``health`` adds the service's own state to ``/healthz``."""
+    web = _Web(get_settings, store, health)
+    routes = [
+        Route("/", web.dashboard),
+        Route("/commitments/{commitment_id}", web.commitment),
+        Route("/commitments/{commitment_id}/feed.atom", web.commitment_feed),
+        Route("/developments", web.developments),
+        Route("/sources", web.sources),
+        Route("/sources/{source_id}", web.source),
+        Route("/changes/{change_id:int}", web.change),
+        Route("/feed.atom", web.feed),
+        Route("/api/commitments", web.api_commitments),
+        Route("/api/commitments/{commitment_id}", web.api_commitment),
+        Route("/api/developments", web.api_developments),
+        Route("/api/sources", web.api_sources),
+        Route("/api/changes", web.api_changes),
+        Route("/api/changes/{change_id:int}", web.api_change),
+        Route("/healthz", web.healthz),
+        Mount("/static", StaticFiles(packages=[("monitor.web", "static")]), name="static"),
+    ]
+    return Starlette(routes=routes, middleware=[Middleware(_Guard)],
+                     exception_handlers={HTTPException: web.http_error})
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("monitor.web", "templates"),
+        autoescape=True,  # for every template, whatever its name: nothing stored is markup
+        undefined=jinja2.StrictUndefined,  # a misspelt name fails loudly instead of showing nothing
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(web_url=present.web_url, seg=present.segment, long_date=present.long_date,
+                       long_time=present.long_time, site_name=site_name)
+    env.globals.update(ago=ago, nav=NAV, item_noun=lambda kind: ITEM_NOUNS.get(kind, "Item"))
+    return env
+
+
+class _Web:
+    def __init__(self, get_settings: Callable[[], Settings], store: Store,
+                 health: Callable[[], dict] | None) -> None:
+        self.get_settings = get_settings
+        self.store = store
+        self.health = health
+        self.env = _environment()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _render(self, request: Request, name: str, settings: Settings, *, status: int = 200,
+                section: str | None = None, **context) -> HTMLResponse:
+        html = self.env.get_template(name).render(
+            request=request, settings=settings, tz=ZoneInfo(settings.email.timezone),
+            root=request.scope.get("root_path", "").rstrip("/"), section=section,
+            titles={c.id: c.title for c in settings.commitments}, **context)
+        return HTMLResponse(html, status_code=status)
+
+    def _change_record(self, change_id: int):
+        record = self.store.change(change_id) if change_id <= MAX_ID else None
+        if record is None:
+            raise HTTPException(404, f"There is no change {change_id}.")
+        return record
+
+    @staticmethod
+    def _commitment(settings: Settings, commitment_id: str) -> CommitmentSettings:
+        try:
+            return settings.commitment(commitment_id)
+        except KeyError:
+            raise HTTPException(404, f"There is no commitment with the id {commitment_id!r}.") from None
+
+    def http_error(self, request: Request, exc: HTTPException) -> Response:
+        # Machines get JSON; people get a page with the site's navigation to find their way.
+        if request.url.path.startswith(("/api/", "/healthz")):
+            return _json({"error": exc.detail}, exc.status_code, exc.headers)
+        try:
+            settings = self.get_settings()
+        except Exception:  # the error page must not fail for want of settings
+            settings = Settings()
+        response = self._render(request, "error.html", settings, status=exc.status_code,
+                                code=exc.status_code, detail=exc.detail)
+        response.headers.update(exc.headers or {})
+        return response
+
+    # -- pages -----------------------------------------------------------------------------
+
+    def dashboard(self, request: Request) -> Response:
+        settings = self.get_settings()
+        standings = ledger_standings(settings, self.store)
+        developments = self.store.developments()
+        latest: dict[str, object] = {}
+        for d in developments:  # newest first, so the first seen is the latest
+            latest.setdefault(d.commitment_id, d)
+        sources = self.store.sources()
+        outbox = {status: len(self.store.notifications(status=status))
+                  for status in ("pending", "sending", "held", "failed")}
+        return self._render(
+            request, "dashboard.html", settings, section="dashboard", standings=standings, latest=latest,
+            recent=developments[:RECENT], sources=sources,
+            failing=[s for s in sources if s.consecutive_failures],
+            unchecked=[s for s in sources if s.last_checked_at is None], outbox=outbox)
+
+    def commitment(self, request: Request) -> Response:
+        settings = self.get_settings()
+        commitment = self._commitment(settings, request.path_params["commitment_id"])
+        position = next(p for p in ledger_standings(settings, self.store) if p.commitment.id == commitment.id)
+        developments = self.store.developments(commitment_id=commitment.id)
+        known = sorted(commitment.known, key=lambda k: k.date, reverse=True)
+        return self._render(request, "commitment.html", settings, p=position, c=commitment,
+                            developments=developments, known=known)
+
+    def developments(self, request: Request) -> Response:
+        settings = self.get_settings()
+        number = _page_number(request)
+        page = present.paginate(self.store.developments(), number, PAGE_SIZE)
+        if page is None:
+            raise HTTPException(404, f"There is no page {number} of developments.")
+        return self._render(request, "developments.html", settings,
+                            section="developments" if number == 1 else None, page=page)
+
+    def sources(self, request: Request) -> Response:
+        settings = self.get_settings()
+        records = self.store.sources(include_inactive=True)
+        groups = [
+            ("configured", "Sources in the configuration",
+             [r for r in records if r.active and r.origin != "followed"]),
+            ("followed", "Documents sendwatch follows by itself",
+             [r for r in records if r.active and r.origin == "followed"]),
+            ("inactive", "No longer configured (history kept)", [r for r in records if not r.active]),
+        ]
+        return self._render(request, "sources.html", settings, section="sources", groups=groups,
+                            total=len(records))
+
+    def source(self, request: Request) -> Response:
+        settings = self.get_settings()
+        source_id = request.path_params["source_id"]
+        record = self.store.source(source_id)
+        if record is None:
+            raise HTTPException(404, f"There is no source with the id {source_id!r}.")
+        leading: dict[int, list] = {}  # snapshot id -> changes that led to it (content can go back)
+        for change in self.store.changes(source_id=source_id):
+            leading.setdefault(change.to_snapshot_id, []).append(change)
+        followed_from = self.store.development(record.followed_from) if record.followed_from else None
+        return self._render(request, "source.html", settings, s=record,
+                            snapshots=list(reversed(self.store.snapshots(source_id))), leading=leading,
+                            checks=self.store.checks(source_id, limit=CHECKS_SHOWN), followed_from=followed_from)
+
+    def change(self, request: Request) -> Response:
+        settings = self.get_settings()
+        record = self._change_record(request.path_params["change_id"])
+        detail = self.store.change_detail(record)
+        try:
+            old, new = self.store.document(record.from_snapshot_id), self.store.document(record.to_snapshot_id)
+            hunks, whole = present.diff_hunks(old.blocks, new.blocks), True
+        except KeyError:  # a snapshot was pruned: show the lines the change itself recorded
+            hunks, whole = present.lines_of(detail.added_lines, detail.removed_lines), False
+        return self._render(request, "change.html", settings, record=record, detail=detail, hunks=hunks,
+                            whole=whole, source=self.store.source(record.source_id),
+                            developments=self.store.developments(change_id=record.id))
+
+    # -- feeds -----------------------------------------------------------------------------
+
+    def feed(self, request: Request) -> Response:
+        settings = self.get_settings()
+        base = _base(request)
+        return self._atom(request, settings, self.store.developments(), feed_id=f"{base}/feed.atom",
+                          title="sendwatch: developments on the SEND commitments", page_url=f"{base}/")
+
+    def commitment_feed(self, request: Request) -> Response:
+        settings = self.get_settings()
+        commitment = self._commitment(settings, request.path_params["commitment_id"])
+        base = _base(request)
+        page = f"{base}/commitments/{present.segment(commitment.id)}"
+        return self._atom(request, settings, self.store.developments(commitment_id=commitment.id),
+                          feed_id=f"{page}/feed.atom", title=f"sendwatch: {commitment.title}", page_url=page,
+                          subtitle=" ".join(commitment.promise.split()))
+
+    def _atom(self, request: Request, settings: Settings, developments: list, *, feed_id: str, title: str,
+              page_url: str, subtitle: str | None = None) -> Response:
+        base, zone = _base(request), ZoneInfo(settings.email.timezone)
+        titles = {c.id: c.title for c in settings.commitments}
+        entries = []
+        for d in developments[:FEED_SIZE]:
+            link = f"{base}/changes/{d.change_id}"
+            about = titles.get(d.commitment_id, d.commitment_id)
+            why = "; ".join(f"{hit.get('where')} {hit.get('phrase')!r}" for hit in (d.evidence or [])[:3])
+            summary = (f"{d.title}. Found on {d.source_id} on {present.long_time(d.detected_at, zone)}."
+                       + (f" Why it bears on this commitment: {why}." if why else "")
+                       + (f" The document: {d.url}" if d.url else ""))
+            entries.append(Entry(id=f"{link}#development-{d.id}", title=f"{about}: {d.title}",
+                                 updated=d.detected_at, link=link, summary=summary, category=d.commitment_id))
+        updated = developments[0].detected_at if developments else datetime(2000, 1, 1, tzinfo=UTC)
+        body = build_feed(feed_id=feed_id, title=title, self_url=feed_id, page_url=page_url, updated=updated,
+                          entries=entries, subtitle=subtitle)
+        return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+    # -- JSON API --------------------------------------------------------------------------
+
+    def api_commitments(self, request: Request) -> Response:
+        settings = self.get_settings()
+        return _json([standing_dict(p) for p in ledger_standings(settings, self.store)])
+
+    def api_commitment(self, request: Request) -> Response:
+        settings = self.get_settings()
+        commitment = self._commitment(settings, request.path_params["commitment_id"])
+        position = next(p for p in ledger_standings(settings, self.store) if p.commitment.id == commitment.id)
+        return _json({**standing_dict(position), "made_url": commitment.made_url,
+                      "expected_note": commitment.expected_note,
+                      "known": [{"date": k.date.isoformat(), "title": k.title, "url": k.url}
+                                for k in commitment.known],
+                      "developments": [_development(d) for d in
+                                       self.store.developments(commitment_id=commitment.id)]})
+
+    def api_developments(self, request: Request) -> Response:
+        since = _since(request)
+        return _json([_development(d) for d in self.store.developments(since=since)])
+
+    def api_sources(self, request: Request) -> Response:
+        return _json([_source(r) for r in self.store.sources(include_inactive=True)])
+
+    def api_changes(self, request: Request) -> Response:
+        since = _since(request)
+        source_id = request.query_params.get("source") or None
+        limit = request.query_params.get("limit")
+        if limit is not None and (not limit.isdigit() or int(limit) < 1):
+            raise HTTPException(400, "limit must be a positive whole number")
+        records = self.store.changes(since=since, source_id=source_id, limit=int(limit) if limit else None)
+        return _json([_change(r) for r in records])
+
+    def api_change(self, request: Request) -> Response:
+        record = self._change_record(request.path_params["change_id"])
+        return _json({**_change(record), "detail": self.store.change_detail(record).to_dict(),
+                      "developments": [_development(d) for d in self.store.developments(change_id=record.id)]})
+
+    # -- health ----------------------------------------------------------------------------
+
+    def healthz(self, request: Request) -> Response:
+        body: dict = {}
+        failing = False
+        if self.health is not None:
+            try:
+                body.update(self.health())
+            except Exception as exc:  # a broken probe is itself a failure to report, not a 500
+                body["scheduler"] = f"unknown: {_short(exc)}"
+            # A service without a scheduler (web only) may say nothing about one.
+            failing = "scheduler" in body and body["scheduler"] != "running"
+        try:
+            # Reading the sources proves the database answers and holds sendwatch's schema.
+            sources = self.store.sources()
+            database = "ok"
+        except Exception as exc:
+            sources, database, failing = [], _short(exc), True
+        try:
+            broken_after = self.get_settings().email.broken_after
+        except Exception:
+            broken_after = 1
+        broken = [s.id for s in sources if s.consecutive_failures >= broken_after]
+        status = "failing" if failing else ("degraded" if broken else "ok")
+        body.update(status=status, database=database, broken_sources=broken)
+        return _json(body, 503 if failing else 200, {"cache-control": "no-store"})
+
+
+# -- small pure pieces ------------------------------------------------------------------------
+
+
+def _base(request: Request) -> str:
+    """The absolute base of this app as the client reached it (behind any mount point)."""
+    return str(request.base_url).rstrip("/")
+
+
+def _page_number(request: Request) -> int:
+    text = request.query_params.get("page", "1")
+    if not text.isdigit() or len(text) > 9:
+        raise HTTPException(400, "page must be a whole number from 1")
+    return int(text)
+
+
+def _since(request: Request) -> datetime | None:
+    try:
+        return present.parse_since(request.query_params.get("since"))
+    except ValueError:
+        raise HTTPException(400, "since must be an ISO 8601 date or instant, e.g. 2026-01-31") from None
+
+
+def _short(exc: BaseException) -> str:
+    # The driver's own message, without SQLAlchemy's statement dump and help link.
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _development(d) -> dict:
+    return {**development_dict(d), "commitment_id": d.commitment_id, "item_key": d.item_key}
+
+
+def _source(r) -> dict:
+    return {"id": r.id, "kind": r.kind, "url": r.url, "active": r.active, "origin": r.origin,
+            "followed_from": r.followed_from, "last_checked_at": _iso(r.last_checked_at),
+            "last_success_at": _iso(r.last_success_at), "last_changed_at": _iso(r.last_changed_at),
+            "consecutive_failures": r.consecutive_failures, "last_error": r.last_error}
+
+
+def _change(r) -> dict:
+    return {"id": r.id, "source_id": r.source_id, "detected_at": r.detected_at.isoformat(), "summary": r.summary,
+            "from_snapshot_id": r.from_snapshot_id, "to_snapshot_id": r.to_snapshot_id}
+
+
+def _jsonable(value):
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)  # health() may report anything; a string beats a 500
+
+
+def _json(data, status: int = 200, headers: dict | None = None) -> Response:
+    body = json.dumps(data, ensure_ascii=False, default=_jsonable, indent=1)
+    # Page text in JSON stays inert even where JSON ends up inside HTML (a careless
+    # consumer, a sniffing browser): the escapes decode to the same strings.
+    body = body.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Response(body + "\n", status_code=status, headers=headers, media_type="application/json")
+
+
+_FAILED_PAGE = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} – sendwatch"
+                "</title></head><body><main><h1>{title}</h1><p>{text}</p></main></body></html>")
+
+
+class _Guard:
+    """Security headers on every response (pages, feeds, API, static files, errors), and a
+    plain error page instead of a traceback when something below fails.
+
+    A pure ASGI middleware rather than an exception handler: Starlette sends unhandled
+    errors from its outermost layer, which an ordinary middleware never sees.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_secured(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_secured)
+        except Exception as exc:
+            if started:  # half a response is out; all we can do is drop the connection
+                raise
+            if isinstance(exc, SQLAlchemyError):
+                log.error("database error on %s: %s", scope.get("path"), _short(exc))
+                status, title = 503, "The record cannot be read just now"
+                text = "sendwatch cannot reach its database. Please try again in a few minutes."
+            else:
+                log.exception("error on %s", scope.get("path"))
+                status, title = 500, "Something went wrong"
+                text = "sendwatch could not show this page. The error has been logged."
+            if scope.get("path", "").startswith(("/api/", "/healthz")):
+                response = _json({"error": title}, status)
+            else:
+                response = HTMLResponse(_FAILED_PAGE.format(title=title, text=text), status_code=status)
+            await response(scope, receive, send_secured)

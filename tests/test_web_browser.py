@@ -1,0 +1,153 @@
+"""The dashboard in a real browser: Debian's headless Chromium driven by Playwright.
+
+Pages must work with JavaScript switched off, load nothing the Content-Security-Policy
+refuses, and never run a hostile page's script even where JavaScript is on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.test_web import EXPECTED_DOCUMENT, built_world
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    with built_world(tmp_path_factory.mktemp("browser")) as built:
+        yield built
+
+
+@pytest.fixture(scope="module")
+def browser(world):
+    # After the world: Playwright's sync API keeps an event loop running in this thread, and
+    # building the world runs ``sendwatch check``, which needs to start its own.
+    # Failing, not skipping: a skipped browser test would hide that nothing was checked.
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) "
+                    "to run the browser tests; Playwright's own browser downloads are not used")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Watched:
+    """A page whose console errors, page errors, failed requests and dialogs are recorded."""
+
+    def __init__(self, context) -> None:
+        self.page = context.new_page()
+        self.problems: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("console", lambda m: self.problems.append(f"console {m.type}: {m.text}")
+                     if m.type in ("error", "warning") else None)
+        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url} {r.failure}"))
+        self.page.on("response", lambda r: self.problems.append(f"HTTP {r.status}: {r.url}")
+                     if r.status >= 400 else None)
+        self.page.on("dialog", self._dialog)
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def visit(self, url: str):
+        response = self.page.goto(url)
+        assert response is not None and response.status == 200, url
+        return self.page
+
+
+@pytest.fixture
+def no_js(browser):
+    context = browser.new_context(java_script_enabled=False)
+    yield Watched(context)
+    context.close()
+
+
+@pytest.fixture
+def with_js(browser):
+    context = browser.new_context(java_script_enabled=True)
+    yield Watched(context)
+    context.close()
+
+
+def test_the_dashboard_works_without_javascript_and_links_to_a_diff(no_js, world):
+    page = no_js.visit(world.base + "/")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "SEND commitments: what was promised and what has happened")
+    expect(page.get_by_role("heading", name="The commitments ledger")).to_be_visible()
+    ledger = page.get_by_role("table").first
+    expect(ledger.get_by_role("rowheader", name="A revised SEND Code of Practice")).to_be_visible()
+    expect(ledger.get_by_role("columnheader", name="Days overdue")).to_be_visible()
+    expect(page.get_by_text("Overdue", exact=True)).to_be_visible()  # a word, not a colour
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    expect(page.get_by_role("link", name="Commitments", exact=True)).to_have_attribute("aria-current", "page")
+
+    # The stylesheet was allowed by the CSP and applied: the skip link waits off screen.
+    skip = page.get_by_role("link", name="Skip to main content")
+    assert skip.bounding_box()["x"] < 0
+
+    # Keyboard users land on the skip link first, and can see where they are.
+    page.keyboard.press("Tab")
+    expect(skip).to_be_focused()
+    assert skip.bounding_box()["x"] >= 0
+
+    page.get_by_role("link", name=re.compile(r"^1 document added: 'SEND code of practice")).click()
+    expect(page).to_have_url(re.compile(rf"/changes/{world.changes['code']}$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Change {world.changes['code']}: {EXPECTED_DOCUMENT}")
+    added = page.locator("ol.diff ins", has_text="It was revised in 2026.")
+    removed = page.locator("ol.diff del", has_text="It was last revised in 2015.")
+    expect(added).to_be_visible()
+    expect(removed).to_be_visible()
+    expect(added).to_contain_text("Added:")  # said to screen readers, not only shown in green
+    expect(page.get_by_role("link", name=f"{EXPECTED_DOCUMENT} (2026 revision)")).to_have_attribute(
+        "href", world.site.url("/media/code-2026.pdf"))
+    expect(page.get_by_role("heading", name="Developments recorded for this change")).to_be_visible()
+    assert no_js.problems == []
+
+
+def test_a_commitment_page_without_javascript(no_js, world):
+    page = no_js.visit(world.base + "/commitments/code-of-practice")
+    expect(page.get_by_role("heading", level=1)).to_have_text("A revised SEND Code of Practice")
+    expect(page.get_by_text("Revise the SEND Code of Practice.")).to_be_visible()
+    expect(page.get_by_text("In progress", exact=True)).to_be_visible()
+    developments = page.get_by_role("heading", name="Developments sendwatch recorded")
+    expect(developments).to_be_visible()
+    expect(page.locator("ol.timeline > li")).to_have_count(3)
+    expect(page.get_by_role("link", name="SEND and AP improvement plan published")).to_be_visible()
+    expect(page.get_by_role("link", name="Follow this commitment (Atom feed)")).to_have_attribute(
+        "href", "/commitments/code-of-practice/feed.atom")
+
+    page = no_js.visit(world.base + "/commitments/update-later-in-the-year")
+    expect(page.get_by_text(re.compile(r"Overdue, \d+ days overdue"))).to_be_visible()
+    assert no_js.problems == []
+
+
+def test_hostile_pages_run_no_script_even_with_javascript_on(with_js, world):
+    violations = []
+    for path in ("/", "/developments", "/commitments/code-of-practice", "/sources", "/sources/hostile",
+                 *(f"/changes/{i}" for i in world.changes.values())):
+        page = with_js.visit(world.base + path)
+        # Nothing from the record became an element: no script, no image, no handler.
+        assert page.locator("script").count() == 0, path
+        assert page.locator("img").count() == 0, path
+        assert page.locator("[onerror], [onclick], [onload]").count() == 0, path
+        violations += page.evaluate("() => performance.getEntriesByType('resource')"
+                                    ".filter(e => !e.name.includes('/static/')).map(e => e.name)")
+    page = with_js.visit(f"{world.base}/changes/{world.changes['hostile']}")
+    assert "<script>alert(1)</script>" in page.get_by_role("heading", level=1).inner_text()
+    # The focus ring is drawn by the stylesheet, so keyboard users see where they are.
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to main content")
+    expect(skip).to_be_focused()
+    assert skip.evaluate("e => getComputedStyle(e).outlineStyle") == "solid"
+    assert with_js.dialogs == [], "a hostile script ran"
+    assert violations == []
+    assert with_js.problems == []
