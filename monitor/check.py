@@ -1,6 +1,6 @@
 """One pass over the sources: fetch, extract, compare with the last snapshot, record.
 
-This is the library API behind ``sendwatch check`` (and, later, each scheduled run).
+This is the library API behind ``sendwatch check`` and each scheduled run of ``serve``.
 A source that fails is recorded as a failed check and the pass goes on.
 """
 
