@@ -1,0 +1,885 @@
+"""``sendwatch serve``, the running service, and ``sendwatch status``, which looks at it.
+
+One asyncio loop holds the whole service:
+
+- an APScheduler ``AsyncIOScheduler`` with one job per source (configured, and followed
+  when ``[ledger] follow`` is on), each at its own interval plus a random jitter. One
+  source is never checked twice at once (``max_instances=1``); runs missed while the
+  machine slept or the loop was busy are coalesced into one, which still happens however
+  late (``misfire_grace_time`` = the interval: a coalesced run is never later than that);
+- the outbox sender, every ``outbox_every`` and straight after each check, so that an
+  email about a development does not wait for the next tick (``send_due`` also makes
+  the digests that are due); it runs in a thread, as it talks SMTP synchronously;
+- overdue events and reminders, every ``ledger_every``;
+- a heartbeat that rewrites the status file;
+- the dashboard (``monitor.web``) under uvicorn, when ``[web] enabled``.
+
+All checks share one ``Fetcher`` (so the per-host limits hold across sources) for the
+service's lifetime: a change to ``[fetch]``, ``[web]``, ``data_dir`` or ``database_url``
+takes a restart; everything else is picked up by SIGHUP.
+
+**Restarts do not re-fetch everything.** The next run of a source is not kept anywhere:
+the database already records when each source was last checked, and the next run
+follows from it: ``last_checked_at + interval + random(0, jitter)``. A source never
+checked, or overdue (the service was down), runs at ``now + random(0, jitter)``, so a
+restart after a long stop spreads the backlog over the jitter instead of fetching
+everything at once. APScheduler's SQLAlchemyJobStore would persist the same times, but it
+pickles the jobs (tying rows to this module's code) and would have to be reconciled with
+the config anyway, which is the truth about what is watched and how often.
+
+**The status file** ``<data_dir>/status.json`` is how ``sendwatch status`` (another
+process, perhaps another user) learns about the service without a network call. It is
+written atomically at start, after each check, outbox run and reload, every
+``HEARTBEAT`` seconds by a scheduler job (so a stuck scheduler shows as a stale
+heartbeat), and once more on stop. It holds the pid and host, ``started_at``,
+``heartbeat_at``, ``state`` (running, stopping, stopped), the dashboard URL, the next run
+of every source, and the last outbox, ledger and reload runs.
+
+**Stopping.** SIGTERM or SIGINT: no new checks start; checks in flight get until
+``stop_timeout`` (less a reserve for what follows) to finish, then are cancelled (a
+cancelled check records nothing: it runs again first thing after a restart); the outbox
+is flushed once; the web server stops; exit status 0. A second signal cancels the
+checks at once. SIGHUP reloads the config; a config that does not load is logged and
+the running one kept.
+
+Each check logs one line at INFO on standard error, in logfmt::
+
+    check source=send-code-of-practice status=changed duration_ms=412 bytes=48213 \
+next=2026-03-02T14:05:11Z developments=code-of-practice outcome="change note: 'Revised code'"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING, STATE_STOPPED
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.engine import make_url
+
+from config import ConfigError, Settings, SourceSettings, load_settings
+from monitor.check import CheckResult, check_source, followed_sources, record_due_events
+from monitor.fetch import Fetcher
+from monitor.outbox import send_due
+from storage import Store
+
+log = logging.getLogger("sendwatch.service")
+
+STATUS_FILE = "status.json"
+HEARTBEAT = 20.0  # seconds between status-file writes when nothing else happens
+STALE_AFTER = 3 * HEARTBEAT  # an older heartbeat means the service is not running
+CHECK_JOB = "check:"  # job id prefix of the source checks
+EXIT_OK, EXIT_ERROR = 0, 1
+
+
+class ServiceError(Exception):
+    """The service cannot start; the message is for the person who started it."""
+
+
+# -- small pieces ------------------------------------------------------------------------------
+
+
+def logfmt(what: str, /, **fields: Any) -> str:
+    """``what key=value ...``; values with spaces, quotes or ``=`` are quoted; None is left out."""
+    parts = [what]
+    for key, value in fields.items():
+        if value is None:
+            continue
+        text = value if isinstance(value, str) else str(value)
+        if text == "" or any(ch in text for ch in ' "=\\') or not text.isprintable():
+            text = '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        parts.append(f"{key}={text}")
+    return " ".join(parts)
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _parse_iso(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def with_environment(settings: Settings, env: Mapping[str, str]) -> Settings:
+    """Where the dashboard listens may come from the environment (a container says
+    ``SENDWATCH_WEB_HOST=0.0.0.0`` without a config file of its own)."""
+    update: dict[str, Any] = {}
+    if env.get("SENDWATCH_WEB_HOST"):
+        update["host"] = env["SENDWATCH_WEB_HOST"]
+    if env.get("SENDWATCH_WEB_PORT"):
+        try:
+            update["port"] = int(env["SENDWATCH_WEB_PORT"])
+        except ValueError:
+            raise ConfigError(f"SENDWATCH_WEB_PORT={env['SENDWATCH_WEB_PORT']!r} is not a port number") from None
+    if not update:
+        return settings
+    return settings.model_copy(update={"web": settings.web.model_copy(update=update)})
+
+
+def mail_line(settings: Settings) -> str:
+    smtp = settings.email.smtp
+    if smtp is not None:
+        return f"mail: SMTP {smtp.host}:{smtp.effective_port} ({smtp.security})"
+    return f"mail: no SMTP configured: mail is delivered to the Maildir at {settings.email.maildir}"
+
+
+def shown_url(database_url: str) -> str:
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+def status_path(settings: Settings) -> Path:
+    return Path(settings.data_dir or ".") / STATUS_FILE
+
+
+def _in_thread(func: Callable, *args) -> asyncio.Future:
+    """Run a blocking call in a daemon thread. Not the loop's default executor: its
+    threads are joined at exit, so one stuck SMTP exchange could hold a stop past its bound."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():  # the waiter gave up (a timeout on stop)
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def target() -> None:
+        result, error = None, None
+        try:
+            result = func(*args)
+        except BaseException as exc:  # handed to the awaiting coroutine
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=target, name=getattr(func, "__name__", "worker"), daemon=True).start()
+    return future
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+# -- the service -------------------------------------------------------------------------------
+
+
+class Service:
+    """The scheduler, the outbox sender and the dashboard over one Store.
+
+    ``run()`` is ``sendwatch serve``. The demo drives the same object step by step:
+    ``start()``, ``check_now()``, ``settle()``, ``flush_outbox()``, ``stop()``.
+    """
+
+    def __init__(self, settings: Settings, store: Store, *, config: str | os.PathLike | None = None,
+                 env: Mapping[str, str] | None = None, say: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        self.env = os.environ if env is None else env
+        self.settings = with_environment(settings, self.env)
+        self.store = store
+        self.say = say or (lambda text: print(text, flush=True))
+        self.state = "starting"
+        self.started_at: datetime | None = None
+        self.dashboard: str | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+        self.fetcher: Fetcher | None = None
+        self.sources: dict[str, SourceSettings] = {}
+        self.last_outbox: dict | None = None
+        self.last_ledger: dict | None = None
+        self.last_reload: dict | None = None
+        self._web_note = ""  # why there is no dashboard, or how it listens
+        self._web = None
+        self._web_socket: socket.socket | None = None
+        self._web_task: asyncio.Task | None = None
+        self._stop_requested = asyncio.Event()
+        self._hurry = asyncio.Event()
+        self._checks: dict[str, asyncio.Task] = {}  # source id -> its check in flight
+        self._jobs_busy: dict[str, int] = {}  # job id -> runs submitted and not yet finished
+        self._outbox_task: asyncio.Task | None = None
+        self._outbox_again = False
+        self._status_error_logged = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """``sendwatch serve``: start, run until SIGTERM or SIGINT, stop gracefully."""
+        self.install_signal_handlers()
+        try:
+            try:
+                await self.start()
+            except ServiceError as exc:
+                print(f"sendwatch: {exc}", file=sys.stderr)
+                await self.stop()
+                return EXIT_ERROR
+            await self._stop_requested.wait()
+            await self.stop()
+        finally:
+            self.remove_signal_handlers()
+        return EXIT_OK
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop, sig.name)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+
+    def remove_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+
+    def request_stop(self, reason: str = "a request") -> None:
+        if self._stop_requested.is_set():
+            log.warning(logfmt("stop", reason=reason, outcome="asked again: cancelling checks in flight now"))
+            self._hurry.set()
+            return
+        log.info(logfmt("stop", reason=reason,
+                        outcome=f"stopping: checks in flight get up to {self.settings.service.stop_timeout:g} s"))
+        self._stop_requested.set()
+
+    @property
+    def stop_requested(self) -> asyncio.Event:
+        return self._stop_requested
+
+    async def start(self) -> None:
+        self.started_at = datetime.now(UTC)
+        self._warn_if_another_is_running()
+        app = self._make_web_app()  # binds the port first: a busy port fails the start
+        self.fetcher = Fetcher(self.settings.fetch)
+        await self.fetcher.__aenter__()
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.scheduler.add_listener(self._job_event,
+                                    EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        self._schedule_housekeeping(first=True)
+        self._sync_source_jobs()
+        if app is not None:
+            self._start_web(app)
+        self.scheduler.start()
+        self.state = "running"
+        configured = sum(1 for s in self.sources.values() if self._is_configured(s.id))
+        followed = len(self.sources) - configured
+        self.say(f"sendwatch serve: watching {len(self.sources)} source(s) ({configured} configured, "
+                 f"{followed} followed); config {self.settings.origin}; pid {os.getpid()}")
+        self.say(f"dashboard: {self.dashboard or ''}{self._web_note}")
+        self.say(mail_line(self.settings))
+        self.say(f"database: {shown_url(self.settings.database_url)}")
+        self.say(f"status file: {status_path(self.settings)} (see: sendwatch status)")
+        self._write_status()
+
+    async def stop(self) -> None:
+        """Stop within ``stop_timeout``: let checks finish or cancel them, flush the outbox
+        once, stop the dashboard."""
+        if self.state in ("stopping", "stopped"):
+            return
+        if self.scheduler is None:  # the start failed: nothing ran, and the status file may be another's
+            if self._web_socket is not None:
+                self._web_socket.close()
+            self.state = "stopped"
+            return
+        self.state = "stopping"
+        loop = asyncio.get_running_loop()
+        bound = self.settings.service.stop_timeout
+        began = loop.time()
+        deadline = began + bound
+        if self._web is not None:
+            self._web.should_exit = True  # stops accepting at once; awaited at the end
+        if self.scheduler.state == STATE_RUNNING:
+            self.scheduler.pause()  # no new runs from here on
+        self._write_status()
+
+        # Checks in flight: finish if they can, keeping a little of the bound for the outbox.
+        reserve = min(2.0, bound / 4)
+        pending = {t for t in self._checks.values() if not t.done()}
+        if pending:
+            log.info(logfmt("stop", checks_in_flight=len(pending), waiting_s=f"{max(0.0, bound - reserve):.1f}"))
+            hurry = asyncio.ensure_future(self._hurry.wait())
+            while pending and not self._hurry.is_set():
+                left = deadline - reserve - loop.time()
+                if left <= 0:
+                    break
+                _done, pending = await asyncio.wait(pending | {hurry}, timeout=left,
+                                                    return_when=asyncio.FIRST_COMPLETED)
+                pending.discard(hurry)
+            hurry.cancel()
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
+        if self.scheduler.state != STATE_STOPPED:
+            self.scheduler.shutdown(wait=False)
+
+        # What the last checks queued goes out now, not after the next start.
+        try:
+            await asyncio.wait_for(self.flush_outbox(), timeout=max(0.5, deadline - loop.time()))
+        except TimeoutError:
+            log.warning(logfmt("outbox", status="interrupted",
+                               outcome="the stop timeout came first; unsent mail stays in the outbox "
+                                       "and goes out after the next start"))
+        if self._web_task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._web_task), timeout=max(0.5, deadline - loop.time()))
+            except (TimeoutError, Exception):
+                self._web_task.cancel()
+        await self.fetcher.__aexit__(None, None, None)
+        self.state = "stopped"
+        self._write_status()
+        log.info(logfmt("stopped", after_s=f"{loop.time() - began:.1f}"))
+
+    # -- the dashboard -----------------------------------------------------------------------
+
+    def _make_web_app(self):
+        web = self.settings.web
+        if not web.enabled:
+            self._web_note = "off ([web] enabled = false)"
+            return None
+        try:
+            import uvicorn  # noqa: F401 (only to know now that it is there)
+
+            from monitor.web import create_app
+        except ImportError as exc:
+            self._web_note = f"unavailable (monitor.web cannot be loaded: {exc})"
+            log.warning(logfmt("dashboard", status="unavailable", outcome=str(exc)))
+            return None
+        try:
+            self._web_socket = _listening_socket(web.host, web.port)
+        except OSError as exc:
+            raise ServiceError(f"cannot listen on {web.host}:{web.port} for the dashboard: "
+                               f"{exc.strerror or exc}. Set [web] port (0 picks a free one), "
+                               f"or [web] enabled = false.") from None
+        try:
+            app = create_app(lambda: self.settings, self.store, self.health)
+        except Exception as exc:  # a broken dashboard must not take the checks down with it
+            log.exception("the dashboard could not be created")
+            self._web_note = f"unavailable (it failed to start: {exc})"
+            self._web_socket.close()
+            self._web_socket = None
+            return None
+        port = self._web_socket.getsockname()[1]
+        shown = web.host
+        if web.host in ("0.0.0.0", "::"):
+            shown = "127.0.0.1"
+            self._web_note = f" (listening on all addresses: {web.host}:{port})"
+        elif ":" in web.host:
+            shown = f"[{web.host}]"
+        self.dashboard = f"http://{shown}:{port}/"
+        return app
+
+    def _start_web(self, app) -> None:
+        import uvicorn  # loaded already by _make_web_app
+
+        class Server(uvicorn.Server):
+            # The service owns SIGTERM, SIGINT and SIGHUP; uvicorn's own handlers would
+            # replace them and re-raise the signal after its shutdown.
+            @contextlib.contextmanager
+            def capture_signals(self):
+                yield
+
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
+                                timeout_graceful_shutdown=2)
+        self._web = Server(config)
+        self._web_task = asyncio.get_running_loop().create_task(self._web.serve(sockets=[self._web_socket]))
+        self._web_task.add_done_callback(self._web_ended)
+
+    def _web_ended(self, task: asyncio.Task) -> None:
+        if task.cancelled() or self.state != "running":
+            return
+        error = task.exception()
+        log.error(logfmt("dashboard", status="stopped", outcome=f"{type(error).__name__}: {error}" if error
+                         else "the web server stopped by itself"))
+
+    # -- scheduling --------------------------------------------------------------------------
+
+    def _trigger(self, seconds: float) -> IntervalTrigger:
+        jitter = self.settings.service.jitter
+        return IntervalTrigger(seconds=seconds, jitter=jitter or None, timezone=UTC)
+
+    def _first_run(self, source: SourceSettings, last_checked_at: datetime | None) -> datetime:
+        """The next run of a source from its last check (see the module's docstring)."""
+        jitter = self.settings.service.jitter
+        soon = datetime.now(UTC) + timedelta(seconds=random.uniform(0, jitter))
+        if last_checked_at is None:
+            return soon
+        due = last_checked_at + timedelta(seconds=source.interval + random.uniform(0, jitter))
+        return max(due, soon)
+
+    def _wanted_sources(self) -> dict[str, SourceSettings]:
+        wanted = [s for s in self.settings.sources if s.enabled]
+        if self.settings.ledger.follow:
+            try:
+                wanted += [s for s in followed_sources(self.store) if s.enabled]
+            except Exception:  # one odd row must not stop the configured sources
+                log.exception("cannot read the followed sources")
+        return {s.id: s for s in wanted}
+
+    def _is_configured(self, source_id: str) -> bool:
+        return any(s.id == source_id for s in self.settings.sources)
+
+    def _sync_source_jobs(self) -> tuple[list[str], list[str], list[str]]:
+        """Make the check jobs match the sources: (added, removed, rescheduled)."""
+        wanted = self._wanted_sources()
+        self.sources = wanted
+        jobs = {job.id[len(CHECK_JOB):]: job for job in self.scheduler.get_jobs() if job.id.startswith(CHECK_JOB)}
+        removed = sorted(jobs.keys() - wanted.keys())
+        for source_id in removed:
+            jobs[source_id].remove()
+        last_checked = {r.id: r.last_checked_at for r in self.store.sources(include_inactive=True)}
+        added, rescheduled = [], []
+        jitter = self.settings.service.jitter or None
+        for source_id, source in wanted.items():
+            job = jobs.get(source_id)
+            first = self._first_run(source, last_checked.get(source_id))
+            if job is None:
+                self.scheduler.add_job(self._check_job, self._trigger(source.interval), args=[source_id],
+                                       id=CHECK_JOB + source_id, name=f"check {source_id}", next_run_time=first,
+                                       coalesce=True, max_instances=1, misfire_grace_time=int(source.interval))
+                added.append(source_id)
+            elif (job.trigger.interval_length, job.trigger.jitter) != (source.interval, jitter):
+                job.modify(trigger=self._trigger(source.interval), next_run_time=first,
+                           misfire_grace_time=int(source.interval))
+                rescheduled.append(source_id)
+        return added, removed, rescheduled
+
+    def _schedule_housekeeping(self, first: bool = False) -> None:
+        """The outbox, the ledger and the heartbeat: (re)scheduled when their intervals change."""
+        service = self.settings.service
+        now = datetime.now(UTC)
+        # A zero interval is allowed by the schema but would spin the scheduler.
+        for job_id, func, every in (("outbox", self._outbox_job, max(1.0, service.outbox_every)),
+                                    ("ledger", self._ledger_job, max(1.0, service.ledger_every)),
+                                    ("heartbeat", self._heartbeat, HEARTBEAT)):
+            job = self.scheduler.get_job(job_id)
+            if job is not None and job.trigger.interval_length == every:
+                continue
+            # At start the outbox and the ledger run at once: mail left over from before goes
+            # out, and an overdue commitment is not kept waiting for a whole ledger_every.
+            start = now if first and job_id != "heartbeat" else now + timedelta(seconds=every)
+            self.scheduler.add_job(func, IntervalTrigger(seconds=every, timezone=UTC), id=job_id, name=job_id,
+                                   next_run_time=start, replace_existing=True, coalesce=True, max_instances=1,
+                                   misfire_grace_time=int(every))
+
+    async def _heartbeat(self) -> None:
+        # A coroutine, so it runs on the loop: a plain function would go to a thread pool.
+        self._write_status()
+
+    def _job_event(self, event) -> None:
+        if event.code == EVENT_JOB_SUBMITTED:
+            self._jobs_busy[event.job_id] = self._jobs_busy.get(event.job_id, 0) + 1
+        elif self._jobs_busy.get(event.job_id):
+            self._jobs_busy[event.job_id] -= 1
+
+    def next_checks(self) -> dict[str, datetime | None]:
+        if self.scheduler is None:
+            return {}
+        jobs = [j for j in self.scheduler.get_jobs() if j.id.startswith(CHECK_JOB)]
+        jobs.sort(key=lambda j: (j.next_run_time is None, j.next_run_time or datetime.max.replace(tzinfo=UTC)))
+        return {j.id[len(CHECK_JOB):]: j.next_run_time for j in jobs}
+
+    # -- the jobs ----------------------------------------------------------------------------
+
+    async def _check_job(self, source_id: str) -> CheckResult | None:
+        source = self.sources.get(source_id)
+        if source is None or self.state != "running":
+            return None
+        self._checks[source_id] = asyncio.current_task()
+        clock = time.perf_counter()
+        try:
+            result = await check_source(source, self.store, self.fetcher, self.settings)
+        except asyncio.CancelledError:
+            # Cancelled by stop(), which awaits this task. Ending normally keeps APScheduler
+            # from logging a cancellation it did not ask for as a job's crash.
+            log.info(logfmt("check", source=source_id, status="cancelled",
+                            duration_ms=int((time.perf_counter() - clock) * 1000), bytes=0,
+                            outcome="stopped before it finished; nothing recorded, it runs again after a restart"))
+            return None
+        except Exception as exc:  # the database, most likely: the next run tries again
+            log.exception("check of %s could not be recorded", source_id)
+            log.error(logfmt("check", source=source_id, status="error",
+                             duration_ms=int((time.perf_counter() - clock) * 1000), bytes=0,
+                             outcome=f"{type(exc).__name__}: {exc}"))
+            return None
+        finally:
+            self._checks.pop(source_id, None)
+        job = self.scheduler.get_job(CHECK_JOB + source_id)
+        log.info(logfmt("check", source=source_id, status=result.outcome, duration_ms=result.duration_ms,
+                        bytes=result.size or 0, next=_iso(job.next_run_time) if job else None,
+                        developments=",".join(result.developments) or None,
+                        followed=",".join(result.followed) or None,
+                        outcome=result.error if result.outcome == "failed" else result.summary))
+        if result.followed:
+            self._sync_source_jobs()
+        self._kick_outbox()  # a development, a broken or a recovered source: tell people now
+        self._write_status()
+        return result
+
+    def _kick_outbox(self) -> None:
+        """Drain the outbox now; if a drain is under way, once more when it ends."""
+        if self._outbox_task is not None and not self._outbox_task.done():
+            self._outbox_again = True
+            return
+        self._outbox_task = asyncio.get_running_loop().create_task(self._drain_outbox())
+
+    async def _outbox_job(self) -> None:
+        self._kick_outbox()
+
+    async def _drain_outbox(self) -> None:
+        while True:
+            self._outbox_again = False
+            started = datetime.now(UTC)
+            try:
+                report = await _in_thread(send_due, self.settings, self.store)
+            except Exception as exc:
+                log.error(logfmt("outbox", status="failed", outcome=f"{type(exc).__name__}: {exc}"))
+                self.last_outbox = {"at": _iso(started), "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            else:
+                self.last_outbox = {"at": _iso(started), "ok": True, "via": report.delivery,
+                                    "sent": len(report.sent), "retrying": len(report.retrying),
+                                    "failed": len(report.failed), "digests": report.digests}
+                if report.sent or report.retrying or report.failed or report.digests:
+                    log.info(logfmt("outbox", sent=len(report.sent), retrying=len(report.retrying),
+                                    failed=len(report.failed), digests=report.digests, via=report.delivery))
+            self._write_status()
+            if not self._outbox_again:
+                return
+
+    async def flush_outbox(self) -> None:
+        """Send what is due now and wait for it (after a drain already under way)."""
+        self._kick_outbox()
+        self._outbox_again = True  # a drain under way may have read the outbox before the last checks
+        await asyncio.shield(self._outbox_task)
+
+    async def _ledger_job(self) -> None:
+        started = datetime.now(UTC)
+        try:
+            events = await _in_thread(record_due_events, self.settings, self.store)
+        except Exception as exc:
+            log.error(logfmt("ledger", status="failed", outcome=f"{type(exc).__name__}: {exc}"))
+            self.last_ledger = {"at": _iso(started), "ok": False, "error": str(exc)}
+            return
+        self.last_ledger = {"at": _iso(started), "ok": True, "events": len(events)}
+        for event in events:
+            log.info(logfmt("ledger", commitment=event.commitment_id, event=event.kind))
+        if events:
+            self._kick_outbox()
+        if self.state == "running":
+            self._sync_source_jobs()  # followed sources, should one have been added elsewhere
+
+    # -- reloading ---------------------------------------------------------------------------
+
+    def reload(self) -> bool:
+        """Read the config again (SIGHUP). A config that does not load changes nothing."""
+        at = _iso(datetime.now(UTC))
+        if self.state != "running":
+            return False
+        try:
+            fresh = with_environment(load_settings(self.config, env=self.env), self.env)
+            old = self.settings
+            needs_restart = [name for name, a, b in (
+                ("database_url", old.database_url, fresh.database_url), ("data_dir", old.data_dir, fresh.data_dir),
+                ("[fetch]", old.fetch, fresh.fetch), ("[web]", old.web, fresh.web)) if a != b]
+            # Those are bound to what is open (the database, the fetcher, the socket): keep them.
+            fresh = fresh.model_copy(update={"database_url": old.database_url, "data_dir": old.data_dir,
+                                             "fetch": old.fetch, "web": old.web})
+            self.store.sync_sources(fresh.sources)
+        except ConfigError as exc:
+            log.error(logfmt("reload", status="failed", outcome=f"{exc}; keeping the configuration in use"))
+            self.last_reload = {"at": at, "ok": False, "error": str(exc)}
+            self._write_status()
+            return False
+        except Exception as exc:
+            log.exception("reload failed")
+            self.last_reload = {"at": at, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            return False
+        self.settings = fresh
+        self._schedule_housekeeping()
+        added, removed, rescheduled = self._sync_source_jobs()
+        log.info(logfmt("reload", status="ok", sources=len(self.sources), added=",".join(added) or None,
+                        removed=",".join(removed) or None, rescheduled=",".join(rescheduled) or None,
+                        needs_restart=",".join(needs_restart) or None))
+        self.last_reload = {"at": at, "ok": True, "added": added, "removed": removed, "rescheduled": rescheduled,
+                            "needs_restart": needs_restart}
+        self._write_status()
+        return True
+
+    # -- for the demo ------------------------------------------------------------------------
+
+    def check_now(self, source_ids=None) -> None:
+        """Move the next run of these sources (default: all) to now, as if their time had come."""
+        now = datetime.now(UTC)
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(CHECK_JOB) and (source_ids is None or job.id[len(CHECK_JOB):] in source_ids):
+                job.modify(next_run_time=now)
+
+    async def settle(self, timeout: float = 60.0) -> None:
+        """Wait until no check is running or due, and the outbox is idle."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while loop.time() < end:
+            soon = datetime.now(UTC) + timedelta(seconds=0.2)
+            due = any(when is not None and when <= soon for when in self.next_checks().values())
+            busy = any(n for job_id, n in self._jobs_busy.items() if job_id.startswith(CHECK_JOB))
+            sending = self._outbox_task is not None and not self._outbox_task.done()
+            if not (due or busy or sending or self._checks):
+                return
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"checks still running after {timeout:g} s")
+
+    # -- health and status -------------------------------------------------------------------
+
+    def health(self) -> dict:
+        """For the dashboard's /healthz and the status file."""
+        scheduler = "stopped"
+        if self.scheduler is not None:
+            scheduler = {STATE_RUNNING: "running", STATE_PAUSED: "paused"}.get(self.scheduler.state, "stopped")
+        next_checks = self.next_checks()
+        jobs = len(self.scheduler.get_jobs()) if self.scheduler is not None and scheduler != "stopped" else 0
+        return {
+            "ok": self.state == "running" and scheduler == "running",
+            "state": self.state,
+            "scheduler": scheduler,
+            "jobs": jobs,
+            "sources": len(self.sources),
+            "checks_in_flight": sorted(self._checks),
+            "started_at": _iso(self.started_at),
+            "next_checks": {source_id: _iso(when) for source_id, when in next_checks.items()},
+            "last_outbox_run": self.last_outbox,
+            "last_ledger_run": self.last_ledger,
+            "last_reload": self.last_reload,
+        }
+
+    def _write_status(self) -> None:
+        data = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "heartbeat_at": _iso(datetime.now(UTC)),
+            "stopped_at": _iso(datetime.now(UTC)) if self.state == "stopped" else None,
+            "config": self.settings.origin,
+            "dashboard": self.dashboard,
+            **self.health(),
+        }
+        path = status_path(self.settings)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f".{path.name}.{os.getpid()}")
+            temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+            os.replace(temporary, path)  # readers never see half a file
+        except OSError as exc:
+            if not self._status_error_logged:  # once: a read-only data dir would flood the log
+                log.warning(logfmt("status", status="unwritable", path=str(path), outcome=str(exc)))
+                self._status_error_logged = True
+
+    def _warn_if_another_is_running(self) -> None:
+        other = read_status_file(status_path(self.settings))
+        if other and service_running(other) and other.get("pid") != os.getpid():
+            log.warning(logfmt("start", outcome=f"another sendwatch serve (pid {other.get('pid')}) seems to be "
+                                                f"running with this data directory; both will check the sources"))
+
+
+def run_service(args) -> int:
+    """``sendwatch serve``."""
+    settings = load_settings(args.config)
+    # One line per check is the service's record of its work: shown without --verbose.
+    log.setLevel(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
+    store = Store(settings.database_url)
+    with store:
+        store.sync_sources(settings.sources)
+        return asyncio.run(Service(settings, store, config=args.config).run())
+
+
+# -- sendwatch status --------------------------------------------------------------------------
+
+
+def read_status_file(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, and someone else's (the service user's)
+        return True
+    return True
+
+
+def service_running(status: dict, now: datetime | None = None) -> bool:
+    """A fresh heartbeat from a process in the running state that still exists."""
+    now = now or datetime.now(UTC)
+    heartbeat = _parse_iso(status.get("heartbeat_at"))
+    if status.get("state") not in ("running", "stopping") or heartbeat is None:
+        return False
+    if (now - heartbeat).total_seconds() > STALE_AFTER:
+        return False
+    if status.get("host") == socket.gethostname() and not _pid_alive(status.get("pid")):
+        return False  # killed without a chance to say so
+    return True
+
+
+def status_report(settings: Settings, now: datetime | None = None) -> dict:
+    """What ``sendwatch status`` shows, as data. ``healthy`` means the service is doing its
+    job: running, with a reachable database and an outbox that is being drained. Failing
+    sources are listed but do not make it unhealthy: a moved page needs a person, not a
+    restart, and sendwatch emails about broken sources itself."""
+    now = now or datetime.now(UTC)
+    problems: list[str] = []
+    path = status_path(settings)
+    status = read_status_file(path)
+    running = bool(status) and service_running(status, now)
+    service: dict[str, Any] = {"running": running, "status_file": str(path)}
+    if status:
+        service.update({k: status.get(k) for k in ("pid", "host", "state", "started_at", "heartbeat_at",
+                                                     "stopped_at", "dashboard", "config", "last_outbox_run",
+                                                     "last_reload")})
+    if not running:
+        if status is None:
+            problems.append(f"the service is not running (no status file at {path})")
+        elif status.get("state") == "stopped":
+            problems.append(f"the service is not running (stopped at {status.get('stopped_at')})")
+        else:
+            problems.append(f"the service is not running (last heartbeat {status.get('heartbeat_at')}; "
+                            "it stopped without saying so)")
+
+    report: dict[str, Any] = {"healthy": False, "problems": problems, "service": service,
+                              "database": {"url": shown_url(settings.database_url), "reachable": False}}
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
+            and not Path(url.database).expanduser().exists():
+        report["database"]["error"] = "no database yet (sendwatch init, check or serve creates it)"
+    else:
+        try:
+            with Store(settings.database_url, migrate=False) as store:
+                _record_part(report, store, settings, now)
+            report["database"]["reachable"] = True
+        except Exception as exc:  # any driver's error: the point is to say it, not to crash
+            report["database"]["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+    if not report["database"]["reachable"]:
+        problems.append(f"the database cannot be read: {report['database'].get('error')}")
+    next_checks = (status or {}).get("next_checks") or {}
+    report["next_checks"] = [{"source": s, "at": at} for s, at in next_checks.items()][:10] if running else []
+    report["healthy"] = not problems
+    return report
+
+
+def _record_part(report: dict, store: Store, settings: Settings, now: datetime) -> None:
+    sources = store.sources()
+    failing = [s for s in sources if s.consecutive_failures]
+    report["sources"] = {
+        "total": len(sources), "ok": len(sources) - len(failing), "failing": len(failing),
+        "failing_sources": [{"id": s.id, "failures": s.consecutive_failures, "last_error": s.last_error,
+                             "broken": s.consecutive_failures >= settings.email.broken_after} for s in failing],
+        "never_checked": sum(1 for s in sources if s.last_checked_at is None),
+    }
+    pending = store.notifications(status="pending") + store.notifications(status="sending")
+    failed = store.notifications(status="failed")
+    held = store.notifications(status="held")
+    # Pending mail long past its time means nothing is draining the outbox.
+    late_after = timedelta(seconds=max(600.0, 3 * settings.service.outbox_every))
+    late = [n for n in pending if n.status == "pending" and now - n.next_attempt_at > late_after]
+    report["outbox"] = {"pending": len(pending), "failed": len(failed), "held_for_digests": len(held),
+                        "late": len(late)}
+    if late and report["service"]["running"]:
+        report["problems"].append(f"{len(late)} email(s) waiting in the outbox for more than "
+                                  f"{late_after.total_seconds() / 60:.0f} minutes")
+    latest = store.changes(limit=1)
+    report["last_change"] = ({"id": latest[0].id, "source": latest[0].source_id, "at": _iso(latest[0].detected_at),
+                              "summary": latest[0].summary} if latest else None)
+
+
+def show_status(args) -> int:
+    """``sendwatch status [--json]``: exit 0 when healthy, 1 otherwise."""
+    settings = load_settings(args.config)
+    report = status_report(settings)
+    if getattr(args, "json", False):
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(_status_text(report)))
+    return EXIT_OK if report["healthy"] else EXIT_ERROR
+
+
+def _when(value: str | None) -> str:
+    moment = _parse_iso(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "never"
+
+
+def _status_text(report: dict) -> list[str]:
+    service = report["service"]
+    lines = []
+    if service["running"]:
+        beat = _parse_iso(service.get("heartbeat_at"))
+        age = f", heartbeat {int((datetime.now(UTC) - beat).total_seconds())} s ago" if beat else ""
+        lines.append(f"service: running (pid {service.get('pid')} on {service.get('host')}, "
+                     f"since {_when(service.get('started_at'))}{age})")
+        if service.get("dashboard"):
+            lines.append(f"dashboard: {service['dashboard']}")
+        outbox_run = service.get("last_outbox_run")
+        if outbox_run:
+            lines.append(f"last outbox run: {_when(outbox_run.get('at'))}"
+                         + (f" (failed: {outbox_run.get('error')})" if not outbox_run.get("ok") else ""))
+    elif service.get("state") == "stopped":
+        lines.append(f"service: not running (stopped at {_when(service.get('stopped_at'))})")
+    elif service.get("state"):
+        lines.append(f"service: not running (last heartbeat {_when(service.get('heartbeat_at'))}, "
+                     f"pid {service.get('pid')}: it stopped without saying so)")
+    else:
+        lines.append(f"service: not running (no status file at {service['status_file']})")
+    database = report["database"]
+    lines.append(f"database: {'reachable' if database['reachable'] else 'NOT reachable'} ({database['url']})"
+                 + (f": {database['error']}" if database.get("error") else ""))
+    sources = report.get("sources")
+    if sources:
+        lines.append(f"sources: {sources['total']} ({sources['ok']} ok, {sources['failing']} failing"
+                     + (f", {sources['never_checked']} not checked yet" if sources["never_checked"] else "") + ")")
+        for s in sources["failing_sources"]:
+            state = "broken" if s["broken"] else "failing"
+            lines.append(f"  {state}: {s['id']} ({s['failures']} failure(s) in a row): {s['last_error']}")
+    outbox = report.get("outbox")
+    if outbox:
+        lines.append(f"outbox: {outbox['pending']} pending, {outbox['failed']} failed"
+                     + (f", {outbox['held_for_digests']} held for digests" if outbox["held_for_digests"] else ""))
+    if "last_change" in report:
+        change = report["last_change"]
+        lines.append(f"last change: {_when(change['at'])}  {change['source']}: {change['summary']}" if change
+                     else "last change: none yet")
+    if report["next_checks"]:
+        lines.append("next checks:")
+        lines += [f"  {_when(n['at'])}  {n['source']}" for n in report["next_checks"]]
+    lines.append("healthy" if report["healthy"] else "unhealthy: " + "; ".join(report["problems"]))
+    return lines

@@ -1,0 +1,392 @@
+"""``sendwatch serve`` and ``sendwatch status`` as a person runs them: real processes, a
+real web site and a real SMTP server on 127.0.0.1, signals sent to the process.
+
+Intervals are at least 60 s, so no test waits for a second scheduled run. They rely on
+what the service promises instead: a source never checked runs at start (jitter 0), the
+next run is one interval after the last check (read from the status file), and the
+schedule after a restart follows from the last check recorded in the database. Where a
+test needs "a minute has passed", it moves the recorded last check back a minute,
+which is exactly what the service reads to plan its next run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, update
+
+from storage import Store
+from storage.models import SourceRecord
+from tests.conftest import Reply
+from tests.govuk_site import PageContent, render_govuk_page
+from tests.mailserver import MailServer
+
+ROOT = Path(__file__).resolve().parents[1]
+DEADLINE = 20.0  # seconds any condition may take to come true
+
+COMMITMENT = """
+[[commitment]]
+id = "code-of-practice"
+title = "A revised SEND Code of Practice"
+promise = "Revise the SEND Code of Practice."
+made_in = "Government response to the Education Committee"
+made_on = 2020-07-23
+phrases = ["SEND code of practice"]
+documents = ["SEND code of practice: 0 to 25 years"]
+
+[[recipient]]
+email = "parent@example.org"
+"""
+REVISION = [("SEND code of practice: 0 to 25 years (2026 revision)", "/media/code-2026.pdf", "PDF, 2 MB")]
+
+
+def code_page(attachments=()):
+    return render_govuk_page(PageContent(title="SEND code of practice: 0 to 25 years",
+                                         body=["The code explains duties."], attachments=list(attachments),
+                                         change_history=[("2015-01-01T00:00:00Z", "First published.")]))
+
+
+def plain_page(text: str) -> str:
+    return f"<html><head><title>{text}</title></head><body><main id='content'><h1>{text}</h1>" \
+           f"<p>{text} and more.</p></main></body></html>"
+
+
+class Setup:
+    """A config file for a service under test, and the service's process."""
+
+    def __init__(self, tmp_path: Path, site, database_url: str) -> None:
+        self.tmp_path, self.site, self.database_url = tmp_path, site, database_url
+        self.path = tmp_path / "sendwatch.toml"
+        self.data_dir = tmp_path / "data"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
+        self.env.update(XDG_DATA_HOME=str(tmp_path / "xdg"),
+                        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        self.runs = 0
+
+    def write(self, sources: str, *, smtp_port: int | None = None, stop_timeout: float = 5, extra: str = "") -> None:
+        smtp = f'[email.smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\ntimeout = 5\n' \
+            if smtp_port else ""
+        self.path.write_text(
+            f'data_dir = "{self.data_dir}"\ndatabase_url = "{self.database_url}"\n'
+            # A long read timeout keeps the hanging route's check in flight until the stop.
+            f'[fetch]\nper_host_delay = 0\nretries = 0\nconnect_timeout = 2\nread_timeout = 50\ntotal_timeout = 55\n'
+            f'[web]\nport = 0\n'
+            f'[service]\njitter = 0\nstop_timeout = {stop_timeout}\n'
+            f'[email]\nfrom = "sendwatch <alerts@sendwatch.example>"\nbroken_after = 2\n{smtp}\n'
+            f'{extra}\n{COMMITMENT}\n{sources}')
+
+    def source(self, source_id: str, path: str, interval: int = 60, commitments: str = "") -> str:
+        bound = f'commitments = ["{commitments}"]\n' if commitments else ""
+        return f'[[source]]\nid = "{source_id}"\nurl = "{self.site.url(path)}"\ninterval = {interval}\n{bound}'
+
+    def serve(self) -> Served:
+        self.runs += 1
+        return Served(self, self.runs)
+
+    def sendwatch(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "monitor.cli", "--config", str(self.path), *args],
+                              cwd=self.tmp_path, env=self.env, capture_output=True, text=True, timeout=60)
+
+    def status_file(self) -> dict:
+        try:
+            return json.loads((self.data_dir / "status.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def store(self) -> Store:
+        return Store(self.database_url)
+
+    def pretend_time_passed(self, seconds: float) -> None:
+        """As if the last checks had been made ``seconds`` earlier."""
+        engine = create_engine(self.database_url)
+        with engine.begin() as conn:
+            for source_id, checked in conn.execute(SourceRecord.__table__.select().with_only_columns(
+                    SourceRecord.id, SourceRecord.last_checked_at)).all():
+                if checked is not None:
+                    checked = checked if checked.tzinfo else checked.replace(tzinfo=UTC)
+                    conn.execute(update(SourceRecord).where(SourceRecord.id == source_id)
+                                 .values(last_checked_at=checked - timedelta(seconds=seconds)))
+        engine.dispose()
+
+
+class Served:
+    """``sendwatch serve`` in its own process; standard output and error go to files."""
+
+    def __init__(self, setup: Setup, run: int) -> None:
+        self.setup = setup
+        self.out_path = setup.tmp_path / f"serve-{run}.out"
+        self.err_path = setup.tmp_path / f"serve-{run}.err"
+        with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "monitor.cli", "--config", str(setup.path), "serve"],
+                cwd=setup.tmp_path, env=setup.env, stdout=out, stderr=err)
+
+    @property
+    def out(self) -> str:
+        return self.out_path.read_text()
+
+    @property
+    def log(self) -> str:
+        return self.err_path.read_text()
+
+    def wait_until(self, condition, what: str, timeout: float = DEADLINE):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            value = condition()
+            if value:
+                return value
+            if self.process.poll() is not None:
+                raise AssertionError(f"the service exited ({self.process.returncode}) before {what}\n"
+                                     f"{self.out}\n{self.log}")
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}\n--- stdout\n{self.out}\n--- stderr\n{self.log}")
+
+    def checked(self, source_id: str, count: int = 1):
+        """Wait until the log shows ``count`` checks of the source; return their lines."""
+        def lines():
+            found = [line for line in self.log.splitlines() if f"check source={source_id} " in line]
+            return found if len(found) >= count else None
+        return self.wait_until(lines, f"{count} check(s) of {source_id}")
+
+    def my_status(self) -> dict:
+        """The status file, once this process has written it."""
+        return self.wait_until(lambda: (s := self.setup.status_file()) and s.get("pid") == self.process.pid and s,
+                               "the status file of this process")
+
+    def signal(self, sig: int) -> None:
+        self.process.send_signal(sig)
+
+    def stop(self, timeout: float = 30) -> tuple[int, float]:
+        """SIGTERM; (exit status, seconds it took)."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        return code, time.monotonic() - started
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def setup(tmp_path, site):
+    made = Setup(tmp_path, site, f"sqlite:///{tmp_path / 'data' / 'sendwatch.db'}")
+    yield made
+
+
+@pytest.fixture
+def services():
+    """Every service a test starts is killed at the end, whatever happened."""
+    started: list[Served] = []
+    yield started
+    for served in started:
+        served.kill()
+
+
+def start(setup: Setup, services: list) -> Served:
+    served = setup.serve()
+    services.append(served)
+    return served
+
+
+def field(line: str, name: str) -> str:
+    return line.split(f" {name}=", 1)[1].split(" ", 1)[0]
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# -- the tests ---------------------------------------------------------------------------------
+
+
+def test_sources_are_checked_at_start_and_then_one_interval_later(setup, services, site):
+    site.page("/a", plain_page("Page A"))
+    site.page("/b", plain_page("Page B"))
+    setup.write(setup.source("a", "/a", interval=60) + setup.source("b", "/b", interval=120))
+    served = start(setup, services)
+
+    (line_a,) = served.checked("a")
+    (line_b,) = served.checked("b")
+    assert "status=first" in line_a and "duration_ms=" in line_a and "bytes=" in line_a
+    assert 'outcome="first snapshot: \'Page A\'' in line_a
+    assert len(site.hits("/a")) == len(site.hits("/b")) == 1
+
+    out = served.out
+    assert "watching 2 source(s)" in out
+    assert "dashboard: http://127.0.0.1:" in out
+    assert f"mail: no SMTP configured: mail is delivered to the Maildir at {setup.data_dir / 'mail'}" in out
+
+    # The next run is one interval after the check: in the log line and in the status file.
+    with setup.store() as store:
+        checked = {s.id: s.last_checked_at for s in store.sources()}
+    # Written after each check: the one after the second check has both next runs.
+    status = served.wait_until(lambda: (s := served.my_status()) and len(s["next_checks"]) == 2
+                               and all(at(s["next_checks"][i]) > checked[i] for i in checked) and s,
+                               "both next runs in the status file")
+    for source_id, line, interval in (("a", line_a, 60), ("b", line_b, 120)):
+        planned = at(status["next_checks"][source_id])
+        assert abs((planned - checked[source_id]).total_seconds() - interval) < 2
+        assert abs((at(field(line, "next")) - planned).total_seconds()) < 1
+    assert status["state"] == "running" and status["scheduler"] == "running"
+    assert status["last_outbox_run"]["ok"] is True
+
+    code, _seconds = served.stop()
+    assert code == 0
+    assert len(site.hits("/a")) == len(site.hits("/b")) == 1
+
+
+@pytest.fixture
+def any_database(tmp_path, site, database_url):
+    return Setup(tmp_path, site, database_url)
+
+
+def test_a_relevant_change_is_emailed_once_and_restarts_neither_resend_nor_refetch(any_database, services, site):
+    setup = any_database
+    site.page("/code", code_page())
+    with MailServer() as server:
+        setup.write(setup.source("code", "/code", commitments="code-of-practice"), smtp_port=server.port)
+        first = start(setup, services)
+        first.my_status()
+        assert f"mail: SMTP 127.0.0.1:{server.port} (none)" in first.out
+        first.checked("code")
+        assert first.stop()[0] == 0
+
+        # A minute later the page has the revised code: the restarted service checks it at
+        # once (its last check is an interval ago) and emails the development once.
+        site.page("/code", code_page(attachments=REVISION))
+        setup.pretend_time_passed(61)
+        second = start(setup, services)
+        (line,) = second.checked("code")
+        assert "status=changed" in line and "developments=code-of-practice" in line
+        second.wait_until(lambda: len(server.messages) == 1, "the email")
+        assert server.messages[0]["Subject"].startswith("A revised SEND Code of Practice: 1 document added")
+        assert server.messages[0]["To"] == "parent@example.org"
+        assert second.stop()[0] == 0
+        assert len(site.hits("/code")) == 2
+
+        # Restarted at once: the source was checked seconds ago, so it is not fetched, and the
+        # outbox (drained at start) has nothing to send again.
+        third = start(setup, services)
+        status = third.wait_until(lambda: (s := third.my_status()).get("last_outbox_run") and s, "an outbox run")
+        with setup.store() as store:
+            last = store.source("code").last_checked_at
+        assert abs((at(status["next_checks"]["code"]) - last).total_seconds() - 60) < 2
+        assert status["last_outbox_run"]["sent"] == 0
+        assert len(site.hits("/code")) == 2
+        assert len(server.messages) == 1
+        assert third.stop()[0] == 0
+        assert "check source=code" not in third.log
+
+
+def test_sigterm_with_a_check_in_flight_stops_within_the_bound(setup, services, site):
+    site.page("/a", plain_page("Page A"))
+    site.set("/hang", Reply(hang=True))
+    setup.write(setup.source("a", "/a") + setup.source("hang", "/hang"), stop_timeout=2)
+    served = start(setup, services)
+    served.checked("a")
+    served.wait_until(lambda: site.hits("/hang"), "the hanging request")
+    served.wait_until(lambda: setup.status_file().get("checks_in_flight") == ["hang"], "the check in flight")
+
+    code, seconds = served.stop()
+    assert code == 0
+    assert seconds < 2 + 2.5, f"took {seconds:.1f} s to stop with stop_timeout = 2"
+    assert "check source=hang status=cancelled" in served.log
+    assert "Traceback" not in served.log
+    with setup.store() as store:
+        assert store.checks("hang") == []  # nothing half-recorded: it runs first after a restart
+        assert store.source("hang").last_checked_at is None
+    status = setup.status_file()
+    assert status["state"] == "stopped" and status["stopped_at"]
+
+
+def test_sighup_reloads_the_config_and_a_bad_one_is_refused(setup, services, site):
+    site.page("/a", plain_page("Page A"))
+    site.page("/b", plain_page("Page B"))
+    setup.write(setup.source("a", "/a"))
+    served = start(setup, services)
+    served.checked("a")
+
+    # A new source, and a new interval for the old one.
+    setup.write(setup.source("a", "/a", interval=180) + setup.source("b", "/b"))
+    served.signal(signal.SIGHUP)
+    served.checked("b")
+    assert "reload status=ok sources=2 added=b rescheduled=a" in served.log
+    status = served.wait_until(lambda: (s := served.my_status()).get("last_reload") and s, "the reload")
+    with setup.store() as store:
+        last_a = store.source("a").last_checked_at
+    assert abs((at(status["next_checks"]["a"]) - last_a).total_seconds() - 180) < 2
+    assert len(site.hits("/a")) == 1
+
+    # A config that does not validate changes nothing.
+    setup.path.write_text(setup.path.read_text().replace("interval = 180", "interval = 5"))
+    served.signal(signal.SIGHUP)
+    served.wait_until(lambda: "reload status=failed" in served.log, "the refused reload")
+    assert "must be at least 60 seconds" in served.log and "keeping the configuration in use" in served.log
+    assert served.process.poll() is None
+    status = served.wait_until(lambda: (s := served.my_status())["last_reload"]["ok"] is False and s,
+                               "the refused reload in the status file")
+    assert set(status["next_checks"]) == {"a", "b"}
+    assert served.stop()[0] == 0
+
+
+def test_status_reports_the_running_service_and_then_that_it_stopped(setup, services, site):
+    site.page("/a", plain_page("Page A"))
+    site.page("/gone", "nothing here", status=404)
+    setup.write(setup.source("a", "/a") + setup.source("gone", "/gone"))
+
+    before = setup.sendwatch("status")
+    assert before.returncode == 1
+    assert "service: not running" in before.stdout
+
+    served = start(setup, services)
+    served.checked("a")
+    served.checked("gone")
+    served.my_status()
+
+    now = setup.sendwatch("status")
+    assert now.returncode == 0, now.stdout + now.stderr
+    assert f"service: running (pid {served.process.pid}" in now.stdout
+    assert "sources: 2 (1 ok, 1 failing)" in now.stdout
+    assert "failing: gone (1 failure(s) in a row): HTTP 404" in now.stdout
+    assert "next checks:" in now.stdout and now.stdout.rstrip().endswith("healthy")
+
+    report = json.loads(setup.sendwatch("status", "--json").stdout)
+    assert report["healthy"] is True and report["service"]["running"] is True
+    assert report["database"]["reachable"] is True
+    assert {n["source"] for n in report["next_checks"]} == {"a", "gone"}
+    assert report["outbox"] == {"pending": 0, "failed": 0, "held_for_digests": 0, "late": 0}
+
+    # The dashboard's /healthz carries the scheduler's own account.
+    dashboard = served.out.split("dashboard: ", 1)[1].split()[0]
+    health = httpx.get(dashboard + "healthz", timeout=10).json()
+    assert health["scheduler"] == "running" and health["jobs"] == 5
+    assert set(health["next_checks"]) == {"a", "gone"}
+
+    assert served.stop()[0] == 0
+    after = setup.sendwatch("status")
+    assert after.returncode == 1
+    assert "service: not running (stopped at" in after.stdout
+    assert "unhealthy: the service is not running" in after.stdout
+
+
+def test_status_knows_a_killed_service_is_not_running(setup, services, site):
+    site.page("/a", plain_page("Page A"))
+    setup.write(setup.source("a", "/a"))
+    served = start(setup, services)
+    served.checked("a")
+    served.my_status()
+    served.kill()  # SIGKILL: no chance to write "stopped"
+    result = setup.sendwatch("status")
+    assert result.returncode == 1
+    assert "it stopped without saying so" in result.stdout
