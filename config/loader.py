@@ -132,7 +132,17 @@ def _apply_environment(settings: Settings, env: Mapping[str, str], base_dir: Pat
     email = settings.email
     if not email.maildir.is_absolute():
         email = email.model_copy(update={"maildir": data_dir / email.maildir})
-    return settings.model_copy(update={"data_dir": data_dir, "database_url": database_url, "email": email})
+    # A container listens on 0.0.0.0 without needing a config file of its own.
+    web = {}
+    if env.get("SENDWATCH_WEB_HOST"):
+        web["host"] = env["SENDWATCH_WEB_HOST"]
+    if env.get("SENDWATCH_WEB_PORT"):
+        port = env["SENDWATCH_WEB_PORT"]
+        if not port.isdigit() or int(port) > 65535:
+            raise ConfigError(f"SENDWATCH_WEB_PORT={port!r} is not a port number")
+        web["port"] = int(port)
+    return settings.model_copy(update={"data_dir": data_dir, "database_url": database_url, "email": email,
+                                       "web": settings.web.model_copy(update=web)})
 
 
 def _explain(origin: str, raw: Mapping[str, Any], exc: ValidationError) -> str:

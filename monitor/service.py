@@ -123,22 +123,6 @@ def _parse_iso(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def with_environment(settings: Settings, env: Mapping[str, str]) -> Settings:
-    """Where the dashboard listens may come from the environment (a container says
-    ``SENDWATCH_WEB_HOST=0.0.0.0`` without a config file of its own)."""
-    update: dict[str, Any] = {}
-    if env.get("SENDWATCH_WEB_HOST"):
-        update["host"] = env["SENDWATCH_WEB_HOST"]
-    if env.get("SENDWATCH_WEB_PORT"):
-        try:
-            update["port"] = int(env["SENDWATCH_WEB_PORT"])
-        except ValueError:
-            raise ConfigError(f"SENDWATCH_WEB_PORT={env['SENDWATCH_WEB_PORT']!r} is not a port number") from None
-    if not update:
-        return settings
-    return settings.model_copy(update={"web": settings.web.model_copy(update=update)})
-
-
 def mail_line(settings: Settings) -> str:
     smtp = settings.email.smtp
     if smtp is not None:
@@ -207,7 +191,7 @@ class Service:
                  env: Mapping[str, str] | None = None, say: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.env = os.environ if env is None else env
-        self.settings = with_environment(settings, self.env)
+        self.settings = settings
         self.store = store
         self.say = say or (lambda text: print(text, flush=True))
         self.state = "starting"
@@ -603,7 +587,7 @@ class Service:
         if self.state != "running":
             return False
         try:
-            fresh = with_environment(load_settings(self.config, env=self.env), self.env)
+            fresh = load_settings(self.config, env=self.env)
             old = self.settings
             needs_restart = [name for name, a, b in (
                 ("database_url", old.database_url, fresh.database_url), ("data_dir", old.data_dir, fresh.data_dir),

@@ -170,3 +170,12 @@ def test_the_shipped_watchlist_is_valid_and_its_sources_name_commitments():
     seed = {"send-review", "code-of-practice", "childrens-social-care-review", "send-inspection-framework",
             "send-futures-value-for-money", "tribunal-data", "notional-send-budget", "committee-scrutiny"}
     assert seed <= {c.id for c in settings.commitments}
+
+
+def test_the_dashboard_address_can_come_from_the_environment(tmp_path):
+    path = write(tmp_path, GOOD)
+    settings = load_settings(path, env={"SENDWATCH_WEB_HOST": "0.0.0.0", "SENDWATCH_WEB_PORT": "9090"})
+    assert (settings.web.host, settings.web.port) == ("0.0.0.0", 9090)
+    assert (load_settings(path, env={}).web.host, load_settings(path, env={}).web.port) == ("127.0.0.1", 8080)
+    with pytest.raises(ConfigError, match="SENDWATCH_WEB_PORT='http' is not a port number"):
+        load_settings(path, env={"SENDWATCH_WEB_PORT": "http"})
