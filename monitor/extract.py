@@ -6,10 +6,27 @@ items (attachments, document links, change notes, notices) and drops site chrome
 per-response noise, so that two fetches of unchanged content give equal Documents.
 
 GOV.UK and Parliament pages put their content in ``main`` (``main#content`` on GOV.UK,
-``#main-content`` on some Parliament sites). Building a BeautifulSoup tree costs far more
-than lxml's C parser, and on GOV.UK most of a page's markup is menus and footer, so lxml
-finds the content element (else the body), prunes the chrome inside it, and only what is
-left is handed to BeautifulSoup.
+``#main-content`` on some Parliament sites). lxml's C parser reads the page, the content
+element (else the body) is found in its tree, and the reader walks that element once,
+skipping chrome as it goes.
+
+Why the default path walks lxml elements and not BeautifulSoup tags: beautifulsoup4 with
+the lxml parser is the project's documented HTML stack, but building a BeautifulSoup tree
+is where extraction's time went. Measured on GOV.UK-sized 50 KB pages, rebuilding even
+just the pruned ``main`` as a BeautifulSoup tree (serialise, re-parse, one Python object
+per node) took 1.8 ms of the 4 ms a page cost, more than lxml's parse of the whole page;
+reading the lxml tree directly costs a fraction of that. BeautifulSoup still serves where
+it earns its place: a user's CSS ``selector`` (soupsieve works on BeautifulSoup trees) and
+the whole-page fallback when lxml gives up on a page (nesting beyond libxml2's limit).
+
+The direct walk reads the content as the BeautifulSoup path read it, detail for detail,
+so that snapshots taken before stay comparable: text on either side of dropped chrome is
+one string, whitespace-only text at the edges of blocks is dropped as the pruning did,
+text in ``rt``/``rp`` is left out as BeautifulSoup's string types left it out, and an
+``href`` is percent-encoded as lxml's HTML serialiser encoded it for the re-parse. What
+it no longer copies is what that serialise-and-re-parse round trip got wrong: the text of
+``<xmp>`` came back escaped, and an empty element whose end tag the serialiser omits
+(``<li></li>``) swallowed the content after it.
 """
 
 from __future__ import annotations
@@ -37,8 +54,18 @@ __all__ = ["collapse", "decode_html", "extract_html"]
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
+def _join_or(url: str, href: str) -> str:
+    """``<base href>`` resolved against the page, or the page itself when it is unusable."""
+    try:
+        return urljoin(url, href.strip())
+    except ValueError:
+        return url
+
+
 def collapse(text: str) -> str:
     """Whitespace runs (nbsp included) to one space, invisible characters removed, NFC."""
+    if text.isascii():  # the invisible characters are all non-ASCII, and ASCII is NFC
+        return " ".join(text.split())
     text = " ".join(text.translate(_INVISIBLE).split())
     return text if text.isascii() else unicodedata.normalize("NFC", text)
 
@@ -157,6 +184,9 @@ _DROP_IDS = frozenset(
      "global-header", "global-breadcrumb", "footer", "user-satisfaction-survey-container"}
 )  # fmt: skip
 _DROP_ROLES = frozenset({"navigation", "banner", "contentinfo", "search"})
+# The attributes besides class that can make an element chrome: an element with none of
+# them (most are so) needs no further look.
+_CHROME_ATTRIBUTES = frozenset({"id", "role", "hidden", "aria-hidden", "style"})
 
 
 def _chrome_by_attributes(get, classes) -> bool:
@@ -188,17 +218,49 @@ def _is_chrome(tag: Tag) -> bool:
     return name == "header" and tag.find("h1") is None
 
 
-def _is_chrome_element(element) -> bool:
-    """``_is_chrome`` for an lxml element."""
-    name = element.tag
-    if name in _DROP_TAGS:
+def _chrome_element_by_markup(element) -> bool:
+    """Whether an lxml element is chrome by its tag or attributes (the header rule aside)."""
+    if element.tag in _DROP_TAGS:
         return True
-    attrib = element.attrib
-    if attrib:
-        classes = attrib.get("class")
-        if _chrome_by_attributes(attrib.get, classes.split() if classes else None):
+    # One call for the attribute names, then only the values that can matter: reading
+    # all six candidates of every element would cost more than the rest of the test.
+    keys = element.keys()
+    if not keys:
+        return False
+    if "class" in keys:
+        classes = element.get("class")
+        if classes and not _DROP_CLASSES.isdisjoint(classes.split()):
             return True
-    return name == "header" and element.find(".//h1") is None
+    return not _CHROME_ATTRIBUTES.isdisjoint(keys) and _chrome_by_attributes(element.get, None)
+
+
+def _is_chrome_element(element) -> bool:
+    """``_is_chrome`` for an lxml element, as the pruning applies it (before any removal)."""
+    if _chrome_element_by_markup(element):
+        return True
+    return element.tag == "header" and element.find(".//h1") is None
+
+
+def _keeps_h1(header) -> bool:
+    """Whether the header still holds an h1 once the chrome inside it is gone.
+
+    The pruning kept a header with any h1 in it, and the reader then skipped it if every
+    h1 had gone with the chrome (``<header><div hidden><h1>``); this is that second test.
+    """
+    for h1 in header.iterdescendants("h1"):
+        node = h1
+        while node is not header:
+            if _chrome_element_by_markup(node):
+                break
+            node = node.getparent()
+        else:
+            return True
+    return False
+
+
+def _skipped_element(element) -> bool:
+    """Whether the reader leaves an lxml element out: pruned chrome, or a header that lost its h1."""
+    return _is_chrome_element(element) or (element.tag == "header" and not _keeps_h1(element))
 
 
 def _prune_element(root) -> None:
@@ -206,7 +268,8 @@ def _prune_element(root) -> None:
 
     Also drops whitespace-only text at the edges of block elements (the indentation of
     the markup): a block boundary swallows it anyway, and each such text would cost a
-    BeautifulSoup node.
+    BeautifulSoup node. Only the selector path prunes; the default path's walk skips the
+    same elements and text as it goes.
     """
     doomed = []
     stack = [root]
@@ -236,15 +299,6 @@ def _prune_element(root) -> None:
             else:
                 parent.text = (parent.text or "") + tail
         parent.remove(element)
-
-
-def _inside_chrome(tag: Tag, container: Tag) -> bool:
-    node = tag
-    while node is not None and node is not container:
-        if _is_chrome(node):
-            return True
-        node = node.parent
-    return False
 
 
 def _strip_chrome(root: Tag) -> None:
@@ -283,15 +337,40 @@ _ATTACHMENT_CLASSES = frozenset({"gem-c-attachment"})
 _ATTACHMENT_LINK_CLASSES = frozenset({"gem-c-attachment-link"})
 _NOTICE_CLASSES = frozenset({"gem-c-notice", "govuk-notification-banner"})
 _HISTORY_CLASSES = frozenset({"gem-c-published-dates", "app-c-published-dates"})
+_ITEM_CLASSES = _ATTACHMENT_CLASSES | _ATTACHMENT_LINK_CLASSES | _NOTICE_CLASSES | _HISTORY_CLASSES
 
 # Flags of what to do when leaving an element.
-_BLOCK, _ATOM, _SPACE, _LINK, _NOTICE, _ROW = 1, 2, 4, 8, 16, 32
+_BLOCK, _ATOM, _SPACE, _LINK, _NOTICE, _ROW, _RUBY = 1, 2, 4, 8, 16, 32, 64
+
+# Ruby annotations (pronunciation) are not the text itself: BeautifulSoup gives the text in
+# them string types of their own, which its readers and get_text() leave out.
+_RUBY_TAGS = frozenset({"rt", "rp"})
+# BeautifulSoup turns a string of nothing but these into " " (or "\n"), outside <pre>.
+_ASCII_SPACES = " \n\t\x0c\r"
+_PRESERVE_TAGS = frozenset({"pre", "textarea"})
 
 _STATIC_SUFFIXES = (".css", ".js", ".mjs", ".map", ".ico", ".woff", ".woff2", ".ttf", ".eot")
 _PARLIAMENT_DOCUMENT = re.compile(r"/publications/|/documents/|\.(pdf|docx?|odt|xlsx?|csv)$", re.I)
 _LONG_DATE = re.compile(r"\b(\d{1,2} (?:January|February|March|April|May|June|July|August|"
                         r"September|October|November|December) \d{4})\b")  # fmt: skip
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+# What lxml's HTML serialiser (libxml2 2.14) percent-encodes in an href: controls, space,
+# DEL and every non-ASCII byte, after dropping leading blanks. The BeautifulSoup path read
+# hrefs back from that serialisation, so item keys were these encoded URLs; the direct
+# walk encodes the same way, so that the keys of stored snapshots still match.
+_URI_UNSAFE = re.compile(r"[\x00-\x20\x7f-\U0010ffff]+")
+
+
+def _percent_encode(match: re.Match) -> str:
+    return "".join(f"%{byte:02X}" for byte in match.group().encode("utf-8", "surrogatepass"))
+
+
+def _serialised_href(href: str) -> str:
+    if href.isascii() and href.isprintable() and " " not in href:
+        return href  # nothing to encode, no blanks to drop: the usual case, quickly
+    href = href.lstrip(" \t\n\r")
+    return _URI_UNSAFE.sub(_percent_encode, href)
 
 
 def _long_date_to_iso(text: str) -> str | None:
@@ -305,7 +384,12 @@ def _long_date_to_iso(text: str) -> str | None:
 
 
 class _Reader:
-    """One pass over a content tree, collecting blocks and items in reading order."""
+    """One pass over a content tree, collecting blocks and items in reading order.
+
+    The rules live here; the subclasses walk a tree of their kind (BeautifulSoup tags or
+    lxml elements) and answer the few questions the rules ask of it (``_text``,
+    ``_named``...).
+    """
 
     def __init__(self, base: str, page_url: str):
         self.base = base
@@ -319,9 +403,40 @@ class _Reader:
         self.h1: str | None = None
         self._buf: list[str] = []
         self._atomic = 0
-        self._row: Tag | None = None
+        self._row = None
         self._cells = 0
         self._notice = False
+
+    # what a subclass tells about its tree
+
+    def _text(self, element) -> str:
+        """All the element's text, its strings joined by spaces (BeautifulSoup's get_text(" "))."""
+        raise NotImplementedError
+
+    def _named(self, element, name: str):
+        """The elements of that name below ``element``, in document order."""
+        raise NotImplementedError
+
+    def _classed(self, element, class_name: str, name: str | None = None):
+        """The elements below ``element`` with that class (and name), in document order."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _name(element) -> str:
+        raise NotImplementedError
+
+    @staticmethod
+    def _get(element, attribute: str) -> str | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _parent(element):
+        raise NotImplementedError
+
+    @staticmethod
+    def _skipped(element) -> bool:
+        """Whether the reader leaves the element out (chrome)."""
+        raise NotImplementedError
 
     # blocks
 
@@ -340,41 +455,18 @@ class _Reader:
             return text
         return None
 
-    def read(self, root: Tag) -> None:
-        # The soup object itself is a Tag subclass with no element of its own to enter.
-        stack: list = [root] if type(root) is Tag else list(reversed(root.contents))
-        buf = self._buf
-        while stack:
-            node = stack.pop()
-            kind = type(node)
-            if kind is tuple:
-                self._leave(*node)
-            elif kind is NavigableString:
-                buf.append(node)
-            elif kind is Tag:
-                flags, data = self._enter(node)
-                if flags >= 0:
-                    stack.append((node, flags, data))
-                    stack.extend(reversed(node.contents))
-            # Comments, doctypes, CDATA and processing instructions are not text.
-        self._flush()
-
-    def _enter(self, tag: Tag) -> tuple[int, object]:
-        """Start an element; returns (-1, None) to skip it, else what to do on leaving."""
-        if _is_chrome(tag):
-            return -1, None
-        name = tag.name
-        classes = tag.attrs.get("class") or ()
+    def _enter(self, element, name: str, classes) -> tuple[int, object]:
+        """Start a non-chrome element; returns (-1, None) to skip it, else what to do on leaving."""
         flags = 0
         data: object = None
-        if classes:
+        if classes and not _ITEM_CLASSES.isdisjoint(classes):  # one test for most elements
             if not _ATTACHMENT_CLASSES.isdisjoint(classes):
-                self._attachment(tag)
+                self._attachment(element)
                 return -1, None
             if not _ATTACHMENT_LINK_CLASSES.isdisjoint(classes):
-                self._inline_attachment(tag)
+                self._inline_attachment(element)
             if not _HISTORY_CLASSES.isdisjoint(classes):
-                self._change_notes(tag)
+                self._change_notes(element)
             if not self._notice and not _NOTICE_CLASSES.isdisjoint(classes):
                 self._flush()
                 self._notice = True
@@ -383,7 +475,7 @@ class _Reader:
         if self._atomic:
             if name == "br":
                 self._buf.append(" ")
-            elif (name == "td" or name == "th") and tag.parent is self._row:
+            elif (name == "td" or name == "th") and self._parent(element) is self._row:
                 if self._cells:
                     self._buf.append(_CELL)
                 self._cells += 1
@@ -392,32 +484,32 @@ class _Reader:
                 self._buf.append(" ")
                 flags |= _SPACE
         elif name in _ATOMIC:
-            self._flush()
+            if self._buf:
+                self._flush()
             self._atomic += 1
             flags |= _ATOM
             if name == "tr":
-                self._row, self._cells = tag, 0
+                self._row, self._cells = element, 0
                 flags |= _ROW
         elif name in _CONTAINERS:
-            self._flush()
+            if self._buf:  # (most are empty: a block boundary was just before)
+                self._flush()
             flags |= _BLOCK
         if name == "a":
-            href = tag.attrs.get("href")
+            href = self._get(element, "href")
             if href:
                 flags |= _LINK
                 data = (href, len(self.blocks), len(self._buf), data)
         return flags, data
 
-    def _leave(self, tag: Tag, flags: int, data) -> None:
-        if not flags:
-            return
+    def _leave(self, element, flags: int, data) -> None:
         if flags & _LINK:
             href, blocks_at, buf_at, data = data
             if len(self.blocks) == blocks_at:
                 text = "".join(self._buf[buf_at:]).replace(_CELL, " ")
             else:  # the link held block elements (a card): rare, read it again
-                text = tag.get_text(" ")
-            self._link(href, collapse(text) or collapse(tag.attrs.get("aria-label", "")))
+                text = self._text(element)
+            self._link(href, collapse(text) or collapse(self._get(element, "aria-label") or ""))
         if flags & _SPACE:
             self._buf.append(" ")
         if flags & _ATOM:
@@ -425,9 +517,9 @@ class _Reader:
             if flags & _ROW:
                 self._row = None
             text = self._flush()
-            if tag.name == "h1" and self.h1 is None and text:
+            if self._name(element) == "h1" and self.h1 is None and text:
                 self.h1 = text
-        if flags & _BLOCK:
+        if flags & _BLOCK and self._buf:
             self._flush()
         if flags & _NOTICE:
             self._flush()
@@ -440,8 +532,11 @@ class _Reader:
         href = href.strip()
         if not href or href.startswith("#"):
             return None
-        url = urldefrag(urljoin(self.base, href))[0]
-        parts = urlsplit(url)
+        try:
+            url = urldefrag(urljoin(self.base, href))[0]
+            parts = urlsplit(url)
+        except ValueError:  # e.g. "http://[oops/x": one broken link must not fail the page
+            return None
         if parts.scheme not in ("http", "https") or url == self.page:
             return None
         return url
@@ -457,15 +552,18 @@ class _Reader:
             return
         self.items.append(Item(LINK, url, title=title, url=url))
 
-    def _attachment(self, tag: Tag) -> None:
-        link = tag.find("a", class_="gem-c-attachment__link")
+    def _attachment(self, element) -> None:
+        link = next(self._classed(element, "gem-c-attachment__link", "a"), None)
         if link is None:  # the thumbnail's link is aria-hidden: take the visible one
-            link = next((a for a in tag.find_all("a", href=True) if not _is_chrome(a)), None)
-        named = link if link is not None else tag.find(class_="gem-c-attachment__title")
-        title = collapse(named.get_text(" ")) if named is not None else ""
-        attributes = [collapse(span.get_text(" ")) for span in tag.find_all(class_="gem-c-attachment__attribute")]
+            link = next(
+                (a for a in self._named(element, "a") if self._get(a, "href") is not None and not self._skipped(a)),
+                None,
+            )
+        named = link if link is not None else next(self._classed(element, "gem-c-attachment__title"), None)
+        title = collapse(self._text(named)) if named is not None else ""
+        attributes = [collapse(self._text(e)) for e in self._classed(element, "gem-c-attachment__attribute")]
         note = ", ".join(a for a in attributes if a) or None
-        url = self._url(link.get("href", "")) if link is not None else None
+        url = self._url(self._get(link, "href") or "") if link is not None else None
         self._flush()
         for text in (title, note):
             if text:
@@ -473,32 +571,42 @@ class _Reader:
         if url or title:
             self.items.append(Item(ATTACHMENT, url or title, title=title, url=url, note=note))
 
-    def _inline_attachment(self, tag: Tag) -> None:
-        link = tag.find("a", href=True)
+    def _inline_attachment(self, element) -> None:
+        link = next((a for a in self._named(element, "a") if self._get(a, "href") is not None), None)
         if link is None:
             return
-        url = self._url(link["href"])
+        url = self._url(self._get(link, "href"))
         if url is None:
             return
-        attributes = [collapse(span.get_text(" ")) for span in tag.find_all(class_="gem-c-attachment-link__attribute")]
+        attributes = [collapse(self._text(e)) for e in self._classed(element, "gem-c-attachment-link__attribute")]
         note = ", ".join(a for a in attributes if a) or None
-        title = collapse(link.get_text(" "))
+        title = collapse(self._text(link))
         self.items.append(Item(ATTACHMENT, url, title=title, url=url, note=note))
 
-    def _change_notes(self, container: Tag) -> None:
-        for time in container.find_all("time"):
+    def _inside_chrome(self, element, container) -> bool:
+        node = element
+        while node is not None and node is not container:
+            if self._skipped(node):
+                return True
+            node = self._parent(node)
+        return False
+
+    def _change_notes(self, container) -> None:
+        for time in list(self._named(container, "time")):
             entry = time
-            while entry is not container and entry.name != "li":
-                entry = entry.parent
+            while entry is not container and self._name(entry) != "li":
+                entry = self._parent(entry)
             if entry is container:
-                entry = time.parent if time.parent is not container else None
-            if entry is None or _inside_chrome(time, container):
+                parent = self._parent(time)
+                entry = parent if parent is not container else None
+            if entry is None or self._inside_chrome(time, container):
                 continue
-            stamp = time.get("datetime") or ""
+            stamp = self._get(time, "datetime") or ""
             match = _ISO_DATE.match(stamp.strip())
-            date = match.group() if match else _long_date_to_iso(time.get_text(" "))
+            time_text = self._text(time)
+            date = match.group() if match else _long_date_to_iso(time_text)
             # The note is the entry's text around the time: a <p>, or bare text.
-            note = collapse(entry.get_text(" ").replace(time.get_text(" "), " ", 1))
+            note = collapse(self._text(entry).replace(time_text, " ", 1))
             if not note and not date:
                 continue
             key = f"{date} {note}" if date else note
@@ -514,11 +622,319 @@ class _Reader:
         self.items.append(Item(NOTICE, key, title=text, date=_long_date_to_iso(text)))
 
 
+class _SoupReader(_Reader):
+    """The reader over BeautifulSoup tags: for a selector's matches and whole-page fallbacks."""
+
+    def read(self, root: Tag) -> None:
+        # The soup object itself is a Tag subclass with no element of its own to enter.
+        stack: list = [root] if type(root) is Tag else list(reversed(root.contents))
+        buf = self._buf
+        while stack:
+            node = stack.pop()
+            kind = type(node)
+            if kind is tuple:
+                if node[1]:
+                    self._leave(*node)
+            elif kind is NavigableString:
+                buf.append(node)
+            elif kind is Tag:
+                if _is_chrome(node):
+                    continue
+                flags, data = self._enter(node, node.name, node.attrs.get("class"))
+                if flags >= 0:
+                    stack.append((node, flags, data))
+                    stack.extend(reversed(node.contents))
+            # Comments, doctypes, CDATA and processing instructions are not text.
+        self._flush()
+
+    def _text(self, element: Tag) -> str:
+        return element.get_text(" ")
+
+    def _named(self, element: Tag, name: str):
+        return (d for d in element.descendants if isinstance(d, Tag) and d.name == name)
+
+    def _classed(self, element: Tag, class_name: str, name: str | None = None):
+        return (
+            d
+            for d in element.descendants
+            if isinstance(d, Tag) and (name is None or d.name == name) and class_name in (d.attrs.get("class") or ())
+        )
+
+    @staticmethod
+    def _name(element: Tag) -> str:
+        return element.name
+
+    @staticmethod
+    def _get(element: Tag, attribute: str) -> str | None:
+        return element.attrs.get(attribute)
+
+    @staticmethod
+    def _parent(element: Tag):
+        return element.parent
+
+    @staticmethod
+    def _skipped(element: Tag) -> bool:
+        return _is_chrome(element)
+
+
+class _TreeReader(_Reader):
+    """The reader over an lxml tree, for the default path: one walk, no second tree.
+
+    It reads the tree as if the chrome had been pruned from it first (as the selector
+    path does): a chrome element is skipped and the text after it continues the text
+    before it; whitespace-only text at the edges of block elements is dropped.
+    """
+
+    root = None
+
+    def __init__(self, base: str, page_url: str):
+        super().__init__(base, page_url)
+        self._verdicts: dict = {}  # element -> _is_chrome_element(element)
+        self._scanned: tuple | None = None  # (element, [(descendant, its class)])
+        self._annotated: bool | None = None  # whether the content has rt, rp, pre or textarea
+
+    def read(self, root) -> None:
+        self.root = root
+        if _skipped_element(root):
+            return
+        buf = self._buf
+        enter, leave = self._enter, self._leave
+        # (module constants as locals: the loop below runs for every element of the content)
+        drop_tags, drop_classes, blocklike = _DROP_TAGS, _DROP_CLASSES, _BLOCKLIKE
+        chrome_attributes = _CHROME_ATTRIBUTES
+        ruby = 0  # inside rt/rp: text there is not read
+        # Whether buf[-1] is text that the tail of a skipped chrome element continues: in
+        # the pruned tree they were one string (it matters to a link's text offsets).
+        joined = False
+        stack: list = [root]
+        pop = stack.pop
+        while stack:
+            node = pop()
+            if type(node) is tuple:  # leaving an element with children
+                element, flags, data = node
+            else:
+                tag = node.tag
+                if type(tag) is not str:  # a comment or processing instruction: no text of its own
+                    text = node.tail
+                    joined = text is not None and not ruby
+                    if joined:
+                        buf.append(text)
+                    continue
+                # Chrome, as _is_chrome_element has it, with the classes kept for enter().
+                classes = None
+                if tag in drop_tags:
+                    chrome = True
+                else:
+                    chrome = False
+                    keys = node.keys()
+                    if keys:
+                        if "class" in keys:
+                            value = node.get("class")
+                            if value:
+                                classes = value.split()
+                                chrome = not drop_classes.isdisjoint(classes)
+                        if not chrome and not chrome_attributes.isdisjoint(keys):
+                            chrome = _chrome_by_attributes(node.get, None)
+                    if not chrome and tag == "header":
+                        chrome = node.find(".//h1") is None
+                if chrome:
+                    text = node.tail
+                    if text is not None and not ruby:
+                        if joined:
+                            buf[-1] += text
+                        else:
+                            buf.append(text)
+                            joined = True
+                    continue
+                if tag == "header" and not _keeps_h1(node):
+                    flags, data = -1, None
+                else:
+                    flags, data = enter(node, tag, classes)
+                if flags < 0:  # skipped, but still in the tree: its tail is text of its own
+                    if node is root:
+                        break  # the root's tail is not content
+                    text = node.tail
+                    joined = text is not None and not ruby and not (tag in blocklike and text.isspace())
+                    if joined:
+                        buf.append(text)
+                    continue
+                if tag in _RUBY_TAGS:
+                    ruby += 1
+                    flags |= _RUBY
+                text = node.text
+                joined = text is not None and not ruby
+                if joined and tag in blocklike and node is not root and text.isspace():
+                    joined = False
+                if joined:
+                    buf.append(text)
+                children = node[:]
+                if children:
+                    stack.append((node, flags, data))
+                    children.reverse()
+                    stack += children
+                    continue
+                element = node  # a leaf (most elements are): leave it now, not via the stack
+            if flags:
+                if flags & _RUBY:
+                    ruby -= 1
+                leave(element, flags, data)
+            joined = False
+            if element is root:
+                break  # the root's tail is not content
+            text = element.tail
+            if text is not None and not ruby and not (element.tag in blocklike and text.isspace()):
+                buf.append(text)
+                joined = True
+        self._flush()
+
+    def _text(self, element) -> str:
+        # BeautifulSoup gives text in rt or rp a string type of its own (its kind here):
+        # get_text() of an rt or rp element is its annotation, of any other the rest.
+        root = self.root
+        tag = element.tag
+        kind = wanted = tag if tag in _RUBY_TAGS else None
+        preserve = tag in _PRESERVE_TAGS
+        # Only ancestors up to the root count. Usually the content has no such elements at
+        # all, which lxml tells at once (no element has the name), once per page.
+        if self._annotated is None:
+            self._annotated = next(root.iter(*_RUBY_TAGS, *_PRESERVE_TAGS), None) is not None
+        if self._annotated and element is not root:
+            node = element.getparent()
+            while node is not None:
+                if kind is None and node.tag in _RUBY_TAGS:
+                    kind = node.tag
+                preserve = preserve or node.tag in _PRESERVE_TAGS
+                if node is root:
+                    break
+                node = node.getparent()
+        if len(element):
+            return " ".join(string for string, of in self._strings(element, kind, preserve) if of == wanted)
+        # A leaf (a link, a date, a label): its text is its one string.
+        text = element.text
+        if text is None or kind != wanted or (element is not root and tag in _BLOCKLIKE and text.isspace()):
+            return ""
+        return text if preserve or text.strip(_ASCII_SPACES) else "\n" if "\n" in text else " "
+
+    def _strings(self, element, kind, preserve):
+        """The element's strings as BeautifulSoup had them in the pruned tree.
+
+        Each is a (string, kind) pair, kind being the rt or rp element it is in, if any.
+        Text on either side of a pruned element is one string; whitespace-only text at
+        the edges of blocks is gone; whitespace-only strings become " " or "\n" (outside
+        <pre>), as BeautifulSoup makes them.
+        """
+        root = self.root
+        stack: list = [(element, kind, preserve)]
+        while stack:
+            node, kind, preserve = stack.pop()
+            if type(node) is str:
+                if not preserve and not node.strip(_ASCII_SPACES):
+                    node = "\n" if "\n" in node else " "
+                yield node, kind
+                continue
+            tag = node.tag
+            if tag in _RUBY_TAGS:
+                kind = tag
+            if tag in _PRESERVE_TAGS:
+                preserve = True
+            parts: list = []
+            run = node.text
+            if run is not None and node is not root and tag in _BLOCKLIKE and run.isspace():
+                run = None
+            for child in node:
+                child_tag = child.tag
+                markup = type(child_tag) is str
+                if markup and self._chrome(child):
+                    if child.tail:
+                        run = (run or "") + child.tail
+                    continue
+                if run is not None:
+                    parts.append((run, kind, preserve))
+                if markup:
+                    parts.append((child, kind, preserve))
+                run = child.tail
+                if run is not None and markup and child_tag in _BLOCKLIKE and run.isspace():
+                    run = None
+            if run is not None:
+                parts.append((run, kind, preserve))
+            parts.reverse()
+            stack += parts
+
+    # For the items (attachments, change notes): libxml2 finds the candidates, and those
+    # in chrome, which the pruning would have removed with the chrome, are dropped by a
+    # look at their few ancestors. The same few elements are asked about several times,
+    # hence the memo of verdicts and the scan kept for the element last looked through.
+
+    def _chrome(self, element) -> bool:
+        verdict = self._verdicts.get(element)
+        if verdict is None:
+            verdict = self._verdicts[element] = _is_chrome_element(element)
+        return verdict
+
+    def _pruned(self, element, top) -> bool:
+        """Whether the element is in chrome below ``top`` (itself included)."""
+        while element is not top:
+            if self._chrome(element):
+                return True
+            element = element.getparent()
+        return False
+
+    def _named(self, element, name: str):
+        return (e for e in element.iterdescendants(name) if not self._pruned(e, element))
+
+    def _classed(self, element, class_name: str, name: str | None = None):
+        if self._scanned is None or self._scanned[0] is not element:
+            self._scanned = (element, [(e, e.get("class")) for e in element.iterdescendants("*")])
+        for e, value in self._scanned[1]:
+            if (
+                value
+                and class_name in value
+                and (name is None or e.tag == name)
+                and class_name in value.split()
+                and not self._pruned(e, element)
+            ):
+                yield e
+
+    def _inside_chrome(self, element, container) -> bool:
+        # Only for elements from _named(), which has dropped what the pruning removes: what
+        # is left to find is a header that lost its h1 (kept by the pruning, not read).
+        if next(element.iterancestors("header"), None) is None:
+            return False
+        while element is not container:
+            if element.tag == "header" and not _keeps_h1(element):
+                return True
+            element = element.getparent()
+        return False
+
+    @staticmethod
+    def _name(element) -> str:
+        return element.tag
+
+    @staticmethod
+    def _get(element, attribute: str) -> str | None:
+        value = element.get(attribute)
+        if attribute == "href" and value:
+            return _serialised_href(value)
+        return value
+
+    @staticmethod
+    def _parent(element):
+        return element.getparent()
+
+    @staticmethod
+    def _skipped(element) -> bool:
+        return _skipped_element(element)
+
+
 # --- the page -----------------------------------------------------------------------------
 
 _TITLE_SUFFIX = re.compile(r"\s*[-–—|]\s*GOV\.UK\s*$")
 _CONTENT_XPATH = lxml.etree.XPath("(//main[@id='content'] | //*[@id='main-content'] | //main)")
-_HEAD_XPATH = lxml.etree.XPath("//title[not(ancestor::svg)] | //base[@href]")
+# libxml2 indexes id attributes as it parses (and <a name>, hence a look at the id of what
+# it finds): id() finds the first element with an id at once, where a path expression
+# tests every element of the page. GOV.UK's main#content is found so; other pages take the
+# path expression.
+_ID_CONTENT = lxml.etree.XPath("id('content')")
 _RESOURCE_LIMIT = lxml.etree.ErrorTypes.ERR_RESOURCE_LIMIT
 _local = threading.local()
 
@@ -539,64 +955,89 @@ def _lxml_parser() -> lxml.etree.HTMLParser:
     return parser
 
 
-class _Page:
-    """The parsed page: the content root as a BeautifulSoup tag, the base URL, the title."""
+def _content_element(tree):
+    """main#content, else #main-content, else a main, else the body (first of each)."""
+    found = _ID_CONTENT(tree)
+    if found and found[0].tag == "main" and found[0].get("id") == "content":
+        return found[0]  # the first element with id "content" is the first main#content
+    found = _CONTENT_XPATH(tree)
+    if found:
+        # Prefer main#content, then #main-content, then any main, whatever their order.
+        return min(
+            found,
+            key=lambda e: (
+                0 if e.tag == "main" and e.get("id") == "content" else 1 if e.get("id") == "main-content" else 2
+            ),
+        )
+    content = tree.find("body")
+    return tree if content is None else content
 
-    def __init__(self, html: str, url: str, *, whole: bool = False):
+
+class _Page:
+    """The parsed page: its content root, the base URL and the head's title.
+
+    The root is an lxml element, or with ``soup`` (or when lxml gave up on the page) a
+    BeautifulSoup tag, and then ``soup`` is true.
+    """
+
+    def __init__(self, html: str, url: str, *, soup: bool = False, whole: bool = False):
         self.url = url
         self.base = url
         self.head_title = ""
-        self.root: Tag | None = None
+        self.root = None
+        self.soup = soup
         if not whole and self._cut(html):
             return
-        soup = BeautifulSoup(html, "lxml")
-        base = soup.find("base", href=True)
+        self.soup = True
+        soup_tree = BeautifulSoup(html, "lxml")
+        base = soup_tree.find("base", href=True)
         if base is not None:
-            self.base = urljoin(url, base["href"].strip())
-        title = next((t for t in soup.find_all("title") if t.find_parent("svg") is None), None)
+            self.base = _join_or(url, base["href"])
+        title = next((t for t in soup_tree.find_all("title") if t.find_parent("svg") is None), None)
         if title is not None:
             self.head_title = title.get_text(" ")
         self.root = (
-            soup.find("main", id="content") or soup.find(id="main-content") or soup.find("main") or soup.body or soup
+            soup_tree.find("main", id="content")
+            or soup_tree.find(id="main-content")
+            or soup_tree.find("main")
+            or soup_tree.body
+            or soup_tree
         )
 
     def _cut(self, html: str) -> bool:
+        body = html.encode("utf-8", "surrogatepass")
         parser = _lxml_parser()
         try:
-            tree = lxml.etree.fromstring(html.encode("utf-8", "surrogatepass"), parser)
+            tree = lxml.etree.fromstring(body, parser)
         except (lxml.etree.LxmlError, ValueError):
             return False
         if tree is None:
             return False
         if any(error.type == _RESOURCE_LIMIT for error in parser.error_log):
             return False  # libxml2 cut the tree short (nesting beyond 2048): read it all
-        found = _CONTENT_XPATH(tree)
-        if found:
-            # Prefer main#content, then #main-content, then any main, whatever their order.
-            content = min(
-                found,
-                key=lambda e: (
-                    0 if e.tag == "main" and e.get("id") == "content" else 1 if e.get("id") == "main-content" else 2
-                ),
-            )
-        else:
-            content = tree.find("body")
-            if content is None:
-                content = tree
-        base_seen = False
-        for element in _HEAD_XPATH(tree):
-            if element.tag == "base":
-                if not base_seen:  # only the first <base> counts
-                    base_seen = True
-                    self.base = urljoin(self.url, element.get("href").strip())
-            elif not self.head_title:
-                self.head_title = "".join(element.itertext())
-        # Chrome goes before BeautifulSoup sees the markup: building its tree is the
-        # costly step, and the sidebar, share links and forms are a good part of main.
+        content = _content_element(tree)
+        # The first <base href> anywhere counts. (When no element is named "base", lxml
+        # knows it from the document's name dictionary and returns at once.)
+        for base in tree.iter("base"):
+            href = base.get("href")
+            if href is not None:
+                self.base = _join_or(self.url, href)
+                break
+        # The first title outside an svg with any text (it is in the head: a short walk).
+        for title in tree.iter("title"):
+            if next(title.iterancestors("svg"), None) is None:
+                self.head_title = "".join(title.itertext())
+                if self.head_title:
+                    break
+        if not self.soup:
+            self.root = content
+            return True
+        # For a selector: soupsieve needs a BeautifulSoup tree. The chrome goes before
+        # BeautifulSoup sees the markup, as building its tree is the costly step.
         _prune_element(content)
         markup = lxml.etree.tostring(content, method="html", encoding="unicode", with_tail=False)
-        soup = BeautifulSoup(markup, "lxml")
-        self.root = soup.body or soup
+        soup_tree = BeautifulSoup(markup, "lxml")
+        self.root = soup_tree.body or soup_tree
         return True
 
     def title(self, h1: str | None) -> str:
@@ -626,13 +1067,13 @@ def extract_html(html: str, *, url: str, selector: str | None = None) -> Documen
     ``selector`` (CSS) narrows the content to the elements it matches; matching nothing
     raises ExtractError, as does a page without any text.
     """
-    page = _Page(html, url)
-    assert page.root is not None
     if selector is None:
-        reader = _Reader(page.base, url)
+        page = _Page(html, url)
+        reader: _Reader = _SoupReader(page.base, url) if page.soup else _TreeReader(page.base, url)
         reader.read(page.root)
         title = page.title(reader.h1)
     else:
+        page = _Page(html, url, soup=True)
         matches = _select(page, selector)
         if not matches:
             # The selector may name ancestors of the content element (".govuk-width-container
@@ -643,7 +1084,7 @@ def extract_html(html: str, *, url: str, selector: str | None = None) -> Documen
             raise ExtractError(f"selector {selector!r} matched nothing on the page")
         heading = page.root.find("h1")
         title = page.title(collapse(heading.get_text(" ")) if heading is not None else None)
-        reader = _Reader(page.base, url)
+        reader = _SoupReader(page.base, url)
         for tag in _outermost(matches):
             reader.read(tag)
         if not reader.blocks:

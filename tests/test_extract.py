@@ -480,6 +480,97 @@ def test_parliament_page_keeps_publications_and_drops_chrome():
     )
 
 
+# --- how the tree is read -----------------------------------------------------------------
+
+
+def test_default_path_and_selector_path_read_alike():
+    # The default path walks lxml's tree, a selector's matches are BeautifulSoup tags:
+    # the same content must give the same Document either way.
+    for seed in range(3):
+        content = send_code(withdrawn=("2024-02-01", "Replaced by the [new code](/new-code)."))
+        html = render_govuk_page(content, noise_seed=seed, nav_variant=seed, banner=True)
+        assert extract(html, selector="#content") == extract(html)
+
+
+def test_hidden_text_inside_words_leaves_no_gap():
+    html = (
+        "<main><p>SEND<span class='govuk-visually-hidden'> (hidden)</span>policy and <b>more</b></p>"
+        "<section class='gem-c-attachment'><h3 class='gem-c-attachment__title'>"
+        "<a class='gem-c-attachment__link' href='/a.pdf'>Annual<span hidden> x</span>report</a></h3>"
+        "<span class='gem-c-attachment__attribute'>PDF</span></section></main>"
+    )
+    doc = extract(html)
+    assert doc.blocks == ("SENDpolicy and more", "Annualreport", "PDF")
+    (attachment,) = doc.items
+    assert (attachment.title, attachment.note) == ("Annualreport", "PDF")
+
+
+def test_ruby_annotations_are_not_text():
+    html = (
+        "<main><p>Tokyo <ruby>東京<rp>(</rp><rt>Tōkyō</rt><rp>)</rp></ruby> office, "
+        "<a href='/t'>see <ruby>東<rt>tō</rt></ruby></a></p></main>"
+    )
+    doc = extract(html)
+    assert doc.blocks == ("Tokyo 東京 office, see 東",)
+    assert [(i.key, i.title) for i in doc.items] == [("https://www.gov.uk/t", "see 東")]
+
+
+def test_hrefs_are_percent_encoded_in_item_keys():
+    doc = extract("<main><p><a href=' /docs/café guide.pdf'>Guide</a></p></main>")
+    assert [i.key for i in doc.items] == ["https://www.gov.uk/docs/caf%C3%A9%20guide.pdf"]
+
+
+def test_a_header_whose_h1_is_hidden_is_chrome():
+    html = (
+        "<main><header><div hidden><h1>Hidden</h1></div><p>Header text</p></header>"
+        "<header><h1>Shown</h1><p>Sub</p></header><p>Body</p></main>"
+    )
+    doc = extract(html)
+    assert doc.title == "Shown"
+    assert doc.blocks == ("Shown", "Sub", "Body")
+
+
+def test_title_and_base_come_from_the_first_usable_elements():
+    # An svg's title is not the page's; an empty title gives way to the next one.
+    html = (
+        "<html><head><title></title></head><body><svg><title>Icon</title></svg>"
+        "<title>Second</title><p>x</p></body></html>"
+    )
+    assert extract(html).title == "Second"
+    # The first <base href> counts, wherever it is.
+    html = (
+        "<html><body><main><p><a href='doc'>d</a></p><base href='https://example.org/one/'>"
+        "<base href='https://example.org/two/'></main></body></html>"
+    )
+    assert [i.key for i in extract(html).items] == ["https://example.org/one/doc"]
+
+
+def test_content_element_preference():
+    # main#content wins over everything before it; an <a name> is not an id.
+    html = (
+        "<html><body><div id='content'><p>div</p></div><a name='main-content'>anchor</a>"
+        "<main><p>plain main</p></main><div id='main-content'><p>main-content</p></div>"
+        "<main id='content'><p>main content</p></main></body></html>"
+    )
+    assert extract(html).blocks == ("main content",)
+    html = (
+        "<html><body><a name='content'>x</a><main><p>plain main</p></main>"
+        "<section id='main-content'><p>section</p></section></body></html>"
+    )
+    assert extract(html).blocks == ("section",)
+    with pytest.raises(ExtractError, match="no text content"):
+        extract("<html><body><main hidden><p>hidden main</p></main></body></html>")
+
+
+def test_markup_is_read_as_the_parser_built_it():
+    # An empty banner followed by text: the text is not in the banner, so not a notice.
+    doc = extract("<main><p>Intro</p><li class='govuk-notification-banner'></li>Closes 1 May 2020</main>")
+    assert doc.blocks == ("Intro", "Closes 1 May 2020")
+    assert not doc.items_of(NOTICE)
+    # <xmp> holds raw text: what it says is what is read, not an escaped copy.
+    assert extract("<main><xmp>if a < b &amp;&amp; c</xmp></main>").blocks == ("if a < b &amp;&amp; c",)
+
+
 # --- decoding -----------------------------------------------------------------------------
 
 
@@ -547,3 +638,11 @@ def test_windows_1252_page_end_to_end():
 def test_collapse():
     assert collapse(" a\u00a0\u00a0b\n\t c\u200bd\u00ad e ") == "a b cd e"
     assert collapse("cafe\u0301") == "café"
+
+
+def test_a_malformed_link_or_base_is_ignored_not_a_failed_page():
+    html = ('<html><head><base href="http://[broken/"></head><body><main id="content"><h1>Guidance</h1>'
+            '<p>See <a href="http://[oops/x">this</a> and <a href="/ok">that</a>.</p></main></body></html>')
+    document = extract_html(html, url="https://www.gov.uk/guidance")
+    assert document.title == "Guidance"
+    assert [item.url for item in document.items] == ["https://www.gov.uk/ok"]
