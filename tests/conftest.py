@@ -6,7 +6,8 @@ import gzip
 import os
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -131,19 +132,17 @@ def site():
 # -- databases -------------------------------------------------------------------------------
 
 
-def _database_params() -> list:
-    params = [pytest.param("sqlite", id="sqlite")]
-    if os.environ.get("SENDWATCH_TEST_DATABASE_URL"):
-        params.append(pytest.param("postgres", id="postgres"))
-    return params
+def database_kinds() -> list[str]:
+    """SQLite always; PostgreSQL too when SENDWATCH_TEST_DATABASE_URL points at a server."""
+    return ["sqlite"] + (["postgres"] if os.environ.get("SENDWATCH_TEST_DATABASE_URL") else [])
 
 
-@pytest.fixture(params=_database_params())
-def database_url(request, tmp_path):
-    """A fresh, empty database: SQLite always; PostgreSQL too when
-    SENDWATCH_TEST_DATABASE_URL points at a server (a new database per test)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'sendwatch.db'}"
+@contextmanager
+def fresh_database(kind: str, directory: Path) -> Iterator[str]:
+    """The URL of a new, empty database: a SQLite file in ``directory``, or a new
+    PostgreSQL database beside SENDWATCH_TEST_DATABASE_URL's (dropped afterwards)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'sendwatch.db'}"
         return
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
@@ -159,6 +158,26 @@ def database_url(request, tmp_path):
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(params=database_kinds())
+def database_url(request, tmp_path):
+    """A fresh, empty database for one test (see ``fresh_database``)."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+# The commitment most tests follow, as a user would write it in sendwatch.toml.
+CODE_OF_PRACTICE = """
+[[commitment]]
+id = "code-of-practice"
+title = "A revised SEND Code of Practice"
+promise = "Revise the SEND Code of Practice."
+made_in = "Government response to the Education Committee"
+made_on = 2020-07-23
+phrases = ["SEND code of practice", "SEN support"]
+documents = ["SEND code of practice: 0 to 25 years"]
+"""
 
 
 # -- running the CLI in-process ---------------------------------------------------------------

@@ -14,19 +14,11 @@ import trustme
 from config import load_settings
 from monitor.outbox import send_due
 from storage import Store
+from tests.conftest import CODE_OF_PRACTICE
 from tests.govuk_site import PageContent, render_govuk_page
 from tests.mailserver import MailServer, free_port
 
-COMMITMENT = """
-[[commitment]]
-id = "code-of-practice"
-title = "A revised SEND Code of Practice"
-promise = "Revise the SEND Code of Practice."
-made_in = "Government response to the Education Committee"
-made_on = 2020-07-23
-phrases = ["SEND code of practice"]
-documents = ["SEND code of practice: 0 to 25 years"]
-"""
+COMMITMENT = CODE_OF_PRACTICE
 
 OVERDUE = """
 [[commitment]]

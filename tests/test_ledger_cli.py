@@ -9,18 +9,10 @@ from datetime import UTC, datetime, timedelta
 from config import load_settings
 from monitor.check import record_due_events
 from storage import Store
+from tests.conftest import CODE_OF_PRACTICE
 from tests.govuk_site import PageContent, render_govuk_page
 
-COMMITMENTS = '''
-[[commitment]]
-id = "code-of-practice"
-title = "A revised SEND Code of Practice"
-promise = "Revise the SEND Code of Practice."
-made_in = "Government response to the Education Committee"
-made_on = 2020-07-23
-phrases = ["SEND code of practice", "SEN support"]
-documents = ["SEND code of practice: 0 to 25 years"]
-
+COMMITMENTS = CODE_OF_PRACTICE + '''
 [[commitment]]
 id = "update-later-in-the-year"
 title = "An update later in the year"

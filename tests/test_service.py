@@ -26,23 +26,14 @@ from sqlalchemy import create_engine, update
 
 from storage import Store
 from storage.models import SourceRecord
-from tests.conftest import Reply
+from tests.conftest import CODE_OF_PRACTICE, Reply
 from tests.govuk_site import PageContent, render_govuk_page
 from tests.mailserver import MailServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEADLINE = 20.0  # seconds any condition may take to come true
 
-COMMITMENT = """
-[[commitment]]
-id = "code-of-practice"
-title = "A revised SEND Code of Practice"
-promise = "Revise the SEND Code of Practice."
-made_in = "Government response to the Education Committee"
-made_on = 2020-07-23
-phrases = ["SEND code of practice"]
-documents = ["SEND code of practice: 0 to 25 years"]
-
+COMMITMENT = CODE_OF_PRACTICE + """
 [[recipient]]
 email = "parent@example.org"
 """

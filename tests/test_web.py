@@ -6,12 +6,10 @@ The record is built once per module and per database, since every test here only
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,7 +30,7 @@ from monitor.web import app as web_app
 from monitor.web import create_app
 from monitor.web.present import diff_hunks, paginate, parse_since, web_url
 from storage import CheckMeta, DevelopmentDraft, Store
-from tests.conftest import Site
+from tests.conftest import Site, database_kinds, fresh_database
 from tests.govuk_site import PageContent, render_govuk_page
 
 # What a hostile page says. Each payload is numbered so a failure names the one that got through.
@@ -133,28 +131,6 @@ def serving(app) -> Iterator[str]:
         thread.join(10)
 
 
-@contextmanager
-def database(kind: str, directory: Path) -> Iterator[str]:
-    """A fresh database: SQLite, or a new PostgreSQL database (as conftest's database_url)."""
-    if kind == "sqlite":
-        yield f"sqlite:///{directory / 'sendwatch.db'}"
-        return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin_url = make_url(os.environ["SENDWATCH_TEST_DATABASE_URL"])
-    name = f"sendwatch_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def sendwatch(config: Path, *args: str) -> None:
     from monitor.cli import main
 
@@ -167,7 +143,7 @@ def built_world(directory: Path, database_kind: str = "sqlite") -> Iterator[Worl
     through the Store (with a ``javascript:`` URL the extractor would never produce), and
     the web app serving the result."""
     site = Site().start()
-    with pytest.MonkeyPatch.context() as mp, database(database_kind, directory) as url:
+    with pytest.MonkeyPatch.context() as mp, fresh_database(database_kind, directory) as url:
         for name in ("SENDWATCH_CONFIG", "SENDWATCH_DATABASE_URL", "SENDWATCH_DATA_DIR"):
             mp.delenv(name, raising=False)
         mp.chdir(directory)
@@ -213,11 +189,7 @@ def record_javascript_development(store: Store) -> int:
     return recorded.change_id
 
 
-def _database_kinds() -> list[str]:
-    return ["sqlite"] + (["postgres"] if os.environ.get("SENDWATCH_TEST_DATABASE_URL") else [])
-
-
-@pytest.fixture(scope="module", params=_database_kinds())
+@pytest.fixture(scope="module", params=database_kinds())
 def world(request, tmp_path_factory):
     with built_world(tmp_path_factory.mktemp("web"), request.param) as built:
         yield built
