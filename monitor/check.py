@@ -67,7 +67,7 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
         meta = CheckMeta(started_at, _ms(clock), status)
         health = for_source_health(config, settings, state.consecutive_failures, failed=True, error=error)
         store.record_failure(settings.id, error, meta, notifications=health)
-        log.warning("check failed: %s: %s", settings.id, error)
+        log.info("check failed: %s: %s", settings.id, error)  # callers report it to the user
         return CheckResult(settings.id, "failed", meta.duration_ms, error=error)
 
     meta = CheckMeta(started_at, _ms(clock), reading.status, reading.size)
