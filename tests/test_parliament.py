@@ -338,3 +338,10 @@ def test_a_bad_option_is_a_config_error(sendwatch, site, parliament_config):
     result = sendwatch("check")
     assert result.code == 2
     assert "source 'education-committee' (sources[0]), field 'committe'" in result.err
+
+
+def test_the_committee_kind_discovers_documents_for_every_commitment():
+    from monitor.sources.parliament import ParliamentCommitteeSource
+
+    assert ParliamentCommitteeSource.discovers is True
+    assert "discovers = True" not in (ParliamentCommitteeSource.__doc__ or "")

@@ -68,10 +68,7 @@ class ParliamentCommitteeSource(SourceKind):
 
         [[source]]
         id = "education-committee-publications"
-        # Publications are matched against every commitment; their files are final papers
-    # (PDFs), so there is nothing to follow.
-    discovers = True
-    kind = "parliament-committee"
+        kind = "parliament-committee"
         url = "https://committees-api.parliament.uk"
         committee_id = 203
         publication_types = ["Report", "Government Response"]
@@ -92,6 +89,9 @@ class ParliamentCommitteeSource(SourceKind):
     """
 
     kind = "parliament-committee"
+    # Publications are matched against every commitment; their files are final papers
+    # (PDFs), so there is nothing to follow.
+    discovers = True
     Options = ParliamentOptions
     needs_previous = True
 
