@@ -70,6 +70,19 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
         log.info("check failed: %s: %s", settings.id, error)  # callers report it to the user
         return CheckResult(settings.id, "failed", meta.duration_ms, error=error)
 
+    try:
+        return _record_reading(source, settings, store, config, state, previous, reading, started_at, clock)
+    except Exception as exc:  # a document the record cannot take must not stop the pass
+        log.exception("cannot record the check of %s", settings.id)
+        error = f"internal error: {type(exc).__name__}: {exc}"
+        meta = CheckMeta(started_at, _ms(clock), reading.status, reading.size)
+        health = for_source_health(config, settings, state.consecutive_failures, failed=True, error=error)
+        store.record_failure(settings.id, error, meta, notifications=health)
+        return CheckResult(settings.id, "failed", meta.duration_ms, error=error)
+
+
+def _record_reading(source, settings: SourceSettings, store: Store, config: Settings, state, previous,
+                    reading, started_at: datetime, clock: float) -> CheckResult:
     meta = CheckMeta(started_at, _ms(clock), reading.status, reading.size)
     etag, last_modified = reading.validators.etag, reading.validators.last_modified
     health = for_source_health(config, settings, state.consecutive_failures, failed=False)
@@ -90,7 +103,7 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
                                              discovers=source.discovers, follow_kind=follow_kind)]
     recorded = store.record_document(settings.id, reading.document, change, meta, summary=summary,
                                      etag=etag, last_modified=last_modified, developments=drafts,
-                                     notifications=health)
+                                     notifications=health, expected_snapshot_id=state.snapshot_id)
     summary = summary or _describe_first(reading.document)
     return _result(settings.id, recorded.outcome, meta, summary=summary, change_id=recorded.change_id,
                    developments=tuple(sorted({d.commitment_id for d in drafts})), followed=recorded.followed)

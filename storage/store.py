@@ -31,6 +31,8 @@ from storage.models import (
     utcnow,
 )
 
+ANY_SNAPSHOT = object()  # record_document: record the change whatever the current snapshot is
+
 
 @dataclass(frozen=True, slots=True)
 class SourceState:
@@ -233,19 +235,26 @@ class Store:
                         meta: CheckMeta, *, summary: str | None = None, etag: str | None = None,
                         last_modified: str | None = None,
                         developments: Iterable[DevelopmentDraft] = (),
-                        notifications: Iterable[NotificationDraft] = ()) -> Recorded:
+                        notifications: Iterable[NotificationDraft] = (),
+                        expected_snapshot_id: int | None | object = ANY_SNAPSHOT) -> Recorded:
         """A successful check that produced a new version (or the first one) of the document.
 
         ``change`` is the difference from the current snapshot, None for the first one;
         ``summary`` its one-line account (default: the generic summary of the change).
         ``developments`` are written in the same transaction as the change they come from,
         so a crash can never leave a change without its developments or the reverse.
+        ``expected_snapshot_id`` is the snapshot the change was computed against: when
+        another process (a ``sendwatch check`` beside ``serve``) recorded a newer one in the
+        meantime, that process has already reported the change, so this check records
+        only that it saw the content.
         """
         content_hash = document.content_hash()
         with self._session.begin() as session:
             _enqueue(session, notifications, meta.started_at)
             source = session.get(SourceRecord, source_id)
             previous_id = source.current_snapshot_id
+            if change is not None and expected_snapshot_id is not ANY_SNAPSHOT and previous_id != expected_snapshot_id:
+                change, developments = None, ()
             snapshot = session.scalars(select(SnapshotRecord).where(
                 SnapshotRecord.source_id == source_id, SnapshotRecord.content_hash == content_hash)
             ).first()
@@ -258,14 +267,17 @@ class Store:
             else:
                 snapshot.last_seen_at = meta.started_at  # content went back to an earlier version
             session.flush()
-            outcome = "first" if previous_id is None else "changed"
+            if previous_id == snapshot.id:
+                outcome = "unchanged"  # another process recorded this very content first
+            else:
+                outcome = "first" if previous_id is None else "changed"
             check = CheckRecord(source_id=source_id, outcome=outcome, snapshot_id=snapshot.id, **_meta(meta))
             session.add(check)
             session.flush()
             change_id = None
             development_ids: list[int] = []
             followed: list[str] = []
-            if previous_id is not None and change is not None:
+            if previous_id is not None and change is not None and outcome == "changed":
                 record = ChangeRecord(source_id=source_id, check_id=check.id, from_snapshot_id=previous_id,
                                       to_snapshot_id=snapshot.id, detected_at=meta.started_at,
                                       summary=summary or change.summary, detail=compress_json(change.to_dict()))

@@ -155,3 +155,15 @@ def test_the_known_head_is_the_newest_migration():
     from storage.migrate import HEAD, alembic_config
 
     assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
+
+
+def test_a_change_already_recorded_by_another_process_is_not_recorded_twice(database_url):
+    with open_store(database_url) as store:
+        first = store.record_document("code", V1, None, at(0))
+        change = diff_documents(V1, V2)
+        # Two checks both read snapshot 1, both fetched V2; the second to write loses.
+        one = store.record_document("code", V2, change, at(1), expected_snapshot_id=first.snapshot_id)
+        two = store.record_document("code", V2, change, at(1.01), expected_snapshot_id=first.snapshot_id)
+        assert one.outcome == "changed" and one.change_id is not None
+        assert two.outcome == "unchanged" and two.change_id is None
+        assert len(store.changes()) == 1 and len(store.snapshots("code")) == 2
