@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -76,8 +77,16 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
     delivery = delivery or delivery_for(settings.email)
     report.delivery = delivery.describe()
     email_settings = settings.email
+    started = time.monotonic()
+
+    def current() -> datetime:
+        # ``now`` moved on by the time this run has taken: each claim is stamped when it is
+        # made, so a long run never outlives the lease of what it is still sending.
+        return now + timedelta(seconds=time.monotonic() - started)
+
     with delivery:
-        while claimed := store.claim_due(now):
+        # One notification per claim: a claim covers one delivery, not a whole batch.
+        while claimed := store.claim_due(current(), limit=1):
             for notification in claimed:
                 try:
                     message = render(settings, store, notification, now)
@@ -95,7 +104,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
                         continue
                     wait = email_settings.retry_backoff * 2 ** (notification.attempts - 1)
                     wait *= random.uniform(0.9, 1.1)
-                    store.mark_retry(notification.id, str(exc), now + timedelta(seconds=wait))
+                    store.mark_retry(notification.id, str(exc), current() + timedelta(seconds=wait))
                     report.retrying.append((notification.id, notification.recipient, str(exc)))
                     log.info("notification %s to %s will be retried in %.0f s: %s", notification.id,
                              notification.recipient, wait, exc)

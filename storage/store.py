@@ -434,20 +434,27 @@ class Store:
                 NotificationRecord.status == "sending", NotificationRecord.next_attempt_at < before)
                 .values(status="pending")).rowcount
 
-    def claim_due(self, now: datetime, limit: int = 100) -> list[NotificationRecord]:
-        """Notifications due now, marked as being sent (several senders never share one)."""
+    def claim_due(self, now: datetime, limit: int = 1) -> list[NotificationRecord]:
+        """Notifications due now, marked as being sent at ``now``. The claim is a
+        conditional update, so two senders (``serve`` and a ``sendwatch check`` beside it)
+        never both take one notification."""
         with self._session.begin() as session:
-            query = (select(NotificationRecord)
+            query = (select(NotificationRecord.id)
                      .where(NotificationRecord.status == "pending", NotificationRecord.next_attempt_at <= now)
                      .order_by(NotificationRecord.next_attempt_at, NotificationRecord.id).limit(limit))
             if session.bind.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            claimed = list(session.scalars(query))
-            for record in claimed:
-                record.status = "sending"
-                record.attempts += 1
-                record.next_attempt_at = now  # the claim's time, for the lease
-            return claimed
+            candidates = list(session.scalars(query))
+            if not candidates:
+                return []
+            claimed = list(session.scalars(
+                update(NotificationRecord)
+                .where(NotificationRecord.id.in_(candidates), NotificationRecord.status == "pending")
+                .values(status="sending", attempts=NotificationRecord.attempts + 1, next_attempt_at=now)
+                .returning(NotificationRecord.id)))
+            return list(session.scalars(select(NotificationRecord).where(NotificationRecord.id.in_(claimed))
+                                        .order_by(NotificationRecord.id)
+                                        .execution_options(populate_existing=True)))
 
     def mark_sent(self, notification_id: int, at: datetime) -> None:
         with self._session.begin() as session:

@@ -167,3 +167,17 @@ def test_a_change_already_recorded_by_another_process_is_not_recorded_twice(data
         assert one.outcome == "changed" and one.change_id is not None
         assert two.outcome == "unchanged" and two.change_id is None
         assert len(store.changes()) == 1 and len(store.snapshots("code")) == 2
+
+
+def test_two_senders_never_claim_the_same_notification(database_url):
+    from storage import NotificationDraft
+
+    with open_store(database_url) as store, Store(database_url) as other:
+        store.enqueue([NotificationDraft(recipient=f"r{n}@example.org", kind="test") for n in range(6)], T0)
+        later = T0 + timedelta(minutes=1)
+        first = store.claim_due(later, limit=4)
+        second = other.claim_due(later, limit=4)
+        assert len(first) == 4 and len(second) == 2
+        assert not {n.id for n in first} & {n.id for n in second}
+        assert all(n.status == "sending" and n.attempts == 1 for n in first + second)
+        assert other.claim_due(later) == []
