@@ -129,6 +129,9 @@ def _apply_environment(settings: Settings, env: Mapping[str, str], base_dir: Pat
     database_url = env.get("SENDWATCH_DATABASE_URL") or settings.database_url
     if not database_url:
         database_url = f"sqlite:///{data_dir.resolve() / 'sendwatch.db'}"
+    else:
+        where = "SENDWATCH_DATABASE_URL" if env.get("SENDWATCH_DATABASE_URL") else "field 'database_url'"
+        _check_database_url(database_url, f"{settings.origin}, {where}")
     email = settings.email
     if not email.maildir.is_absolute():
         email = email.model_copy(update={"maildir": data_dir / email.maildir})
@@ -143,6 +146,22 @@ def _apply_environment(settings: Settings, env: Mapping[str, str], base_dir: Pat
         web["port"] = int(port)
     return settings.model_copy(update={"data_dir": data_dir, "database_url": database_url, "email": email,
                                        "web": settings.web.model_copy(update=web)})
+
+
+def _check_database_url(url: str, where: str) -> None:
+    """A URL SQLAlchemy cannot use, or whose driver is not installed, is a config error now
+    rather than a traceback on first use."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except ArgumentError:
+        raise ConfigError(f"{where}: {url!r} is not a database URL such as "
+                          "'sqlite:///sendwatch.db' or 'postgresql+psycopg://user@host/db'") from None
+    except (NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(f"{where}: cannot use {make_url(url).drivername!r}: {exc} "
+                          "(for PostgreSQL: pip install 'sendwatch[postgres]')") from None
 
 
 def _explain(origin: str, raw: Mapping[str, Any], exc: ValidationError) -> str:

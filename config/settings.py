@@ -105,7 +105,7 @@ class SourceSettings(BaseModel):
     @field_validator("id")
     @classmethod
     def _id_shape(cls, value: str) -> str:
-        if not SOURCE_ID.match(value):
+        if not SOURCE_ID.fullmatch(value):
             raise ValueError(
                 "must be lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
             )
@@ -162,7 +162,7 @@ class CommitmentSettings(_Strict):
     @field_validator("id")
     @classmethod
     def _id_shape(cls, value: str) -> str:
-        if not SOURCE_ID.match(value):
+        if not SOURCE_ID.fullmatch(value):
             raise ValueError("must be lower-case letters, digits, '.', '_' or '-', starting with a letter or digit")
         return value
 

@@ -254,7 +254,10 @@ def cmd_changes(args) -> int:
 
 def cmd_prune(args) -> int:
     settings, store = _open(args)
-    keep = parse_duration(args.older_than) if args.older_than else settings.retention
+    try:
+        keep = parse_duration(args.older_than) if args.older_than else settings.retention
+    except ValueError as exc:
+        raise UsageError(f"--older-than: {exc}") from None
     if keep is None:
         raise UsageError("nothing to prune: no retention is set (the default keeps everything). "
                          "Use --older-than 365d or set retention in the config.")

@@ -182,9 +182,12 @@ class Store:
                                              settings=data, origin="config", active=True,
                                              consecutive_failures=0, created_at=utcnow()))
                     continue
-                if (record.kind, record.url) != (settings.kind, settings.url):
-                    # Validators were for the old URL; keep history, drop conditional state.
+                if _reading(record.settings) != _reading(data):
+                    # A new URL, kind or option reads the source differently: comparing
+                    # the next reading with the old one would report the edit as news.
+                    # The history stays; the next check starts a new baseline.
                     record.etag = record.last_modified = None
+                    record.current_snapshot_id = None
                 record.kind, record.url, record.settings = settings.kind, settings.url, data
                 record.active = True
             configured = {s.id for s in sources}
@@ -525,11 +528,15 @@ class Store:
         """Forget checks and changes older than ``before``, and snapshots nothing refers to.
 
         A source's current snapshot is always kept, so the next check still compares
-        against it.
+        against it, and so is every change that is a development (with its snapshots):
+        the ledger's evidence is the record, not history to trim.
         """
         with self._session.begin() as session:
             checks = session.execute(delete(CheckRecord).where(CheckRecord.started_at < before)).rowcount
-            changes = session.execute(delete(ChangeRecord).where(ChangeRecord.detected_at < before)).rowcount
+            # Changes that are developments are the ledger's evidence: they are kept.
+            changes = session.execute(delete(ChangeRecord).where(
+                ChangeRecord.detected_at < before,
+                ChangeRecord.id.not_in(select(DevelopmentRecord.change_id)))).rowcount
             referenced = (
                 select(SourceRecord.current_snapshot_id).where(SourceRecord.current_snapshot_id.is_not(None))
                 .union(select(ChangeRecord.from_snapshot_id), select(ChangeRecord.to_snapshot_id),
@@ -549,6 +556,11 @@ def _notification_row(draft: NotificationDraft, at: datetime, **links) -> dict:
             "source_id": draft.source_id, "payload": draft.payload or {},
             "status": "held" if draft.held else "pending", "attempts": 0, "next_attempt_at": at,
             "created_at": at, **links}
+
+
+def _reading(settings: dict | None) -> dict:
+    """The settings that decide what a source's document is (not when or for whom)."""
+    return {k: v for k, v in (settings or {}).items() if k not in ("interval", "commitments", "enabled")}
 
 
 def _enqueue(session: Session, drafts: Iterable[NotificationDraft], at: datetime, **links) -> list[int]:

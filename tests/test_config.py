@@ -179,3 +179,15 @@ def test_the_dashboard_address_can_come_from_the_environment(tmp_path):
     assert (load_settings(path, env={}).web.host, load_settings(path, env={}).web.port) == ("127.0.0.1", 8080)
     with pytest.raises(ConfigError, match="SENDWATCH_WEB_PORT='http' is not a port number"):
         load_settings(path, env={"SENDWATCH_WEB_PORT": "http"})
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("nonsense", "field 'database_url': 'nonsense' is not a database URL"),
+    ("mysql://root@127.0.0.1/x", "field 'database_url': cannot use 'mysql'"),
+])
+def test_an_unusable_database_url_is_a_config_error(tmp_path, url, expected):
+    assert expected in problem(tmp_path, f'database_url = "{url}"\n' + GOOD)
+
+
+def test_an_id_with_a_trailing_newline_is_refused(tmp_path):
+    assert "field 'id'" in problem(tmp_path, GOOD.replace('id = "code-of-practice"\nurl', 'id = "cop\\n"\nurl'))

@@ -181,3 +181,30 @@ def test_two_senders_never_claim_the_same_notification(database_url):
         assert not {n.id for n in first} & {n.id for n in second}
         assert all(n.status == "sending" and n.attempts == 1 for n in first + second)
         assert other.claim_due(later) == []
+
+
+def test_editing_how_a_source_is_read_starts_a_new_baseline_but_not_its_schedule(database_url):
+    with open_store(database_url) as store:
+        store.record_document("code", V1, None, at(0), etag='"abc"')
+        store.sync_sources([SourceSettings(id="code", url="https://www.gov.uk/code", interval=7200)])
+        assert store.source_state("code").snapshot_id is not None  # a new interval reads the same
+        store.sync_sources([SourceSettings(id="code", url="https://www.gov.uk/code", selector="main")])
+        state = store.source_state("code")
+        assert state.snapshot_id is None and state.etag is None
+        assert store.record_document("code", V2, None, at(1)).outcome == "first"
+        assert store.changes() == [] and len(store.snapshots("code")) == 2
+
+
+def test_prune_keeps_changes_that_are_developments(database_url):
+    from storage import DevelopmentDraft
+
+    with open_store(database_url) as store:
+        store.record_document("code", V1, None, at(0))
+        draft = DevelopmentDraft(commitment_id="code-of-practice", title="revised code", score=1.0, evidence=[])
+        store.record_document("code", V2, diff_documents(V1, V2), at(24), developments=[draft])
+        store.record_document("code", V1, diff_documents(V2, V1), at(48))
+        result = store.prune(T0 + timedelta(days=365))
+        assert result.changes == 1
+        (kept,) = store.changes()
+        assert store.developments()[0].change_id == kept.id
+        assert store.document(kept.to_snapshot_id) == V2
