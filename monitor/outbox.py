@@ -41,6 +41,13 @@ class SendReport:
 def queue_due_digests(settings: Settings, store: Store, now: datetime) -> int:
     """Turn held notifications into digests for recipients whose digest time has come."""
     made = 0
+    modes = {r.email: r.mode for r in settings.recipients}
+    for address in store.held_recipients():
+        # A recipient who switched to one email each, or left, would wait forever.
+        if address not in modes:
+            store.release_held(address, error="the recipient is no longer in the config")
+        elif modes[address] == "each":
+            store.release_held(address)
     for recipient in settings.recipients:
         slot = digest_slot(recipient, now, settings.email.timezone)
         if slot is None:
@@ -74,6 +81,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
     report = SendReport()
     report.recovered = store.recover_interrupted(before=now - lease)
     report.digests = queue_due_digests(settings, store, now)
+    configured = {r.email for r in settings.recipients}
     delivery = delivery or delivery_for(settings.email)
     report.delivery = delivery.describe()
     email_settings = settings.email
@@ -88,6 +96,11 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
         # One notification per claim: a claim covers one delivery, not a whole batch.
         while claimed := store.claim_due(current(), limit=1):
             for notification in claimed:
+                if notification.recipient not in configured:
+                    error = "the recipient is no longer in the config"
+                    store.mark_failed(notification.id, error)
+                    report.failed.append((notification.id, notification.recipient, error))
+                    continue
                 try:
                     message = render(settings, store, notification, now)
                     delivery.deliver(message, notification.recipient)

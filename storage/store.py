@@ -487,6 +487,20 @@ class Store:
                 query = query.where(NotificationRecord.digest_id == digest_id)
             return list(session.scalars(query))
 
+    def held_recipients(self) -> set[str]:
+        with self._session() as session:
+            return set(session.scalars(select(NotificationRecord.recipient).distinct()
+                                       .where(NotificationRecord.status == "held")))
+
+    def release_held(self, recipient: str, *, error: str | None = None) -> int:
+        """Held notifications of a recipient who no longer takes digests: sent on their own,
+        or, with ``error``, recorded as failed (the recipient is gone from the config)."""
+        with self._session.begin() as session:
+            values = {"status": "failed", "last_error": error} if error else {"status": "pending"}
+            return session.execute(update(NotificationRecord).where(
+                NotificationRecord.recipient == recipient, NotificationRecord.status == "held")
+                .values(**values)).rowcount
+
     def last_digest_at(self, recipient: str) -> datetime | None:
         with self._session() as session:
             return session.scalar(select(func.max(NotificationRecord.created_at)).where(

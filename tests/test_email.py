@@ -334,3 +334,18 @@ def test_maildir_message_parses_with_the_default_policy(setup, sendwatch):
 
     parsed = email.message_from_bytes(maildir.get_bytes(key), policy=default)
     assert parsed.get_body(("html",)) is not None and parsed.get_body(("plain",)) is not None
+
+
+def test_held_mail_is_released_when_a_recipient_stops_taking_digests(setup, sendwatch):
+    with MailServer() as server:
+        setup.write(smtp=smtp_table(server.port),
+                    recipients='[[recipient]]\nemail = "parent@example.org"\nmode = "weekly"\n'
+                               '[[recipient]]\nemail = "gone@example.org"\nmode = "weekly"\n')
+        development(setup, sendwatch)
+        assert server.messages == []  # both wait for their weekly digest
+        setup.write(smtp=smtp_table(server.port), recipients=recipients("parent@example.org"))
+        result = sendwatch("notify", "send")
+        assert "1 sent" in result.out
+        assert [m["To"] for m in server.messages] == ["parent@example.org"]
+        shown = sendwatch("sources").out
+        assert "gone@example.org  development: the recipient is no longer in the config" in shown
