@@ -115,8 +115,10 @@ def decode_html(body: bytes, header_charset: str | None) -> str:
     """Decode a page's bytes, trusting the bytes over what the server or page claims.
 
     Order: a byte-order mark; valid UTF-8 (valid non-ASCII UTF-8 is almost never an
-    accident, while Content-Type headers often lie); the header charset if it decodes
-    strictly; a ``<meta>`` charset in the first 2 KB; windows-1252 with replacement.
+    accident, while Content-Type headers often lie); mostly valid UTF-8 (more good
+    multi-byte characters than broken bytes), with the broken bytes replaced; the header
+    charset if it decodes strictly; a ``<meta>`` charset in the first 2 KB; windows-1252
+    with replacement.
     """
     for bom, codec in _BOMS:
         if body.startswith(bom):
@@ -133,6 +135,12 @@ def decode_html(body: bytes, header_charset: str | None) -> str:
             if decoded is not None:
                 return decoded
         return text
+    # A UTF-8 page with one broken byte is still a UTF-8 page: reading all of it as
+    # windows-1252 would turn every curly quote into mojibake and report that as a change.
+    lenient = body.decode("utf-8", errors="replace")
+    broken = lenient.count("\ufffd")
+    if sum(1 for ch in lenient if ord(ch) > 0x7F) - broken > broken:
+        return lenient
     decoded = _strict(body, header)
     if decoded is not None:
         return decoded

@@ -646,3 +646,12 @@ def test_a_malformed_link_or_base_is_ignored_not_a_failed_page():
     document = extract_html(html, url="https://www.gov.uk/guidance")
     assert document.title == "Guidance"
     assert [item.url for item in document.items] == ["https://www.gov.uk/ok"]
+
+
+def test_a_utf8_page_with_one_broken_byte_stays_utf8():
+    body = "<p>The council’s plan – “SEND” café</p>".encode() + b"\xff<p>more</p>"
+    text = decode_html(body, "utf-8")
+    assert "The council’s plan – “SEND” café" in text
+    assert "â€" not in text
+    # Text that is all windows-1252 (no valid UTF-8 sequence) is still read as such.
+    assert decode_html("café crème".encode("cp1252"), "utf-8") == "café crème"
