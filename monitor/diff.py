@@ -19,6 +19,9 @@ _NOUNS = {
 # Order of importance in a summary: what was published comes first.
 _ORDER = (NOTICE, ATTACHMENT, PUBLICATION, RESULT, CHANGE_NOTE, LINK)
 _SHOWN_TITLES = 3
+# Beyond this many text blocks (both versions together) a line-by-line alignment costs
+# seconds, and would stall the service: very long pages are compared as sets of lines.
+SEQUENCE_LIMIT = 20_000
 _TITLE_LIMIT = 80
 
 
@@ -69,14 +72,16 @@ class Change:
 
 
 def diff_documents(old: Document, new: Document) -> Change:
-    added_lines: list[str] = []
-    removed_lines: list[str] = []
-    matcher = difflib.SequenceMatcher(None, old.blocks, new.blocks, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag in ("replace", "delete"):
-            removed_lines.extend(old.blocks[i1:i2])
-        if tag in ("replace", "insert"):
-            added_lines.extend(new.blocks[j1:j2])
+    if len(old.blocks) + len(new.blocks) > SEQUENCE_LIMIT:
+        added_lines, removed_lines = _multiset_diff(old.blocks, new.blocks)
+    else:
+        added_lines, removed_lines = [], []
+        matcher = difflib.SequenceMatcher(None, old.blocks, new.blocks, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag in ("replace", "delete"):
+                removed_lines.extend(old.blocks[i1:i2])
+            if tag in ("replace", "insert"):
+                added_lines.extend(new.blocks[j1:j2])
 
     old_items = {item.identity: item for item in old.items}
     new_items = {item.identity: item for item in new.items}
@@ -85,6 +90,16 @@ def diff_documents(old: Document, new: Document) -> Change:
     updated = tuple((old_items[key], item) for key, item in new_items.items()
                     if key in old_items and old_items[key] != item)
     return Change(old.title, new.title, tuple(added_lines), tuple(removed_lines), added, removed, updated)
+
+
+def _multiset_diff(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Lines added and removed, ignoring moves: linear where SequenceMatcher is quadratic."""
+    from collections import Counter
+
+    before, after = Counter(old), Counter(new)
+    added, removed = after - before, before - after
+    return ([line for line in new if added[line] and not added.subtract([line])],
+            [line for line in old if removed[line] and not removed.subtract([line])])
 
 
 def summarise(change: Change) -> str:

@@ -83,3 +83,13 @@ def test_lines_that_only_repeat_a_new_documents_title_and_size_are_not_counted_a
     change = diff_documents(doc("x"), doc("x", "Documents", "Annex A", "PDF, 1 MB", items=(with_doc,)))
     assert change.added_lines == ("Documents", "Annex A", "PDF, 1 MB")  # the diff keeps them all
     assert change.summary == "1 document added: 'Annex A'; 1 line added"
+
+
+def test_very_long_documents_are_compared_as_lines_not_aligned():
+    from monitor.diff import SEQUENCE_LIMIT
+
+    rows = tuple(f"Row {n}: local authority figures" for n in range(SEQUENCE_LIMIT))
+    old, new = doc(*rows), doc(*rows[:100], "A new row", *rows[101:], "Row 5: local authority figures")
+    change = diff_documents(old, new)
+    assert sorted(change.added_lines) == ["A new row", "Row 5: local authority figures"]
+    assert change.removed_lines == ("Row 100: local authority figures",)
