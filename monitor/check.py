@@ -25,6 +25,8 @@ from storage import CheckMeta, Store
 
 log = logging.getLogger("sendwatch.check")
 
+LONG_DOCUMENT = 2000  # text blocks; most pages have tens to hundreds
+
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
@@ -71,7 +73,12 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
         return CheckResult(settings.id, "failed", meta.duration_ms, error=error)
 
     try:
-        return _record_reading(source, settings, store, config, state, previous, reading, started_at, clock)
+        arguments = (source, settings, store, config, state, previous, reading, started_at, clock)
+        if reading.document is not None and len(reading.document.blocks) > LONG_DOCUMENT:
+            # Diffing and storing a very long page takes long enough to stall the service's
+            # loop (signals, the dashboard, other checks): it gets a thread of its own.
+            return await asyncio.to_thread(_record_reading, *arguments)
+        return _record_reading(*arguments)
     except Exception as exc:  # a document the record cannot take must not stop the pass
         log.exception("cannot record the check of %s", settings.id)
         error = f"internal error: {type(exc).__name__}: {exc}"

@@ -214,12 +214,16 @@ class Service:
         self._outbox_task: asyncio.Task | None = None
         self._outbox_again = False
         self._status_error_logged = False
+        self.early_signals: list[signal.Signals] = []  # noted before the handlers were in place
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def run(self) -> int:
         """``sendwatch serve``: start, run until SIGTERM or SIGINT, stop gracefully."""
         self.install_signal_handlers()
+        for sig in self.early_signals:
+            if sig in (signal.SIGTERM, signal.SIGINT):
+                self.request_stop(sig.name)
         try:
             try:
                 await self.start()
@@ -692,13 +696,23 @@ class Service:
 
 def run_service(args) -> int:
     """``sendwatch serve``."""
-    settings = load_settings(args.config)
+    # Until the loop's own handlers are in place (after the store is open and migrated),
+    # a signal is only noted: SIGTERM or SIGINT then stops the service as soon as it can,
+    # SIGHUP is moot (the config is being read anyway). Otherwise an early signal kills the
+    # process, and systemd counts death by SIGHUP as a clean exit it does not restart.
+    early: list[signal.Signals] = []
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda number, _frame: early.append(signal.Signals(number)))
     # One line per check is the service's record of its work: shown without --verbose.
     log.setLevel(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
+    log.info(logfmt("starting", pid=os.getpid()))
+    settings = load_settings(args.config)
     store = Store(settings.database_url)
     with store:
         store.sync_sources(settings.sources)
-        return asyncio.run(Service(settings, store, config=args.config).run())
+        service = Service(settings, store, config=args.config)
+        service.early_signals = early
+        return asyncio.run(service.run())
 
 
 # -- sendwatch status --------------------------------------------------------------------------

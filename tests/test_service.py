@@ -381,3 +381,19 @@ def test_status_knows_a_killed_service_is_not_running(setup, services, site):
     result = setup.sendwatch("status")
     assert result.returncode == 1
     assert "it stopped without saying so" in result.stdout
+
+
+def test_a_signal_during_start_up_stops_the_service_cleanly(tmp_path):
+    """SIGTERM before the scheduler is up (here: as soon as the process exists) is not a
+    crash: the service starts, stops at once, and exits 0."""
+    config = tmp_path / "sendwatch.toml"
+    config.write_text(f'database_url = "sqlite:///{tmp_path / "db.sqlite"}"\n[web]\nenabled = false\n')
+    process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "--config", str(config), "serve"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = process.stderr.readline()  # the service says it is starting before it opens anything
+    assert "starting pid=" in first, first
+    process.send_signal(signal.SIGHUP)  # a reload asked for too early is harmless
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=DEADLINE)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
