@@ -331,6 +331,7 @@ def test_developments_are_listed_newest_first_and_paginated(client, world, monke
     assert client.get("/developments?page=3").status_code == 404
     assert client.get("/developments?page=0").status_code == 404
     assert client.get("/developments?page=two").status_code == 400
+    assert client.get("/developments", params={"page": "²"}).status_code == 400
 
 
 def test_sources_show_their_status_versions_and_checks(client, world):
@@ -515,6 +516,7 @@ def test_the_json_api(client, world):
     assert client.get("/api/developments", params={"since": "2999-01-01"}).json() == []
     assert len(client.get("/api/developments", params={"since": "2000-01-01T00:00:00Z"}).json()) == 3
     assert client.get("/api/developments", params={"since": "soon"}).status_code == 400
+    assert client.get("/api/developments", params={"since": "9999-12-31T23:59:59-05:00"}).status_code == 400
 
     sources = {s["id"]: s for s in client.get("/api/sources").json()}
     assert sources["broken"]["consecutive_failures"] == 2 and sources["code"]["last_error"] is None
@@ -526,6 +528,7 @@ def test_the_json_api(client, world):
     assert client.get("/api/changes", params={"since": "2999-01-01"}).json() == []
     assert len(client.get("/api/changes", params={"limit": "1"}).json()) == 1
     assert client.get("/api/changes", params={"limit": "0"}).status_code == 400
+    assert client.get("/api/changes", params={"limit": "99999999999999999999"}).status_code == 400
 
     change = client.get(f"/api/changes/{world.changes['code']}").json()
     assert change["source_id"] == "code"

@@ -285,7 +285,7 @@ class _Web:
         since = _since(request)
         source_id = request.query_params.get("source") or None
         limit = request.query_params.get("limit")
-        if limit is not None and (not limit.isdigit() or int(limit) < 1):
+        if limit is not None and (not _whole(limit) or int(limit) < 1):
             raise HTTPException(400, "limit must be a positive whole number")
         records = self.store.changes(since=since, source_id=source_id, limit=int(limit) if limit else None)
         return _json([_change(r) for r in records])
@@ -333,9 +333,14 @@ def _base(request: Request) -> str:
 
 def _page_number(request: Request) -> int:
     text = request.query_params.get("page", "1")
-    if not text.isdigit() or len(text) > 9:
+    if not _whole(text):
         raise HTTPException(400, "page must be a whole number from 1")
     return int(text)
+
+
+def _whole(text: str) -> bool:
+    # str.isdigit() also accepts "²" and other digits int() refuses; and nine digits is plenty.
+    return text.isascii() and text.isdigit() and len(text) <= 9
 
 
 def _since(request: Request) -> datetime | None:

@@ -70,7 +70,11 @@ def parse_since(text: str | None) -> datetime | None:
         value = datetime.fromisoformat(text)
     except ValueError:
         value = datetime.combine(date.fromisoformat(text), time(0))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-05:00 is past the last representable day
+        raise ValueError(f"{text!r} is out of range") from None
 
 
 @dataclass(frozen=True, slots=True)
