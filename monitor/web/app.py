@@ -226,7 +226,7 @@ class _Web:
     def feed(self, request: Request) -> Response:
         settings = self.get_settings()
         base = _base(request)
-        return self._atom(request, settings, self.store.developments(), feed_id=f"{base}/feed.atom",
+        return self._atom(request, settings, self.store.developments(), feed_id=_tag(settings, "feed"),
                           title="sendwatch: developments on the SEND commitments", page_url=f"{base}/")
 
     def commitment_feed(self, request: Request) -> Response:
@@ -235,7 +235,8 @@ class _Web:
         base = _base(request)
         page = f"{base}/commitments/{present.segment(commitment.id)}"
         return self._atom(request, settings, self.store.developments(commitment_id=commitment.id),
-                          feed_id=f"{page}/feed.atom", title=f"sendwatch: {commitment.title}", page_url=page,
+                          feed_id=_tag(settings, f"commitment/{commitment.id}"),
+                          title=f"sendwatch: {commitment.title}", page_url=page,
                           subtitle=" ".join(commitment.promise.split()))
 
     def _atom(self, request: Request, settings: Settings, developments: list, *, feed_id: str, title: str,
@@ -250,7 +251,7 @@ class _Web:
             summary = (f"{d.title}. Found on {d.source_id} on {present.long_time(d.detected_at, zone)}."
                        + (f" Why it bears on this commitment: {why}." if why else "")
                        + (f" The document: {d.url}" if d.url else ""))
-            entries.append(Entry(id=f"{link}#development-{d.id}", title=f"{about}: {d.title}",
+            entries.append(Entry(id=_tag(settings, f"development/{d.id}"), title=f"{about}: {d.title}",
                                  updated=d.detected_at, link=link, summary=summary, category=d.commitment_id))
         updated = developments[0].detected_at if developments else datetime(2000, 1, 1, tzinfo=UTC)
         body = build_feed(feed_id=feed_id, title=title, self_url=feed_id, page_url=page_url, updated=updated,
@@ -336,6 +337,16 @@ def _page_number(request: Request) -> int:
     if not _whole(text):
         raise HTTPException(400, "page must be a whole number from 1")
     return int(text)
+
+
+def _tag(settings: Settings, what: str) -> str:
+    """A feed or entry id that stays the same whatever host name or port the dashboard
+    is reached by (readers would otherwise show every entry again): a tag: URI (RFC 4151)
+    named after the configured dashboard address."""
+    from urllib.parse import quote, urlsplit
+
+    authority = urlsplit(settings.email.dashboard_url).hostname or "sendwatch.invalid"
+    return f"tag:{authority},2026:sendwatch/{quote(what)}"
 
 
 def _whole(text: str) -> bool:
