@@ -649,3 +649,14 @@ def test_the_served_base_is_used_for_feed_links(world):
     feed = feedparser.parse(httpx.get(f"{world.base}/feed.atom", headers={"host": "dashboard.example"}).content)
     assert feed.entries[0].link.startswith("http://dashboard.example/changes/")
     assert urljoin(feed.entries[0].link, "/") == "http://dashboard.example/"
+
+
+def test_a_commitment_removed_from_the_config_is_named_not_linked(world):
+    from monitor.web import create_app
+
+    trimmed = world.settings.model_copy(update={"commitments": ()})
+    with serving(create_app(lambda: trimmed, world.store)) as base:
+        page = httpx.get(f"{base}/developments", timeout=10)
+    assert page.status_code == 200
+    assert "(no longer in the configuration)" in page.text
+    assert "/commitments/" not in page.text.split("<main", 1)[1]
