@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -263,7 +264,7 @@ class Service:
 
     async def start(self) -> None:
         self.started_at = datetime.now(UTC)
-        self._warn_if_another_is_running()
+        self._hold_data_dir_lock()
         app = self._make_web_app()  # binds the port first: a busy port fails the start
         self.fetcher = Fetcher(self.settings.fetch)
         await self.fetcher.__aenter__()
@@ -687,11 +688,19 @@ class Service:
                 log.warning(logfmt("status", status="unwritable", path=str(path), outcome=str(exc)))
                 self._status_error_logged = True
 
-    def _warn_if_another_is_running(self) -> None:
-        other = read_status_file(status_path(self.settings))
-        if other and service_running(other) and other.get("pid") != os.getpid():
-            log.warning(logfmt("start", outcome=f"another sendwatch serve (pid {other.get('pid')}) seems to be "
-                                                f"running with this data directory; both will check the sources"))
+    def _hold_data_dir_lock(self) -> None:
+        """One service per data directory: a second would check every source twice and
+        overwrite the first one's status file. The lock goes with the process, however
+        it ends."""
+        path = status_path(self.settings).with_name("serve.lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = open(path, "a")  # noqa: SIM115 (held for the life of the service)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            other = read_status_file(status_path(self.settings)) or {}
+            raise ServiceError(f"another sendwatch serve (pid {other.get('pid', '?')}) is running with the data "
+                               f"directory {path.parent}; stop it first") from None
 
 
 def run_service(args) -> int:

@@ -397,3 +397,17 @@ def test_a_signal_during_start_up_stops_the_service_cleanly(tmp_path):
     out, err = process.communicate(timeout=DEADLINE)
     assert process.returncode == 0, err
     assert "Traceback" not in err
+
+
+def test_a_second_service_on_the_same_data_directory_is_refused(setup, services, site):
+    site.page("/a", plain_page("Page A"))
+    setup.write(setup.source("a", "/a"))
+    first = start(setup, services)
+    first.checked("a")
+    second = setup.serve()
+    services.append(second)
+    code = second.process.wait(timeout=DEADLINE)
+    assert code == 1
+    assert "another sendwatch serve" in second.log and "is running with the data directory" in second.log
+    assert first.process.poll() is None  # the first goes on, and its status file is intact
+    assert first.my_status()["pid"] == first.process.pid
