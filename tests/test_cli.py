@@ -214,3 +214,13 @@ def test_prune_needs_a_limit_and_keeps_the_current_snapshot(sendwatch, site, con
 def test_every_command_has_help_with_an_example(sendwatch, command):
     result = sendwatch(command, "--help")
     assert result.code == 0 and "example:" in result.out and "sendwatch " + command in result.out
+
+
+def test_since_a_date_means_from_midnight_in_london():
+    from datetime import UTC, datetime
+
+    from monitor.cli import _parse_since
+
+    assert _parse_since("2026-06-01") == datetime(2026, 5, 31, 23, 0, tzinfo=UTC)  # BST
+    assert _parse_since("2026-01-10") == datetime(2026, 1, 10, 0, 0, tzinfo=UTC)  # GMT
+    assert _parse_since("2026-06-01T12:00:00") == datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
