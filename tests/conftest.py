@@ -31,6 +31,7 @@ class Reply:
     # Misbehaviours:
     hang: bool = False  # send nothing until the test ends
     truncate_to: int | None = None  # promise the full length, send this many bytes, close
+    close_delimited: bool = False  # no Content-Length: the body ends when the connection closes
     gzip: bool = False
 
 
@@ -108,6 +109,13 @@ def _handler(site: Site):
                 self.send_header("Content-Encoding", "gzip")
             for name, value in reply.headers.items():
                 self.send_header(name, value)
+            if reply.close_delimited:
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body[: reply.truncate_to] if reply.truncate_to is not None else body)
+                self.wfile.flush()
+                self.close_connection = True
+                return
             self.send_header("Content-Length", str(len(body)))
             if reply.truncate_to is not None:
                 self.send_header("Connection", "close")

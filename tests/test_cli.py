@@ -115,11 +115,14 @@ FAILURES = [
     (Reply(b"%PDF-1.7\n1 0 obj", content_type="application/pdf"), "expected an HTML page but got application/pdf"),
     (Reply(b"%PDF-1.7\n1 0 obj", content_type="text/html"), "expected an HTML page"),
     (Reply(status=302, headers={"Location": "/code"}), "redirect loop"),
+    (Reply(b"<html><body>" + b"<p>x</p>" * 2000 + b"</body></html>", close_delimited=True, truncate_to=900),
+     "stops before its end"),
 ]
 
 
 @pytest.mark.parametrize("reply, reason", FAILURES, ids=[
-    "500", "503-retry-after", "hang", "truncated", "too-large", "pdf", "pdf-as-html", "redirect-loop"])
+    "500", "503-retry-after", "hang", "truncated", "too-large", "pdf", "pdf-as-html", "redirect-loop",
+    "cut-short-without-length"])
 def test_a_failed_check_is_reported_and_loses_nothing(sendwatch, site, config, reply, reason):
     config("code", "/code")
     site.page("/code", page())
@@ -159,6 +162,13 @@ def test_a_page_in_a_wrong_or_missing_charset_reads_the_same(sendwatch, site, co
     assert "1 line added, 1 line removed" in changed.out
     detail = json.loads(sendwatch("changes", "--json").out)[0]
     assert detail["added_lines"] == ["Parents' views on the café-style drop-in sessions."]
+
+
+def test_a_whole_page_without_a_content_length_is_read(sendwatch, site, config):
+    config("code", "/code")
+    site.set("/code", Reply(page().encode(), close_delimited=True))
+    result = sendwatch("check")
+    assert "first" in result.out, result.out
 
 
 def test_conditional_requests_are_used_when_offered(sendwatch, site, config):

@@ -42,9 +42,21 @@ class PageSource(SourceKind):
         if not _looks_like_html(media_type, body):
             shown = media_type or "no Content-Type"
             raise CheckFailed(f"expected an HTML page but got {shown} ({len(body):,} bytes)")
+        if _cut_short(response.headers, body):
+            raise CheckFailed("the page stops before its end (no </html>) and the server did not say how long "
+                              "it is: the connection was probably cut short")
         html = decode_html(body, response.charset)
         document = extract_html(html, url=response.url, selector=self.options.selector)
         return Reading(document, response.url, response.status, len(body), response.validators)
+
+
+def _cut_short(headers, body: bytes) -> bool:
+    """A body that ends when the connection closes (no Content-Length, not chunked) cannot
+    be told from one cut short by the network, except by its end: an HTML page ends with
+    </html>. With a declared length or chunked encoding, httpx itself catches truncation."""
+    if "content-length" in headers or "chunked" in headers.get("transfer-encoding", "").lower():
+        return False
+    return b"</html" not in body[-4096:].lower()
 
 
 def _looks_like_html(media_type: str, body: bytes) -> bool:
