@@ -156,9 +156,13 @@ def record_due_events(settings: Settings, store: Store, now: datetime | None = N
     recorded = []
     for position in ledger_standings(settings, store, now):
         event = due_event(position, past.get(position.commitment.id, []), now, every)
-        if event is not None:
-            store.record_event(event.commitment_id, event.kind, event.expected_by, now,
-                               notifications=for_commitment(settings, event.kind, event.commitment_id))
+        if event is None:
+            continue
+        # A reminder stands unless another process reminded within the period; the first
+        # overdue event stands unless one was ever recorded for this date.
+        since = now - every + timedelta(seconds=1) if event.kind == "reminder" else None
+        if store.record_event(event.commitment_id, event.kind, event.expected_by, now, unless_since=since,
+                              notifications=for_commitment(settings, event.kind, event.commitment_id)):
             recorded.append(event)
     return recorded
 

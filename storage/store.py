@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import bindparam, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Date, bindparam, create_engine, delete, event, func, insert, literal, select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,6 +28,7 @@ from storage.models import (
     NotificationRecord,
     SnapshotRecord,
     SourceRecord,
+    UTCDateTime,
     utcnow,
 )
 
@@ -408,13 +409,27 @@ class Store:
             return list(session.scalars(query))
 
     def record_event(self, commitment_id: str, kind: str, expected_by, at: datetime,
-                     notifications: Iterable[NotificationDraft] = ()) -> int:
+                     notifications: Iterable[NotificationDraft] = (), *,
+                     unless_since: datetime | None = None) -> int | None:
+        """Record a ledger event, unless one for the same commitment and expected-by date
+        exists already (since ``unless_since``, or ever when it is None): two processes
+        that both find a commitment overdue record it, and email it, once. None when skipped."""
         with self._session.begin() as session:
-            event = LedgerEventRecord(commitment_id=commitment_id, kind=kind, expected_by=expected_by, at=at)
-            session.add(event)
-            session.flush()
-            _enqueue(session, notifications, at, ledger_event_id=event.id)
-            return event.id
+            if session.bind.dialect.name == "postgresql":
+                # Serialises the check-then-insert per commitment across processes.
+                session.execute(select(func.pg_advisory_xact_lock(func.hashtext(commitment_id))))
+            same = [LedgerEventRecord.commitment_id == commitment_id, LedgerEventRecord.expected_by == expected_by]
+            if unless_since is not None:
+                same.append(LedgerEventRecord.at >= unless_since)
+            row = select(literal(commitment_id), literal(kind), literal(expected_by, Date()),
+                         literal(at, UTCDateTime())).where(~select(LedgerEventRecord.id).where(*same).exists())
+            # One statement: on SQLite it runs under the write lock, so the check cannot race.
+            event_id = session.execute(
+                insert(LedgerEventRecord).from_select(["commitment_id", "kind", "expected_by", "at"], row)
+                .returning(LedgerEventRecord.id)).scalar()
+            if event_id is not None:
+                _enqueue(session, notifications, at, ledger_event_id=event_id)
+            return event_id
 
     def followed_sources(self) -> list[SourceRecord]:
         with self._session() as session:

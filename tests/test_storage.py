@@ -208,3 +208,17 @@ def test_prune_keeps_changes_that_are_developments(database_url):
         (kept,) = store.changes()
         assert store.developments()[0].change_id == kept.id
         assert store.document(kept.to_snapshot_id) == V2
+
+
+def test_an_overdue_event_is_recorded_once_even_when_two_processes_find_it(database_url):
+    from datetime import date
+
+    with open_store(database_url) as store, Store(database_url) as other:
+        due = date(2020, 12, 31)
+        assert store.record_event("update", "overdue", due, T0) is not None
+        assert other.record_event("update", "overdue", due, T0) is None
+        later = T0 + timedelta(days=90)
+        assert store.record_event("update", "reminder", due, later, unless_since=later - timedelta(days=90)) is None
+        assert store.record_event("update", "reminder", due, later,
+                                  unless_since=later - timedelta(days=90) + timedelta(seconds=1)) is not None
+        assert [e.kind for e in store.ledger_events("update")] == ["overdue", "reminder"]
