@@ -523,20 +523,29 @@ class Store:
 
     def make_digest(self, recipient: str, at: datetime, held_before: datetime) -> int | None:
         """Gather a recipient's notifications held since before ``held_before`` into one
-        digest notification; None when there are none."""
+        digest notification; None when there are none. The held rows are taken with a
+        conditional update, so two processes never both digest them (nor send an empty one)."""
         with self._session.begin() as session:
-            held = list(session.scalars(select(NotificationRecord).where(
+            query = select(NotificationRecord.id).where(
                 NotificationRecord.recipient == recipient, NotificationRecord.status == "held",
-                NotificationRecord.created_at <= held_before).order_by(NotificationRecord.id)))
-            if not held:
+                NotificationRecord.created_at <= held_before)
+            if session.bind.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            candidates = list(session.scalars(query))
+            if not candidates:
                 return None
             digest = NotificationRecord(recipient=recipient, kind="digest", status="pending", payload={},
                                         attempts=0, next_attempt_at=at, created_at=at)
             session.add(digest)
             session.flush()
-            for record in held:
-                record.status, record.digest_id = "digested", digest.id
-            digest.payload = {"items": len(held)}
+            taken = list(session.scalars(
+                update(NotificationRecord)
+                .where(NotificationRecord.id.in_(candidates), NotificationRecord.status == "held")
+                .values(status="digested", digest_id=digest.id).returning(NotificationRecord.id)))
+            if not taken:
+                session.delete(digest)
+                return None
+            digest.payload = {"items": len(taken)}
             return digest.id
 
     def context(self, notification: NotificationRecord) -> dict:

@@ -222,3 +222,17 @@ def test_an_overdue_event_is_recorded_once_even_when_two_processes_find_it(datab
         assert store.record_event("update", "reminder", due, later,
                                   unless_since=later - timedelta(days=90) + timedelta(seconds=1)) is not None
         assert [e.kind for e in store.ledger_events("update")] == ["overdue", "reminder"]
+
+
+def test_two_processes_never_digest_the_same_held_mail(database_url):
+    from storage import NotificationDraft
+
+    with open_store(database_url) as store, Store(database_url) as other:
+        store.enqueue([NotificationDraft(recipient="d@example.org", kind="test", held=True) for _ in range(3)], T0)
+        slot = T0 + timedelta(hours=1)
+        first = store.make_digest("d@example.org", slot, held_before=slot)
+        assert first is not None
+        assert other.make_digest("d@example.org", slot, held_before=slot) is None  # nothing left, no empty digest
+        digests = [n for n in store.notifications(recipient="d@example.org") if n.kind == "digest"]
+        assert [d.payload for d in digests] == [{"items": 3}]
+        assert len(store.notifications(digest_id=first)) == 3
