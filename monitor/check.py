@@ -66,11 +66,7 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
         log.exception("unexpected error checking %s", settings.id)
         error = f"internal error: {type(exc).__name__}: {exc}"
     if error is not None:
-        meta = CheckMeta(started_at, _ms(clock), status)
-        health = for_source_health(config, settings, state.consecutive_failures, failed=True, error=error)
-        store.record_failure(settings.id, error, meta, notifications=health)
-        log.info("check failed: %s: %s", settings.id, error)  # callers report it to the user
-        return CheckResult(settings.id, "failed", meta.duration_ms, error=error)
+        return _fail(store, config, settings, state, error, CheckMeta(started_at, _ms(clock), status))
 
     try:
         arguments = (source, settings, store, config, state, previous, reading, started_at, clock)
@@ -81,11 +77,17 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
         return _record_reading(*arguments)
     except Exception as exc:  # a document the record cannot take must not stop the pass
         log.exception("cannot record the check of %s", settings.id)
-        error = f"internal error: {type(exc).__name__}: {exc}"
-        meta = CheckMeta(started_at, _ms(clock), reading.status, reading.size)
-        health = for_source_health(config, settings, state.consecutive_failures, failed=True, error=error)
-        store.record_failure(settings.id, error, meta, notifications=health)
-        return CheckResult(settings.id, "failed", meta.duration_ms, error=error)
+        return _fail(store, config, settings, state, f"internal error: {type(exc).__name__}: {exc}",
+                     CheckMeta(started_at, _ms(clock), reading.status, reading.size))
+
+
+def _fail(store: Store, config: Settings, settings: SourceSettings, state, error: str,
+          meta: CheckMeta) -> CheckResult:
+    """Record a failed check (and a "source broken" email when it makes N in a row)."""
+    health = for_source_health(config, settings, state.consecutive_failures, failed=True, error=error)
+    store.record_failure(settings.id, error, meta, notifications=health)
+    log.info("check failed: %s: %s", settings.id, error)  # callers report it to the user
+    return CheckResult(settings.id, "failed", meta.duration_ms, error=error)
 
 
 def _record_reading(source, settings: SourceSettings, store: Store, config: Settings, state, previous,
@@ -111,6 +113,8 @@ def _record_reading(source, settings: SourceSettings, store: Store, config: Sett
     recorded = store.record_document(settings.id, reading.document, change, meta, summary=summary,
                                      etag=etag, last_modified=last_modified, developments=drafts,
                                      notifications=health, expected_snapshot_id=state.snapshot_id)
+    if recorded.outcome == "unchanged":  # another process recorded this change first
+        return _result(settings.id, recorded.outcome, meta)
     summary = summary or _describe_first(reading.document)
     return _result(settings.id, recorded.outcome, meta, summary=summary, change_id=recorded.change_id,
                    developments=tuple(sorted({d.commitment_id for d in drafts})), followed=recorded.followed)
