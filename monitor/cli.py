@@ -33,10 +33,13 @@ def _fmt_time(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "never"
 
 
-def _open(args) -> tuple[Settings, Store]:
+def _open(args, *, sync: bool = True) -> tuple[Settings, Store]:
+    """The settings and the store, with the configured sources made known (``check``
+    leaves that to ``check_sources``, which does it anyway)."""
     settings = load_settings(args.config)
     store = Store(settings.database_url)
-    store.sync_sources(settings.sources)
+    if sync:
+        store.sync_sources(settings.sources)
     return settings, store
 
 
@@ -74,9 +77,9 @@ def cmd_init(args) -> int:
 
 
 def cmd_check(args) -> int:
-    settings, store = _open(args)
+    settings, store = _open(args, sync=False)
     with store:
-        known = {s.id for s in settings.sources}
+        known = {s.id for s in settings.sources} | {r.id for r in store.followed_sources()}
         unknown = [s for s in args.sources if s not in known]
         if unknown:
             raise UsageError(f"unknown source(s): {', '.join(unknown)} (see: sendwatch sources)")

@@ -646,3 +646,64 @@ def test_a_search_answer_that_is_not_a_search_fails(sendwatch, site, config):
     site.set(SEARCH_PATH, as_json({"documents": []}))
     result = sendwatch("check")
     assert "failed" in result.out and "no results list" in result.out
+
+
+REVISED_PATH = "/government/publications/send-code-of-practice-2026"
+REVISED = {
+    "title": "SEND code of practice: 0 to 25 years (2026 revision)",
+    "link": REVISED_PATH,
+    "description": "The revised statutory guidance, for consultation.",
+    "public_timestamp": "2026-03-05T09:30:00.000+00:00",
+    "content_store_document_type": "guidance",
+}
+
+
+def following_config(tmp_path, site, database_url, follow: bool) -> None:
+    from tests.conftest import CODE_OF_PRACTICE
+
+    (tmp_path / "sendwatch.toml").write_text(
+        f'database_url = "{database_url}"\n[fetch]\nper_host_delay = 0\nretries = 0\n'
+        f'[ledger]\nfollow = {"true" if follow else "false"}\n' + CODE_OF_PRACTICE
+        + f'[[source]]\nid = "send-search"\nkind = "govuk-search"\nurl = "{site.url(SEARCH_PATH)}"\n'
+        '[source.params]\nq = "SEND code of practice"\n', encoding="utf-8")
+
+
+def test_a_discovered_development_is_followed_and_its_updates_are_developments(
+        sendwatch, site, tmp_path, database_url):
+    following_config(tmp_path, site, database_url, follow=True)
+    first_page = load("send-search.json")["results"]
+    site.set(SEARCH_PATH, search_page(first_page))
+    sendwatch("check")
+    site.set(SEARCH_PATH, search_page([REVISED, *first_page]))
+    item = load("send-code-of-practice.json") | {"base_path": REVISED_PATH, "title": REVISED["title"]}
+    site.set("/api/content" + REVISED_PATH, as_json(item))
+    found = sendwatch("check")
+    assert "development for: code-of-practice" in found.out
+    assert "now following: followed-send-code-of-practice-2026-" in found.out
+
+    followed_id = next(w for w in found.out.split() if w.startswith("followed-send-code-of-practice-2026-"))
+    baseline = sendwatch("check", followed_id)  # a followed source can be named like a configured one
+    assert site.hits("/api/content" + REVISED_PATH)
+    assert "first" in baseline.out and followed_id in baseline.out
+    shown = sendwatch("sources").out
+    assert "followed by sendwatch (1)" in shown
+    assert shown.index("followed by sendwatch") < shown.index("[govuk-content]")  # listed apart, after
+
+    site.set("/api/content" + REVISED_PATH, as_json(with_change_note(item, "Consultation extended to 30 June.")))
+    update = sendwatch("check")
+    assert "change note: 'Consultation extended to 30 June.'" in update.out
+    developments = json.loads(sendwatch("export").out)["commitments"][0]["developments"]
+    assert [d["source_id"].startswith("followed-") for d in developments] == [True, False]
+
+
+def test_following_can_be_switched_off(sendwatch, site, tmp_path, database_url):
+    following_config(tmp_path, site, database_url, follow=False)
+    first_page = load("send-search.json")["results"]
+    site.set(SEARCH_PATH, search_page(first_page))
+    sendwatch("check")
+    site.set(SEARCH_PATH, search_page([REVISED, *first_page]))
+    found = sendwatch("check")
+    assert "development for: code-of-practice" in found.out and "now following" not in found.out
+    sendwatch("check")
+    assert site.hits("/api/content" + REVISED_PATH) == []
+    assert "followed by sendwatch" not in sendwatch("sources").out
