@@ -175,6 +175,14 @@ def database_url(request, tmp_path):
         yield url
 
 
+def config_head(database_url: str, *, retries: int = 0, **extra) -> str:
+    """The top of a test's sendwatch.toml: its database, and fetching tuned for a local
+    server (no delay between requests, short timeouts). ``extra`` adds [fetch] keys."""
+    fetch = {"contact": '"tests@example.org"', "per_host_delay": 0, "retries": retries, "backoff": 0.01,
+             "connect_timeout": 1, "read_timeout": 1, "total_timeout": 3, **extra}
+    return f'database_url = "{database_url}"\n[fetch]\n' + "".join(f"{k} = {v}\n" for k, v in fetch.items())
+
+
 # The commitment most tests follow, as a user would write it in sendwatch.toml.
 CODE_OF_PRACTICE = """
 [[commitment]]
@@ -185,6 +193,19 @@ made_in = "Government response to the Education Committee"
 made_on = 2020-07-23
 phrases = ["SEND code of practice", "SEN support"]
 documents = ["SEND code of practice: 0 to 25 years"]
+"""
+
+# A commitment that was due long ago and has no development: overdue.
+UPDATE_LATER = """
+[[commitment]]
+id = "update-later-in-the-year"
+title = "An update later in the year"
+promise = "Give the Committee an update later in 2020."
+made_in = "Government response to the Education Committee"
+made_on = 2020-07-23
+expected_by = 2020-12-31
+expected_note = "an update later in the year"
+phrases = ["update to the Committee"]
 """
 
 

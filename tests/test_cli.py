@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import Reply
+from tests.conftest import Reply, config_head
 from tests.govuk_site import PageContent, render_govuk_page
 
 
@@ -25,16 +25,7 @@ def page(paragraphs=("The code explains the duties of local authorities.",), att
 def config(tmp_path, site, database_url):
     """Write a sendwatch.toml watching pages on the local site; return a function to add sources."""
     path = tmp_path / "sendwatch.toml"
-    head = f'''database_url = "{database_url}"
-[fetch]
-contact = "tests@example.org"
-per_host_delay = 0
-retries = 0
-connect_timeout = 1
-read_timeout = 1
-total_timeout = 3
-max_bytes = 200000
-'''
+    head = config_head(database_url, max_bytes=200000)
     sources: list[str] = []
 
     def add(source_id, path_on_site, extra=""):

@@ -14,22 +14,13 @@ import trustme
 from config import load_settings
 from monitor.outbox import send_due
 from storage import Store
-from tests.conftest import CODE_OF_PRACTICE
+from tests.conftest import CODE_OF_PRACTICE, UPDATE_LATER
 from tests.govuk_site import PageContent, render_govuk_page
 from tests.mailserver import MailServer, free_port
 
 COMMITMENT = CODE_OF_PRACTICE
 
-OVERDUE = """
-[[commitment]]
-id = "update-later"
-title = "An update later in the year"
-promise = "An update to the Committee later in 2020."
-made_in = "Government response to the Education Committee"
-made_on = 2020-07-23
-expected_by = 2020-12-31
-phrases = ["update to the Committee"]
-"""
+OVERDUE = UPDATE_LATER
 
 
 def code_page(attachments=(), title="SEND code of practice: 0 to 25 years", lines=("The code explains duties.",)):
@@ -322,7 +313,7 @@ def test_an_overdue_commitment_is_emailed_once(setup, sendwatch):
         overdue = [m for m in server.messages if "overdue" in m["Subject"]]
         assert [m["Subject"] for m in overdue] == [
             "An update later in the year: is overdue (expected by 31 December 2020)"]
-        assert overdue[0]["In-Reply-To"] == "<commitment-update-later@sendwatch.example>"
+        assert overdue[0]["In-Reply-To"] == "<commitment-update-later-in-the-year@sendwatch.example>"
 
 
 def test_maildir_message_parses_with_the_default_policy(setup, sendwatch):

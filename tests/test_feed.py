@@ -11,7 +11,7 @@ from monitor.document import RESULT, Document, Item
 from monitor.errors import CheckFailed
 from monitor.sources import make_source
 from monitor.sources.feed import FeedSource, document_from_feed
-from tests.conftest import Reply
+from tests.conftest import Reply, config_head
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 ATOM = "application/atom+xml; charset=utf-8"
@@ -192,15 +192,7 @@ def test_the_feed_kind_takes_no_options():
 @pytest.fixture
 def feed_config(tmp_path, site, database_url):
     def write(path_on_site: str = "/search/all.atom?keywords=SEND&organisations%5B%5D=department-for-education"):
-        (tmp_path / "sendwatch.toml").write_text(f'''database_url = "{database_url}"
-[fetch]
-contact = "tests@example.org"
-per_host_delay = 0
-retries = 0
-connect_timeout = 1
-read_timeout = 1
-total_timeout = 3
-
+        (tmp_path / "sendwatch.toml").write_text(config_head(database_url) + f'''
 [[source]]
 id = "dfe-send"
 kind = "feed"

@@ -32,7 +32,7 @@ from monitor.sources.govuk import (
     result_items,
     web_url,
 )
-from tests.conftest import SHARED, Reply
+from tests.conftest import SHARED, Reply, config_head
 
 FIXTURES = Path(__file__).parent / "fixtures" / "govuk"
 CONTENT = SHARED / "fixtures" / "govuk-content"
@@ -352,15 +352,7 @@ def test_discovered_gov_uk_documents_are_followed_through_the_content_api():
 def config(tmp_path, site, database_url):
     """Write a sendwatch.toml; ``add(id, kind, path, extra)`` adds a source on the local site."""
     path = tmp_path / "sendwatch.toml"
-    head = f'''database_url = "{database_url}"
-[fetch]
-contact = "tests@example.org"
-per_host_delay = 0
-retries = 0
-connect_timeout = 1
-read_timeout = 1
-total_timeout = 3
-'''
+    head = config_head(database_url)
     sources: list[str] = []
 
     def add(source_id, kind, path_on_site, extra=""):

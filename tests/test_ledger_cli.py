@@ -9,20 +9,10 @@ from datetime import datetime, timedelta
 from config import load_settings
 from monitor.check import record_due_events
 from storage import Store
-from tests.conftest import CODE_OF_PRACTICE
+from tests.conftest import CODE_OF_PRACTICE, UPDATE_LATER
 from tests.govuk_site import PageContent, render_govuk_page
 
-COMMITMENTS = CODE_OF_PRACTICE + '''
-[[commitment]]
-id = "update-later-in-the-year"
-title = "An update later in the year"
-promise = "Give the Committee an update later in 2020."
-made_in = "Government response to the Education Committee"
-made_on = 2020-07-23
-expected_by = 2020-12-31
-expected_note = "an update later in the year"
-phrases = ["update to the Committee"]
-'''
+COMMITMENTS = CODE_OF_PRACTICE + UPDATE_LATER
 
 
 def code_page(attachments=(), lines=("The code explains the duties of local authorities.",)):

@@ -23,7 +23,7 @@ from monitor.sources.parliament import (
     publications_url,
     type_ids_by_name,
 )
-from tests.conftest import SHARED, Reply
+from tests.conftest import SHARED, Reply, config_head
 
 OWN = Path(__file__).parent / "fixtures" / "parliament"
 REAL = SHARED / "fixtures" / "parliament"
@@ -208,16 +208,7 @@ def test_options_are_checked(options, field):
 @pytest.fixture
 def parliament_config(tmp_path, site, database_url):
     def write(options: str = "", retries: int = 0):
-        (tmp_path / "sendwatch.toml").write_text(f'''database_url = "{database_url}"
-[fetch]
-contact = "tests@example.org"
-per_host_delay = 0
-retries = {retries}
-backoff = 0.01
-connect_timeout = 1
-read_timeout = 1
-total_timeout = 3
-
+        (tmp_path / "sendwatch.toml").write_text(config_head(database_url, retries=retries) + f'''
 [[source]]
 id = "education-committee"
 kind = "parliament-committee"

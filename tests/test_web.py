@@ -30,7 +30,7 @@ from monitor.web import app as web_app
 from monitor.web import create_app
 from monitor.web.present import diff_hunks, paginate, parse_since, web_url
 from storage import CheckMeta, DevelopmentDraft, Store
-from tests.conftest import Site, database_kinds, fresh_database
+from tests.conftest import UPDATE_LATER, Site, database_kinds, fresh_database
 from tests.govuk_site import PageContent, render_govuk_page
 
 # What a hostile page says. Each payload is numbered so a failure names the one that got through.
@@ -54,16 +54,7 @@ phrases = ["SEND code of practice", "SEN support"]
 documents = ["SEND code of practice: 0 to 25 years"]
 known = [{{ date = 2023-03-02, title = "SEND and AP improvement plan published", url = "https://www.gov.uk/plan" }}]
 
-[[commitment]]
-id = "update-later-in-the-year"
-title = "An update later in the year"
-promise = "Give the Committee an update later in 2020."
-made_in = "Government response to the Education Committee"
-made_on = 2020-07-23
-expected_by = 2020-12-31
-expected_note = "an update later in the year"
-phrases = ["update to the Committee"]
-
+''' + UPDATE_LATER + '''
 [[recipient]]
 email = "forum@example.org"
 mode = "daily"
