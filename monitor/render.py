@@ -174,23 +174,26 @@ def _when(moment: datetime, settings: Settings) -> str:
 # -- layout ------------------------------------------------------------------------------------
 
 
-def _change_text(change: Change) -> list[str]:
-    out = []
-    for item in change.added_items:
-        link = f" <{item.url}>" if item.url else ""
-        out.append(f"  + {item.describe()}{link}")
-    for _old, new in change.updated_items:
-        out.append(f"  ~ {new.describe()}")
-    for item in change.removed_items:
-        out.append(f"  - {item.describe()}")
-    for line in change.added_lines[:MAX_LINES]:
-        out.append(f"  + {line}")
-    for line in change.removed_lines[:MAX_LINES]:
-        out.append(f"  - {line}")
+def _change_rows(change: Change) -> list[tuple[str, str, str | None]]:
+    """What changed, once for both parts: (sign, text, link) with + added, ~ updated,
+    - removed; at most MAX_LINES text lines each way, then a pointer to the dashboard."""
+    rows: list[tuple[str, str, str | None]] = [("+", i.describe(), i.url) for i in change.added_items]
+    rows += [("~", new.describe(), None) for _old, new in change.updated_items]
+    rows += [("-", i.describe(), None) for i in change.removed_items]
+    rows += [("+", line, None) for line in change.added_lines[:MAX_LINES]]
+    rows += [("-", line, None) for line in change.removed_lines[:MAX_LINES]]
     hidden = max(0, len(change.added_lines) - MAX_LINES) + max(0, len(change.removed_lines) - MAX_LINES)
     if hidden:
-        out.append(f"  ... and {hidden} more lines in the dashboard")
-    return out
+        rows.append(("", f"... and {hidden} more lines in the dashboard", None))
+    return rows
+
+
+def _change_text(change: Change) -> list[str]:
+    lines = []
+    for sign, text, url in _change_rows(change):
+        line = f"  {sign} {text}" if sign else f"  {text}"
+        lines.append(f"{line} <{url}>" if url else line)
+    return lines
 
 
 def plain_text(message: Message) -> str:
@@ -217,18 +220,13 @@ def _a(url: str, label: str) -> str:
 
 def _change_html(change: Change) -> str:
     rows = []
-    for item in change.added_items:
-        label = escape(item.describe())
-        rows.append(f'<li><ins style="{_STYLE_ADD}">+ {_a(item.url, item.describe()) if item.url else label}'
-                    "</ins></li>")
-    for _old, new in change.updated_items:
-        rows.append(f"<li>~ {escape(new.describe())}</li>")
-    for item in change.removed_items:
-        rows.append(f'<li><del style="{_STYLE_DEL}">- {escape(item.describe())}</del></li>')
-    for line in change.added_lines[:MAX_LINES]:
-        rows.append(f'<li><ins style="{_STYLE_ADD}">+ {escape(line)}</ins></li>')
-    for line in change.removed_lines[:MAX_LINES]:
-        rows.append(f'<li><del style="{_STYLE_DEL}">- {escape(line)}</del></li>')
+    for sign, text, url in _change_rows(change):
+        content = f"{sign} {_a(url, text) if url else escape(text)}" if sign else escape(text)
+        if sign == "+":
+            content = f'<ins style="{_STYLE_ADD}">{content}</ins>'
+        elif sign == "-":
+            content = f'<del style="{_STYLE_DEL}">{content}</del>'
+        rows.append(f"<li>{content}</li>")
     return '<ul style="list-style:none;padding-left:0;font-family:monospace">' + "".join(rows) + "</ul>"
 
 
