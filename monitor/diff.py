@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, PUBLICATION, RESULT, Document, Item
@@ -72,24 +73,58 @@ class Change:
 
 
 def diff_documents(old: Document, new: Document) -> Change:
-    if len(old.blocks) + len(new.blocks) > SEQUENCE_LIMIT:
-        added_lines, removed_lines = _multiset_diff(old.blocks, new.blocks)
-    else:
-        added_lines, removed_lines = [], []
-        matcher = difflib.SequenceMatcher(None, old.blocks, new.blocks, autojunk=False)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            if tag in ("replace", "delete"):
-                removed_lines.extend(old.blocks[i1:i2])
-            if tag in ("replace", "insert"):
-                added_lines.extend(new.blocks[j1:j2])
+    added_lines, removed_lines = [], []
+    for hunk in hunks(old.blocks, new.blocks, context=0):
+        for line in hunk:
+            (added_lines if line.op == ADDED else removed_lines).append(line.text)
+    added, removed, updated = _item_diff(old, new)
+    return Change(old.title, new.title, tuple(added_lines), tuple(removed_lines), added, removed, updated)
 
+
+SAME, ADDED, REMOVED = "same", "added", "removed"
+
+
+@dataclass(frozen=True, slots=True)
+class TextLine:
+    """One text block in a diff: unchanged context, added or removed."""
+
+    op: str  # same | added | removed
+    text: str
+
+
+def hunks(old: Sequence[str], new: Sequence[str], context: int = 2) -> list[list[TextLine]]:
+    """The text blocks that changed, in page order, each run with ``context`` unchanged
+    blocks around it. Very long documents get one hunk of removed then added lines."""
+    old, new = tuple(old), tuple(new)
+    if old == new:
+        return []
+    if len(old) + len(new) > SEQUENCE_LIMIT:
+        added, removed = _multiset_diff(old, new)
+        return [[TextLine(REMOVED, t) for t in removed] + [TextLine(ADDED, t) for t in added]]
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    result = []
+    for group in matcher.get_grouped_opcodes(context):
+        lines: list[TextLine] = []
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                lines += [TextLine(SAME, text) for text in new[j1:j2]]
+                continue
+            if tag in ("replace", "delete"):
+                lines += [TextLine(REMOVED, text) for text in old[i1:i2]]
+            if tag in ("replace", "insert"):
+                lines += [TextLine(ADDED, text) for text in new[j1:j2]]
+        result.append(lines)
+    return result
+
+
+def _item_diff(old: Document, new: Document):
     old_items = {item.identity: item for item in old.items}
     new_items = {item.identity: item for item in new.items}
     added = tuple(item for key, item in new_items.items() if key not in old_items)
     removed = tuple(item for key, item in old_items.items() if key not in new_items)
     updated = tuple((old_items[key], item) for key, item in new_items.items()
                     if key in old_items and old_items[key] != item)
-    return Change(old.title, new.title, tuple(added_lines), tuple(removed_lines), added, removed, updated)
+    return added, removed, updated
 
 
 def _multiset_diff(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -161,20 +196,23 @@ def _quote(text: str, limit: int = _TITLE_LIMIT) -> str:
 
 
 def render_text(old: Document, new: Document, *, context: int = 2) -> str:
-    """A readable unified diff of the text, then the items added, removed and updated."""
+    """A readable diff of the text (runs of changed lines with context, ``...`` between
+    runs), then the items added, removed and updated."""
     out: list[str] = []
-    change = diff_documents(old, new)
-    if change.old_title != change.new_title:
-        out += [f"- title: {change.old_title}", f"+ title: {change.new_title}"]
-    body = list(difflib.unified_diff(list(old.blocks), list(new.blocks), "before", "after",
-                                     n=context, lineterm=""))
-    out += body[2:]  # the ---/+++ header says nothing a reader needs
-    for label, items in (("added", change.added_items), ("removed", change.removed_items)):
+    if old.title != new.title:
+        out += [f"- title: {old.title}", f"+ title: {new.title}"]
+    signs = {SAME: " ", ADDED: "+", REMOVED: "-"}
+    for number, hunk in enumerate(hunks(old.blocks, new.blocks, context)):
+        if number:
+            out.append("...")
+        out += [f"{signs[line.op]}{line.text}" for line in hunk]
+    added, removed, updated = _item_diff(old, new)
+    for label, items in (("added", added), ("removed", removed)):
         for item in items:
             sign = "+" if label == "added" else "-"
             link = f" <{item.url}>" if item.url else ""
             out.append(f"{sign} {_NOUNS.get(item.kind, ('item',))[0]} {label}: {item.describe()}{link}")
-    for before, after in change.updated_items:
+    for before, after in updated:
         out.append(f"~ {_NOUNS.get(after.kind, ('item',))[0]} updated: {before.describe()} -> "
                    f"{after.describe()}")
     return "\n".join(out) if out else "(no differences)"

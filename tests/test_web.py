@@ -25,10 +25,11 @@ from bs4 import BeautifulSoup
 
 from config import Settings, load_settings
 from monitor.diff import diff_documents
+from monitor.diff import hunks as diff_hunks
 from monitor.document import ATTACHMENT, Document, Item
 from monitor.web import app as web_app
 from monitor.web import create_app
-from monitor.web.present import diff_hunks, paginate, parse_since, web_url
+from monitor.web.present import paginate, parse_since, web_url
 from storage import CheckMeta, DevelopmentDraft, Store
 from tests.conftest import UPDATE_LATER, Site, database_kinds, fresh_database
 from tests.govuk_site import PageContent, render_govuk_page

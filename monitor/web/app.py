@@ -27,6 +27,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from config.settings import CommitmentSettings, Settings
+from monitor import diff
 from monitor.check import ledger_standings
 from monitor.export import development_dict, standing_dict
 from monitor.render import ago, site_name
@@ -214,7 +215,7 @@ class _Web:
         detail = self.store.change_detail(record)
         try:
             old, new = self.store.document(record.from_snapshot_id), self.store.document(record.to_snapshot_id)
-            hunks, whole = present.diff_hunks(old.blocks, new.blocks), True
+            hunks, whole = diff.hunks(old.blocks, new.blocks), True
         except KeyError:  # a snapshot was pruned: show the lines the change itself recorded
             hunks, whole = present.lines_of(detail.added_lines, detail.removed_lines), False
         return self._render(request, "change.html", settings, record=record, detail=detail, hunks=hunks,

@@ -7,14 +7,13 @@ stored URL may become a link is decided by ``web_url`` alone.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
 from urllib.parse import quote, urlsplit
 
-SAME, ADDED, REMOVED = "same", "added", "removed"
+from monitor.diff import ADDED, REMOVED, TextLine
 
 # XML 1.0 forbids most C0 controls even when escaped; a page may still contain them.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -77,42 +76,9 @@ def parse_since(text: str | None) -> datetime | None:
         raise ValueError(f"{text!r} is out of range") from None
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One text block (paragraph, heading, list entry) in the diff view."""
-
-    op: str  # same | added | removed
-    text: str
-
-
-def diff_hunks(old: Sequence[str], new: Sequence[str], context: int = 2) -> list[list[Line]]:
-    """The text blocks that changed, each run with ``context`` unchanged blocks around it.
-
-    Computed from the two snapshots rather than from the stored Change, so the reader sees
-    the changed lines where they sit in the page, not as two detached lists.
-    """
-    old, new = list(old), list(new)
-    if old == new:
-        return []
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    hunks = []
-    for group in matcher.get_grouped_opcodes(context):
-        lines: list[Line] = []
-        for tag, i1, i2, j1, j2 in group:
-            if tag == "equal":
-                lines += [Line(SAME, text) for text in new[j1:j2]]
-                continue
-            if tag in ("replace", "delete"):
-                lines += [Line(REMOVED, text) for text in old[i1:i2]]
-            if tag in ("replace", "insert"):
-                lines += [Line(ADDED, text) for text in new[j1:j2]]
-        hunks.append(lines)
-    return hunks
-
-
-def lines_of(added: Sequence[str], removed: Sequence[str]) -> list[list[Line]]:
+def lines_of(added: Sequence[str], removed: Sequence[str]) -> list[list[TextLine]]:
     """A diff view from a stored Change alone, for when a snapshot is no longer kept."""
-    lines = [Line(REMOVED, text) for text in removed] + [Line(ADDED, text) for text in added]
+    lines = [TextLine(REMOVED, text) for text in removed] + [TextLine(ADDED, text) for text in added]
     return [lines] if lines else []
 
 
