@@ -39,6 +39,7 @@ class CheckResult:
     change_id: int | None = None
     developments: tuple[str, ...] = ()  # commitment ids
     followed: tuple[str, ...] = ()  # sources followed from now on
+    queued: int = 0  # notifications written to the outbox with this check
 
 
 async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
@@ -87,7 +88,7 @@ def _fail(store: Store, config: Settings, settings: SourceSettings, state, error
     health = for_source_health(config, settings, state.consecutive_failures, failed=True, error=error)
     store.record_failure(settings.id, error, meta, notifications=health)
     log.info("check failed: %s: %s", settings.id, error)  # callers report it to the user
-    return CheckResult(settings.id, "failed", meta.duration_ms, error=error)
+    return CheckResult(settings.id, "failed", meta.duration_ms, error=error, queued=len(health))
 
 
 def _record_reading(source, settings: SourceSettings, store: Store, config: Settings, state, previous,
@@ -98,7 +99,7 @@ def _record_reading(source, settings: SourceSettings, store: Store, config: Sett
     if reading.document is None or reading.document.content_hash() == state.content_hash:
         recorded = store.record_unchanged(settings.id, meta, not_modified=reading.document is None,
                                           etag=etag, last_modified=last_modified, notifications=health)
-        return _result(settings.id, recorded.outcome, meta)
+        return _result(settings.id, recorded.outcome, meta, queued=len(health))
 
     change = summary = None
     drafts = []
@@ -114,10 +115,11 @@ def _record_reading(source, settings: SourceSettings, store: Store, config: Sett
                                      etag=etag, last_modified=last_modified, developments=drafts,
                                      notifications=health, expected_snapshot_id=state.snapshot_id)
     if recorded.outcome == "unchanged":  # another process recorded this change first
-        return _result(settings.id, recorded.outcome, meta)
+        return _result(settings.id, recorded.outcome, meta, queued=len(health))
     summary = summary or _describe_first(reading.document)
     return _result(settings.id, recorded.outcome, meta, summary=summary, change_id=recorded.change_id,
-                   developments=tuple(sorted({d.commitment_id for d in drafts})), followed=recorded.followed)
+                   developments=tuple(sorted({d.commitment_id for d in drafts})), followed=recorded.followed,
+                   queued=len(health) + sum(len(d.notify) for d in drafts))
 
 
 async def check_sources(

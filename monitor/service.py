@@ -7,7 +7,7 @@ One asyncio loop holds the whole service:
   source is never checked twice at once (``max_instances=1``); runs missed while the
   machine slept or the loop was busy are coalesced into one, which still happens however
   late (``misfire_grace_time`` = the interval: a coalesced run is never later than that);
-- the outbox sender, every ``outbox_every`` and straight after each check, so that an
+- the outbox sender, every ``outbox_every`` and straight after a check that wrote to it, so that an
   email about a development does not wait for the next tick (``send_due`` also makes
   the digests that are due); it runs in a thread, as it talks SMTP synchronously;
 - overdue events and reminders, every ``ledger_every``;
@@ -80,6 +80,8 @@ from monitor.outbox import send_due
 from storage import Store
 
 log = logging.getLogger("sendwatch.service")
+
+STATUS_MIN_GAP = 1.0  # seconds between status file writes caused by checks
 
 STATUS_FILE = "status.json"
 HEARTBEAT = 20.0  # seconds between status-file writes when nothing else happens
@@ -216,6 +218,8 @@ class Service:
         self._outbox_again = False
         self._status_error_logged = False
         self.early_signals: list[signal.Signals] = []  # noted before the handlers were in place
+        self._status_written_at = 0.0  # time.monotonic() of the last status file write
+        self._status_pending: asyncio.TimerHandle | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -528,8 +532,9 @@ class Service:
                         outcome=result.error if result.outcome == "failed" else result.summary))
         if result.followed:
             self._sync_source_jobs()
-        self._kick_outbox()  # a development, a broken or a recovered source: tell people now
-        self._write_status()
+        if result.queued:  # a development, a broken or a recovered source: tell people now
+            self._kick_outbox()
+        self._write_status_soon()
         return result
 
     def _kick_outbox(self) -> None:
@@ -667,7 +672,22 @@ class Service:
             "last_reload": self.last_reload,
         }
 
+    def _write_status_soon(self) -> None:
+        """After a check: the status file lists every source's next run, so rewriting it
+        after each of a thousand checks would cost a thousand times a thousand entries. At
+        most one write a second; a check in between is covered by the next write."""
+        elapsed = time.monotonic() - self._status_written_at
+        if elapsed >= STATUS_MIN_GAP:
+            self._write_status()
+        elif self._status_pending is None:
+            def write() -> None:
+                self._status_pending = None
+                self._write_status()
+
+            self._status_pending = asyncio.get_running_loop().call_later(STATUS_MIN_GAP - elapsed, write)
+
     def _write_status(self) -> None:
+        self._status_written_at = time.monotonic()
         data = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
