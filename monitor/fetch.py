@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from config.settings import FetchSettings
+from monitor import net
 from monitor.errors import FetchError
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ class Fetcher:
             timeout=httpx.Timeout(connect=s.connect_timeout, read=s.read_timeout,
                                   write=s.read_timeout, pool=s.total_timeout),
             follow_redirects=False,  # followed by hand, so each hop is checked and throttled
-            limits=httpx.Limits(max_connections=max(10, s.per_host_concurrency * 4)),
+            transport=net.transport(limits=httpx.Limits(max_connections=max(10, s.per_host_concurrency * 4))),
         )
         return self
 

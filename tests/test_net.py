@@ -1,0 +1,156 @@
+"""The fetcher's network layer (monitor/net.py) against real servers on 127.0.0.1: plain
+and TLS connections, connections the server closes, refused connections."""
+
+import asyncio
+import socket
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import trustme
+
+from monitor.errors import FetchError
+from monitor.fetch import Fetcher
+from monitor.net import AsyncioBackend, AsyncioStream
+from tests.test_fetch import FAST, fetch
+
+
+def test_requests_go_through_the_asyncio_backend(site):
+    # The point of monitor/net.py is speed; an httpx upgrade that stopped using it would
+    # pass every other test while quietly going back to the slow path.
+    site.page("/p", "<html><body><p>hi</p></body></html>")
+
+    async def go():
+        async with Fetcher(FAST) as fetcher:
+            response = await fetcher.get(site.url("/p"))
+            pool = fetcher._client._transport._pool
+            streams = [c._connection._network_stream for c in pool.connections]
+            return response, pool, streams
+
+    response, pool, streams = asyncio.run(go())
+    assert response.body == b"<html><body><p>hi</p></body></html>"
+    assert isinstance(pool._network_backend, AsyncioBackend)
+    assert streams and all(isinstance(s, AsyncioStream) for s in streams)
+
+
+class _OneShotServer:
+    """HTTP/1.1 that answers each connection once (keep-alive promised, no Connection:
+    close) and then hangs up, counting the connections it was given."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.connections = 0
+        self.closed = threading.Semaphore(0)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/p"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(4096)
+                body = f"<html><body><p>answer {self.connections}</p></body></html>".encode()
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            self.closed.release()
+
+    def stop(self) -> None:
+        self.sock.close()
+
+
+def test_a_connection_the_server_closed_is_not_reused():
+    server = _OneShotServer()
+    try:
+        async def go():
+            async with Fetcher(FAST) as fetcher:  # retries=0: a dead connection would fail the check
+                first = await fetcher.get(server.url)
+                await asyncio.to_thread(server.closed.acquire)  # the server has hung up
+                second = await fetcher.get(server.url)
+                return first.body, second.body
+
+        first, second = asyncio.run(go())
+    finally:
+        server.stop()
+    assert b"answer 1" in first and b"answer 2" in second
+    assert server.connections == 2
+
+
+def test_keep_alive_connections_are_reused(site):
+    site.page("/p", "<html><body><p>hi</p></body></html>")
+    ports = []
+
+    async def go():
+        async with Fetcher(FAST) as fetcher:
+            for _ in range(3):
+                await fetcher.get(site.url("/p"))
+                pool = fetcher._client._transport._pool
+                ports.extend(c._connection._network_stream.get_extra_info("client_addr")[1]
+                             for c in pool.connections)
+
+    asyncio.run(go())
+    assert len(ports) == 3 and len(set(ports)) == 1  # one connection, three requests
+
+
+def test_a_refused_connection_fails_the_fetch_with_the_reason():
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # free once closed: nothing listens there
+    with pytest.raises(FetchError, match=f"cannot reach 127.0.0.1:{port}: .*refused"):
+        fetch(f"http://127.0.0.1:{port}/p")
+
+
+@pytest.fixture
+def tls_site(tmp_path):
+    """An HTTPS server on 127.0.0.1 with a certificate from a throwaway CA."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802
+            body = b"<html><body><p>over TLS</p></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    yield f"https://127.0.0.1:{server.server_address[1]}/p", ca_file
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_with_a_trusted_certificate(tls_site, monkeypatch):
+    url, ca_file = tls_site
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # as an operator with a private CA would
+    response = fetch(url)
+    assert response.status == 200 and response.body == b"<html><body><p>over TLS</p></body></html>"
+
+
+def test_https_with_an_untrusted_certificate_fails(tls_site, monkeypatch):
+    url, _ = tls_site
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with pytest.raises(FetchError, match="certificate verify failed"):
+        fetch(url)
