@@ -36,14 +36,20 @@ import re
 import threading
 import unicodedata
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import lxml.etree
-from bs4 import BeautifulSoup, NavigableString, Tag
-from soupsieve import SelectorSyntaxError
 
 from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, Document, Item
 from monitor.errors import ExtractError
+
+if TYPE_CHECKING:
+    from bs4 import Tag
+
+# beautifulsoup4 (and soupsieve under it) is imported where a BeautifulSoup tree is built:
+# the default path never builds one, and importing them was a tenth of every command's
+# start-up.
 
 __all__ = ["collapse", "decode_html", "extract_html"]
 
@@ -310,6 +316,8 @@ def _prune_element(root) -> None:
 
 
 def _strip_chrome(root: Tag) -> None:
+    from bs4 import Tag
+
     doomed = []
     stack = [root]
     while stack:
@@ -634,6 +642,8 @@ class _SoupReader(_Reader):
     """The reader over BeautifulSoup tags: for a selector's matches and whole-page fallbacks."""
 
     def read(self, root: Tag) -> None:
+        from bs4 import NavigableString, Tag
+
         # The soup object itself is a Tag subclass with no element of its own to enter.
         stack: list = [root] if type(root) is Tag else list(reversed(root.contents))
         buf = self._buf
@@ -659,9 +669,13 @@ class _SoupReader(_Reader):
         return element.get_text(" ")
 
     def _named(self, element: Tag, name: str):
+        from bs4 import Tag
+
         return (d for d in element.descendants if isinstance(d, Tag) and d.name == name)
 
     def _classed(self, element: Tag, class_name: str, name: str | None = None):
+        from bs4 import Tag
+
         return (
             d
             for d in element.descendants
@@ -997,6 +1011,8 @@ class _Page:
         if not whole and self._cut(html):
             return
         self.soup = True
+        from bs4 import BeautifulSoup
+
         soup_tree = BeautifulSoup(html, "lxml")
         base = soup_tree.find("base", href=True)
         if base is not None:
@@ -1044,6 +1060,8 @@ class _Page:
         # BeautifulSoup sees the markup, as building its tree is the costly step.
         _prune_element(content)
         markup = lxml.etree.tostring(content, method="html", encoding="unicode", with_tail=False)
+        from bs4 import BeautifulSoup
+
         soup_tree = BeautifulSoup(markup, "lxml")
         self.root = soup_tree.body or soup_tree
         return True
@@ -1060,6 +1078,8 @@ def _outermost(tags: list[Tag]) -> list[Tag]:
 
 
 def _select(page: _Page, selector: str) -> list[Tag]:
+    from soupsieve import SelectorSyntaxError
+
     assert page.root is not None
     _strip_chrome(page.root)
     try:

@@ -15,8 +15,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from bs4 import BeautifulSoup
-
 from monitor.diff import Change, summarise
 from monitor.document import RESULT, Document, Item
 from monitor.errors import CheckFailed
@@ -176,6 +174,8 @@ def _text(detail) -> str:
 
 def html_text(html: str) -> str:
     """Text of an HTML fragment, words kept apart at block edges, whitespace collapsed."""
+    from bs4 import BeautifulSoup  # here: most checks never need it (see monitor/extract.py)
+
     soup = BeautifulSoup(html, "lxml")
     for tag in soup.find_all(["script", "style", "template"]):
         tag.decompose()

@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from bs4 import BeautifulSoup
 from pydantic import Field, field_validator
 
 from monitor.diff import Change, summarise
@@ -307,6 +306,8 @@ _BOX_CLASSES = ["gem-c-attachment", "attachment"]  # today's component, and the 
 
 def html_attachments(fragment: str, *, base_url: str) -> list[Item]:
     """Attachments from the markup GOV.UK puts in ``details.documents``."""
+    from bs4 import BeautifulSoup  # here: most checks never need it (see monitor/extract.py)
+
     soup = BeautifulSoup(fragment, "lxml")
     boxes = soup.find_all(class_=_BOX_CLASSES)
     # By identity: bs4 compares tags by their markup, and a box inside a box is one attachment.
