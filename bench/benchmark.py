@@ -714,6 +714,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--urlwatch", metavar="PATH", help="urlwatch executable (default: bench/.venv-urlwatch)")
     parser.add_argument("--urlwatch-html2text", metavar="METHOD", default="",
                         help="html2text method for urlwatch (default: none given, i.e. its default 're')")
+    parser.add_argument("--no-floor", dest="floor", action="store_false",
+                        help="skip the floor: the fixed stack alone (imports, fetching, parsing; bench/floor.py)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds before a tool run is killed")
     parser.add_argument("--workdir", type=Path, default=BENCH / "out", help="where run data goes (default bench/out)")
     parser.add_argument("--keep", action="store_true", help="keep the run's databases and configs")
@@ -767,6 +769,44 @@ def run_passes(args, content: Content, tools: list, site: SiteProcess, pool, lau
     return rows
 
 
+FLOOR_STEPS = [
+    ("start-up", "Python importing httpx, httpcore, lxml, SQLAlchemy and pydantic"),
+    ("httpx", "that, then every page fetched with a bare httpx.AsyncClient"),
+    ("fetcher", "that, with sendwatch's Fetcher instead (monitor/fetch.py + net.py)"),
+]
+
+
+def measure_floor(args, site: SiteProcess, launcher: Launcher, env: dict[str, str], cwd: Path,
+                  rows: list[Row]) -> None:
+    """What the fixed stack costs on this site before any of sendwatch's own work (bench/floor.py)."""
+    url_file = cwd / "floor-urls.txt"
+    url_file.write_text("".join(f"{site.base_url}{page_path(i)}\n" for i in range(args.pages)), encoding="utf-8")
+
+    def run_step(step: str) -> tuple[Measured, dict]:
+        cmd = [sys.executable, str(BENCH / "floor.py"), step, str(url_file), str(args.concurrency)]
+        m = launcher.run(cmd, env, cwd, args.timeout)
+        if m.exit_code != 0:
+            raise RuntimeError(f"bench/floor.py {step} failed:\n{m.stderr[-2000:]}")
+        return m, json.loads(m.stdout.strip().splitlines()[-1])
+
+    print(f"\nfloor: the fixed stack alone on the same site ({args.pages} pages, {args.concurrency} at a time), "
+          "CPU seconds")
+    figures = {}
+    for step, label in FLOOR_STEPS:
+        m, _ = run_step(step)
+        figures[step] = m.cpu
+        print(f"  {m.cpu:6.2f}  {label}")
+    _, parsed = run_step("parse")
+    figures["parse"] = parsed["parse_cpu"]
+    print(f"  {parsed['parse_cpu']:6.2f}  lxml (libxml2) parsing every page, nothing read from the trees")
+    floor = figures["fetcher"] + figures["parse"]
+    change_passes = [r.m.cpu for r in rows if r.tool == "urlwatch" and r.pass_no > 0]
+    if change_passes:
+        mean = sum(change_passes) / len(change_passes)
+        print(f"  {floor:6.2f}  = start-up + Fetcher + parse: {floor / mean:.2f}x urlwatch's mean change-pass CPU "
+              f"({mean:.2f} s), before extraction, diffing or storage")
+
+
 def print_summary(args, rows: list[Row], tools: list, site: SiteProcess, env: dict[str, str]) -> None:
     print(f"\nserver: {site.stats()[2]} requests for unknown paths")
     sendwatch = next((t for t in tools if isinstance(t, Sendwatch)), None)
@@ -804,6 +844,8 @@ def run(args) -> int:
                          launcher, env, workdir)
         rows = run_passes(args, content, tools, site, pool, launcher, env, workdir)
         print_summary(args, rows, tools, site, env)
+        if args.floor:
+            measure_floor(args, site, launcher, env, workdir, rows)
     finally:
         pool.shutdown(cancel_futures=True)
         site.stop()
