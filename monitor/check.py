@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -21,7 +22,7 @@ from monitor.fetch import Fetcher, Validators
 from monitor.ledger import Mark, Milestone, due_event, london_date, standing, target
 from monitor.notify import for_commitment, for_source_health
 from monitor.sources import make_source
-from storage import CheckMeta, Store
+from storage import CheckMeta, Store, Unchanged
 
 log = logging.getLogger("sendwatch.check")
 
@@ -42,10 +43,40 @@ class CheckResult:
     queued: int = 0  # notifications written to the outbox with this check
 
 
+class UnchangedBatch:
+    """The unchanged checks of a pass, written a batch at a time (Store.record_unchanged_many).
+
+    Most checks of a pass find nothing new; writing each on its own was most of the pass's
+    storage time. A batch lost to a crash loses only "checked, nothing new" rows: the
+    source is checked again at its next turn. Changes, failures and anything that queues
+    an email are never batched.
+    """
+
+    SIZE = 200
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pending: list[Unchanged] = []
+        self._lock = threading.Lock()  # long pages are recorded from a worker thread
+
+    def add(self, check: Unchanged) -> None:
+        with self._lock:
+            self.pending.append(check)
+            full = len(self.pending) >= self.SIZE
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self.pending = self.pending, []
+        self.store.record_unchanged_many(pending)
+
+
 async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
-                       config: Settings | None = None) -> CheckResult:
+                       config: Settings | None = None, batch: UnchangedBatch | None = None) -> CheckResult:
     """Check one source and record the outcome, with the developments and notifications it
-    causes, in one transaction. ``config`` supplies commitments and recipients."""
+    causes, in one transaction. ``config`` supplies commitments and recipients; with a
+    ``batch``, an unchanged outcome is written with the batch."""
     config = config or Settings()
     source = make_source(settings)
     started_at = datetime.now(UTC)
@@ -70,7 +101,7 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
         return _fail(store, config, settings, state, error, CheckMeta(started_at, _ms(clock), status))
 
     try:
-        arguments = (source, settings, store, config, state, previous, reading, started_at, clock)
+        arguments = (source, settings, store, config, state, previous, reading, started_at, clock, batch)
         if reading.document is not None and len(reading.document.blocks) > LONG_DOCUMENT:
             # Diffing and storing a very long page takes long enough to stall the service's
             # loop (signals, the dashboard, other checks): it gets a thread of its own.
@@ -92,11 +123,15 @@ def _fail(store: Store, config: Settings, settings: SourceSettings, state, error
 
 
 def _record_reading(source, settings: SourceSettings, store: Store, config: Settings, state, previous,
-                    reading, started_at: datetime, clock: float) -> CheckResult:
+                    reading, started_at: datetime, clock: float, batch: UnchangedBatch | None) -> CheckResult:
     meta = CheckMeta(started_at, _ms(clock), reading.status, reading.size)
     etag, last_modified = reading.validators.etag, reading.validators.last_modified
     health = for_source_health(config, settings, state.consecutive_failures, failed=False)
-    if reading.document is None or reading.document.content_hash() == state.content_hash:
+    unchanged = reading.document is None or reading.document.content_hash() == state.content_hash
+    if unchanged and batch is not None and not health and state.snapshot_id is not None:
+        batch.add(Unchanged(settings.id, meta, reading.document is None, etag, last_modified))
+        return _result(settings.id, "not-modified" if reading.document is None else "unchanged", meta)
+    if unchanged:
         recorded = store.record_unchanged(settings.id, meta, not_modified=reading.document is None,
                                           etag=etag, last_modified=last_modified, notifications=health)
         return _result(settings.id, recorded.outcome, meta, queued=len(health))
@@ -131,8 +166,12 @@ async def check_sources(
     wanted = set(source_ids) if source_ids else None
     candidates = list(settings.sources) + (followed_sources(store) if settings.ledger.follow else [])
     chosen = [s for s in candidates if (s.id in wanted if wanted is not None else s.enabled)]
-    async with Fetcher(settings.fetch) as fetcher:
-        results = await asyncio.gather(*(check_source(s, store, fetcher, settings) for s in chosen))
+    batch = UnchangedBatch(store)
+    try:
+        async with Fetcher(settings.fetch) as fetcher:
+            results = await asyncio.gather(*(check_source(s, store, fetcher, settings, batch) for s in chosen))
+    finally:
+        batch.flush()
     record_due_events(settings, store)
     return list(results)
 

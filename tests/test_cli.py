@@ -79,6 +79,9 @@ def test_a_page_that_changes_is_recorded_with_a_readable_summary(sendwatch, site
     history = sendwatch("history", "code", "--checks", "5")
     assert history.out.count("snapshot ") == 2
     assert "first snapshot" in history.out and "change 1:" in history.out
+    # Every check is in the record, the unchanged one (written with its pass's batch) too.
+    outcomes = [line.split()[3] for line in history.out.split("recent checks:")[1].splitlines() if line.strip()]
+    assert outcomes == ["changed", "unchanged", "first"]
 
 
 @pytest.mark.parametrize("noise", [

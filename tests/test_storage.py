@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, func, inspect, select
 from config import SourceSettings
 from monitor.diff import diff_documents
 from monitor.document import ATTACHMENT, Document, Item
-from storage import CheckMeta, Store
+from storage import CheckMeta, Store, Unchanged
 from storage.migrate import current_revision
 from storage.models import Base, SnapshotRecord
 
@@ -54,6 +54,34 @@ def test_unchanged_checks_add_no_snapshot(database_url):
         assert snapshots[0].last_seen_at == T0 + timedelta(hours=3)
         assert len(store.checks("code")) == 4
         assert store.document(snapshots[0].id) == V1
+
+
+def test_a_batch_of_unchanged_checks_is_recorded_as_each_would_be(database_url):
+    other = SourceSettings(id="other", url="https://www.gov.uk/other")
+    with Store(database_url) as store:
+        store.sync_sources([SOURCE, other])
+        store.record_document("code", V1, None, at(0))
+        store.record_document("other", V2, None, at(0))
+        store.record_failure("other", "HTTP 503 from https://www.gov.uk/other", at(1))
+        store.record_unchanged_many([
+            Unchanged("code", at(2), etag='"v1"'),
+            Unchanged("other", at(2.5), not_modified=True, last_modified="Mon, 05 Jan 2026 09:00:00 GMT"),
+        ])
+        code, other_record = store.source("code"), store.source("other")
+        assert code.last_checked_at == code.last_success_at == T0 + timedelta(hours=2)
+        assert code.etag == '"v1"'
+        # A success ends the run of failures, as a single unchanged check does.
+        assert other_record.consecutive_failures == 0 and other_record.last_error is None
+        assert other_record.last_modified == "Mon, 05 Jan 2026 09:00:00 GMT"
+        latest = {s: store.checks(s)[0] for s in ("code", "other")}
+        assert [latest["code"].outcome, latest["other"].outcome] == ["unchanged", "not-modified"]
+        assert latest["code"].snapshot_id == code.current_snapshot_id
+        assert latest["other"].snapshot_id == other_record.current_snapshot_id
+        assert latest["code"].duration_ms == 120 and latest["code"].http_status == 200
+        assert store.snapshots("code")[0].last_seen_at == T0 + timedelta(hours=2)
+        assert store.snapshots("other")[0].last_seen_at == T0 + timedelta(hours=2.5)
+        assert len(store.snapshots("code")) == 1 and len(store.checks("code")) == 2
+        store.record_unchanged_many([])  # nothing to write is not an error
 
 
 def test_a_new_version_is_a_change_with_its_diff(database_url):
