@@ -8,7 +8,8 @@ step below, each in a fresh process measured like the tools:
 - ``httpx``: those imports, then every page fetched with a bare ``httpx.AsyncClient`` (its
   default transport, ``--concurrency`` requests at a time, bodies read and dropped).
 - ``fetcher``: the same with sendwatch's Fetcher (monitor/fetch.py): per-host gate, size
-  cap, retries, the asyncio network backend (monitor/net.py).
+  cap, retries, the asyncio network backend (monitor/net.py), on the event loop sendwatch
+  runs on (monitor/aio.py: uvloop where installed).
 - ``parse``: the Fetcher's pass, then lxml (libxml2) parsing every body, as extraction's
   first step does. The figure printed for it is the parse alone (CPU after the fetch).
 
@@ -68,7 +69,9 @@ def main() -> None:
     if step == "httpx":
         bodies = asyncio.run(_bare_httpx(urls, concurrency))
     elif step in ("fetcher", "parse"):
-        bodies = asyncio.run(_fetcher(urls, concurrency))
+        from monitor import aio
+
+        bodies = aio.run(_fetcher(urls, concurrency))
     else:
         bodies = []
     out["bytes"] = sum(map(len, bodies))
