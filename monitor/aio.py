@@ -2,8 +2,9 @@
 
 uvloop (libuv under asyncio's API) where it is installed, which pyproject.toml does on
 Linux and macOS; asyncio's own loop elsewhere. Measured with bench/benchmark.py's site
-(1,000 GETs of 50 KB pages through the Fetcher, ten at a time, best of six): 1.08 s of CPU
-on asyncio's loop, 0.91 s on uvloop. Nothing in sendwatch depends on which loop it is.
+(1,000 GETs of 50 KB pages through the Fetcher, ten at a time, best of six), on two
+occasions: 1.08 and 1.02 s of CPU on asyncio's loop, 0.91 and 0.98 s on uvloop. Nothing
+in sendwatch depends on which loop it is.
 """
 
 from __future__ import annotations
