@@ -16,10 +16,14 @@ class CheckFailed(SendwatchError):
 class FetchError(CheckFailed):
     """The HTTP request failed: connection, timeout, status, size, redirects, type."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None,
+                 body: bytes = b""):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        # The start of an error response's body (at most 64 KiB): a 410 from GOV.UK's
+        # Content API says there why the page went and where its content is now.
+        self.body = body
 
 
 class ExtractError(CheckFailed):

@@ -263,7 +263,7 @@ class Fetcher:
         message = f"HTTP {status} {reason}".rstrip() + f" from {url}"
         if explained := api_message(body, response.headers.get("content-type", "")):
             message += f": {explained}"
-        error = FetchError(message, status=status, retry_after=retry_after)
+        error = FetchError(message, status=status, retry_after=retry_after, body=body)
         if status in RETRY_STATUSES:
             return _Retryable(error)
         return error

@@ -451,8 +451,12 @@ def test_gone_is_a_withdrawal_not_a_failure(sendwatch, site, config):
     result = sendwatch("check")
     assert "changed" in result.out and "failed" not in result.out.split("checked")[0]
     (change,) = changes(sendwatch)
-    assert change["summary"] == "notice: 'Withdrawn: GOV.UK no longer has this page (HTTP 410 Gone)'"
+    assert change["summary"].startswith("notice: 'Withdrawn: GOV.UK no longer has this page (HTTP 410 Gone): ")
     assert [(i["kind"], i["key"]) for i in change["added_items"]] == [("notice", "withdrawn")]
+    # GOV.UK's gone item says why and where the content went; the notice keeps both.
+    assert change["added_items"][0]["title"] == (
+        "Withdrawn: GOV.UK no longer has this page (HTTP 410 Gone): This code has been replaced by the 2026 "
+        f"SEND code of practice. GOV.UK points to {site.url('/government/publications/send-code-of-practice-2026')}")
     # The content last seen is kept: nothing was removed.
     assert change["removed_items"] == [] and change["removed_lines"] == []
     sources = json.loads(sendwatch("sources", "--json").out)
@@ -483,8 +487,20 @@ def test_a_withdrawn_notice_is_news(sendwatch, site, config):
     latest = changes(sendwatch)[0]
     ((_old, new),) = latest["updated_items"]
     assert new["title"] == ("Withdrawn on 2 February 2026: This code has been replaced by the 2026 code. "
-                            "Since removed (HTTP 410 Gone)")
+                            "Since removed (HTTP 410 Gone): This code has been replaced by the 2026 SEND code of "
+                            "practice. GOV.UK points to "
+                            + site.url("/government/publications/send-code-of-practice-2026"))
     assert "unchanged" in sendwatch("check").out
+
+
+def test_gone_without_a_gone_item_still_says_what_happened(sendwatch, site, config):
+    config("code", "govuk-content", CODE_PATH)
+    site.set(CODE_API, as_json(load("send-code-of-practice.json")))
+    sendwatch("check")
+    site.set(CODE_API, Reply(b"gone", status=410, content_type="text/plain"))
+    sendwatch("check")
+    (change,) = changes(sendwatch)
+    assert change["added_items"][0]["title"] == "Withdrawn: GOV.UK no longer has this page (HTTP 410 Gone)"
 
 
 @pytest.mark.parametrize("status, body, reason", [

@@ -11,6 +11,7 @@ through ``instant`` (UTC, ISO 8601, ``Z``), so that rewriting one is never a cha
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import re
 from collections.abc import Iterable
@@ -391,21 +392,52 @@ _API_REASON = re.compile(r"^HTTP 410[^:]* from \S+: (.+)$", re.S)
 def gone_document(previous: Document | None, *, page_url: str, error: FetchError) -> Document:
     """What a 410 leaves: the last known content, with the withdrawal recorded as a notice.
 
-    A page already withdrawn keeps its notice (its explanation is the news) and has the
-    removal appended once, so that every later 410 reads the same.
+    GOV.UK answers a removed page with a "gone" item whose ``details`` may explain why
+    (``explanation``) and say where the content went (``alternative_path``): both go into
+    the notice. A page already withdrawn keeps its notice (its explanation is the news)
+    and has the removal appended once, so that every later 410 reads the same.
     """
-    reason = _API_REASON.match(str(error))
-    said = f": {collapse(reason.group(1))}" if reason else ""
+    explanation, alternative = _gone_details(error, page_url)
     base = previous or Document(title=urlsplit(page_url).path or page_url)
     known = next((i for i in base.items if i.identity == (NOTICE, WITHDRAWN)), None)
     if known is None:
-        notice = Item(NOTICE, WITHDRAWN, title=f"Withdrawn: GOV.UK no longer has this page {_GONE_MARK}{said}")
+        title = _gone_title(f"Withdrawn: GOV.UK no longer has this page {_GONE_MARK}", explanation, alternative)
+        notice = Item(NOTICE, WITHDRAWN, title=title)
     elif _GONE_MARK in known.title:
         notice = known
     else:
-        notice = dataclasses.replace(known, title=f"{known.title} Since removed {_GONE_MARK}{said}")
+        if explanation and explanation.rstrip(".") in known.title:
+            explanation = None  # the withdrawal notice said it already
+        title = _gone_title(f"{known.title} Since removed {_GONE_MARK}", explanation, alternative)
+        notice = dataclasses.replace(known, title=title)
     items = [i for i in base.items if i.identity != (NOTICE, WITHDRAWN)] + [notice]
     return Document(title=base.title, blocks=base.blocks, items=tuple(items))
+
+
+def _gone_details(error: FetchError, page_url: str) -> tuple[str | None, str | None]:
+    """(why, where to instead) from a gone item in a 410's body; else the API's message."""
+    try:
+        data = json.loads(error.body) if error.body else None
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    details = data.get("details") if isinstance(data, dict) else None
+    if isinstance(details, dict):
+        explanation = details.get("explanation")
+        blocks, _ = html_blocks(explanation if isinstance(explanation, str) else None, base_url=page_url)
+        alternative = details.get("alternative_path")
+        alternative = urljoin(page_url, alternative.strip()) if isinstance(alternative, str) and alternative.strip() \
+            else None
+        if blocks or alternative:
+            return (" ".join(blocks) or None), alternative
+    reason = _API_REASON.match(str(error))
+    return (collapse(reason.group(1)) if reason else None), None
+
+
+def _gone_title(head: str, explanation: str | None, alternative: str | None) -> str:
+    parts = [explanation.rstrip(".") + "."] if explanation else []
+    if alternative:
+        parts.append(f"GOV.UK points to {alternative}")  # no full stop: it would end the link
+    return f"{head}: {' '.join(parts)}" if parts else head
 
 
 class GovukContentSource(SourceKind):
@@ -426,7 +458,8 @@ class GovukContentSource(SourceKind):
 
     Withdrawal is news: a ``withdrawn_notice`` becomes a notice item, and an HTTP 410
     (Gone) is recorded as a change that keeps the last known content and adds a
-    withdrawal notice (it is not a failed check). 404, 422, 5xx and the like are failed
+    withdrawal notice, with GOV.UK's explanation and the page it points to instead when
+    its gone item gives them (it is not a failed check). 404, 422, 5xx and the like are failed
     checks carrying the API's own message.
     """
 
