@@ -8,7 +8,7 @@ import pytest
 
 from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE
 from monitor.errors import ExtractError
-from monitor.extract import collapse, decode_html, extract_html
+from monitor.extract import collapse, decode_html, extract_html, extract_page
 from tests import govuk_site
 from tests.govuk_site import PageContent, render_govuk_page, render_parliament_page
 
@@ -633,6 +633,25 @@ def test_windows_1252_page_end_to_end():
     body = html.encode("cp1252")
     doc = extract_html(decode_html(body, None), url=PAGE_URL)
     assert "Guidance for the café’s staff." in doc.blocks
+
+
+_PAGE = "<html><head><title>T</title></head><body><main id='content'><h1>Café – “plan”</h1><p>{}</p></main></body></html>"
+
+
+@pytest.mark.parametrize("body, charset", [
+    (_PAGE.format("UTF-8, as the header says").encode(), "utf-8"),
+    (_PAGE.format("UTF-8 under a lying header").encode(), "iso-8859-1"),
+    (b"\xef\xbb\xbf" + _PAGE.format("UTF-8 with a byte-order mark").encode(), None),
+    (_PAGE.format("windows-1252").encode("cp1252"), "windows-1252"),
+    (_PAGE.format("UTF-8 with one broken byte").encode().replace(b"broken", b"br\xffoken"), "utf-8"),
+    (_PAGE.format("UTF-16").encode("utf-16"), None),
+])
+def test_a_response_body_reads_as_its_decoded_text(body, charset):
+    # extract_page hands lxml the response's own bytes when they are the decoded text in
+    # UTF-8, and otherwise the decoded text: either way the Document is the same.
+    expected = extract_html(decode_html(body, charset), url=PAGE_URL)
+    assert extract_page(body, charset, url=PAGE_URL) == expected
+    assert expected.title == "Café – “plan”"
 
 
 def test_collapse():

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from monitor.document import Document
 from monitor.errors import CheckFailed
-from monitor.extract import decode_html, extract_html
+from monitor.extract import extract_page
 from monitor.fetch import Fetcher, Validators
 from monitor.sources.base import NoOptions, Reading, SourceKind
 
@@ -45,8 +45,7 @@ class PageSource(SourceKind):
         if _cut_short(response.headers, body):
             raise CheckFailed("the page stops before its end (no </html>) and the server did not say how long "
                               "it is: the connection was probably cut short")
-        html = decode_html(body, response.charset)
-        document = extract_html(html, url=response.url, selector=self.options.selector)
+        document = extract_page(body, response.charset, url=response.url, selector=self.options.selector)
         return Reading(document, response.url, response.status, len(body), response.validators)
 
 
