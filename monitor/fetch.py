@@ -130,13 +130,13 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         s = self.settings
-        self._client = httpx.AsyncClient(
+        self._client = net.install(httpx.AsyncClient(
             headers={"User-Agent": user_agent(s.contact), "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(connect=s.connect_timeout, read=s.read_timeout,
                                   write=s.read_timeout, pool=s.total_timeout),
             follow_redirects=False,  # followed by hand, so each hop is checked and throttled
-            transport=net.transport(limits=httpx.Limits(max_connections=max(10, s.per_host_concurrency * 4))),
-        )
+            limits=httpx.Limits(max_connections=max(10, s.per_host_concurrency * 4)),
+        ))
         return self
 
     async def __aexit__(self, *exc_info) -> None:

@@ -635,7 +635,8 @@ def test_windows_1252_page_end_to_end():
     assert "Guidance for the café’s staff." in doc.blocks
 
 
-_PAGE = "<html><head><title>T</title></head><body><main id='content'><h1>Café – “plan”</h1><p>{}</p></main></body></html>"
+_PAGE = ("<html><head><title>T</title></head><body><main id='content'><h1>Café – “plan”</h1><p>{}</p></main>"
+         "</body></html>")
 
 
 @pytest.mark.parametrize("body, charset", [

@@ -1,5 +1,5 @@
 """The fetcher's network layer (monitor/net.py) against real servers on 127.0.0.1: plain
-and TLS connections, connections the server closes, refused connections."""
+and TLS connections, proxies, connections the server closes, refused connections."""
 
 import asyncio
 import socket
@@ -12,7 +12,7 @@ import trustme
 
 from monitor.errors import FetchError
 from monitor.fetch import Fetcher
-from monitor.net import AsyncioBackend, AsyncioStream
+from monitor.net import FastAnyIOBackend, FastAnyIOStream
 from tests.test_fetch import FAST, fetch
 
 
@@ -30,8 +30,47 @@ def test_requests_go_through_the_asyncio_backend(site):
 
     response, pool, streams = asyncio.run(go())
     assert response.body == b"<html><body><p>hi</p></body></html>"
-    assert isinstance(pool._network_backend, AsyncioBackend)
-    assert streams and all(isinstance(s, AsyncioStream) for s in streams)
+    assert isinstance(pool._network_backend, FastAnyIOBackend)
+    assert streams and all(isinstance(s, FastAnyIOStream) for s in streams)
+
+
+def test_a_proxy_named_in_the_environment_is_used(monkeypatch):
+    seen = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append(self.path)  # a proxy is asked for the absolute URL
+            body = b"<html><body><p>via the proxy</p></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # nothing listens there: only the proxy can answer
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+    try:
+        async def go():
+            async with Fetcher(FAST) as fetcher:
+                response = await fetcher.get(f"http://127.0.0.1:{port}/page")
+                pools = [t._pool for t in fetcher._client._mounts.values() if t is not None]
+                return response, pools
+
+        response, pools = asyncio.run(go())
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert response.body == b"<html><body><p>via the proxy</p></body></html>"
+    assert seen == [f"http://127.0.0.1:{port}/page"]
+    assert pools and all(isinstance(p._network_backend, FastAnyIOBackend) for p in pools)
 
 
 class _OneShotServer:
