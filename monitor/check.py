@@ -49,7 +49,8 @@ class UnchangedBatch:
     Most checks of a pass find nothing new; writing each on its own was most of the pass's
     storage time. A batch lost to a crash loses only "checked, nothing new" rows: the
     source is checked again at its next turn. Changes, failures and anything that queues
-    an email are never batched.
+    an email are never batched. A batch the database refuses stays pending for the next
+    try; what is still unwritten at the end of the pass is reported by ``close``.
     """
 
     SIZE = 200
@@ -64,12 +65,29 @@ class UnchangedBatch:
             self.pending.append(check)
             full = len(self.pending) >= self.SIZE
         if full:
-            self.flush()
+            try:
+                self.flush()
+            except Exception as exc:  # not this source's fault: the rows wait for the next flush
+                log.warning("could not record %d unchanged checks yet: %s", len(self.pending), exc)
 
     def flush(self) -> None:
         with self._lock:
             pending, self.pending = self.pending, []
-        self.store.record_unchanged_many(pending)
+        try:
+            self.store.record_unchanged_many(pending)
+        except BaseException:
+            with self._lock:
+                self.pending[:0] = pending
+            raise
+
+    def close(self) -> tuple[set[str], str | None]:
+        """Write what is pending; return the sources whose checks could not be, and why."""
+        try:
+            self.flush()
+        except Exception as exc:
+            log.exception("cannot record the unchanged checks of this pass")
+            return {c.source_id for c in self.pending}, f"{type(exc).__name__}: {exc}"
+        return set(), None
 
 
 async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
@@ -129,7 +147,7 @@ def _record_reading(source, settings: SourceSettings, store: Store, config: Sett
     health = for_source_health(config, settings, state.consecutive_failures, failed=False)
     unchanged = reading.document is None or reading.document.content_hash() == state.content_hash
     if unchanged and batch is not None and not health and state.snapshot_id is not None:
-        batch.add(Unchanged(settings.id, meta, reading.document is None, etag, last_modified))
+        batch.add(Unchanged(settings.id, meta, state.snapshot_id, reading.document is None, etag, last_modified))
         return _result(settings.id, "not-modified" if reading.document is None else "unchanged", meta)
     if unchanged:
         recorded = store.record_unchanged(settings.id, meta, not_modified=reading.document is None,
@@ -171,7 +189,12 @@ async def check_sources(
         async with Fetcher(settings.fetch) as fetcher:
             results = await asyncio.gather(*(check_source(s, store, fetcher, settings, batch) for s in chosen))
     finally:
-        batch.flush()
+        unwritten, error = batch.close()
+    if unwritten:  # checked and unchanged, but not in the record: say so, do not claim success
+        results = [replace(r, outcome="failed", error=f"checked (nothing new), but the check could not be "
+                                                      f"recorded: {error}")
+                   if r.source_id in unwritten and r.outcome in ("unchanged", "not-modified") else r
+                   for r in results]
     record_due_events(settings, store)
     return list(results)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Date, bindparam, create_engine, delete, event, func, insert, literal, select, update
+from sqlalchemy import Date, bindparam, create_engine, delete, event, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -142,26 +142,33 @@ _SOURCE_SUCCEEDED = (
 _INSERT_CHECK = insert(CheckRecord).returning(CheckRecord.id)
 _SNAPSHOT_SEEN = (update(SnapshotRecord).where(SnapshotRecord.id == bindparam("snapshot_id"))
                   .values(last_seen_at=bindparam("at")))
-# The same three for many unchanged checks at once (executemany): no RETURNING, so the
-# source's current snapshot is looked up inside each statement.
-_CURRENT_SNAPSHOT = (select(SourceRecord.current_snapshot_id)
-                     .where(SourceRecord.id == bindparam("of_source")).scalar_subquery())
+# The same three for many unchanged checks at once (executemany). Each is guarded by what
+# the check saw: a pass's batch is written after the fact, and meanwhile another process
+# (serve beside a check) may have recorded a newer change, failure or check of a source,
+# which an older "unchanged" must not overwrite. The check itself is always recorded.
 _SOURCES_SUCCEEDED = (
-    update(SourceRecord).where(SourceRecord.id == bindparam("of_source"))
+    update(SourceRecord)
+    .where(SourceRecord.id == bindparam("of_source"),
+           SourceRecord.current_snapshot_id == bindparam("seen_snapshot"),
+           or_(SourceRecord.last_checked_at.is_(None), SourceRecord.last_checked_at <= bindparam("at")))
     .values(last_checked_at=bindparam("at"), last_success_at=bindparam("at"), consecutive_failures=0,
             last_error=None, etag=bindparam("etag"), last_modified=bindparam("last_modified"))
 )
-_INSERT_CHECKS = insert(CheckRecord).values(snapshot_id=_CURRENT_SNAPSHOT)
-_SNAPSHOTS_SEEN = (update(SnapshotRecord).where(SnapshotRecord.id == _CURRENT_SNAPSHOT)
-                   .values(last_seen_at=bindparam("at")))
+_SNAPSHOTS_SEEN = (
+    update(SnapshotRecord)
+    .where(SnapshotRecord.id == bindparam("seen_snapshot"),
+           or_(SnapshotRecord.last_seen_at.is_(None), SnapshotRecord.last_seen_at < bindparam("at")))
+    .values(last_seen_at=bindparam("at"))
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Unchanged:
-    """A successful check whose content equals the current snapshot (for a batch)."""
+    """A successful check whose content equals the snapshot it was compared with."""
 
     source_id: str
     meta: CheckMeta
+    snapshot_id: int
     not_modified: bool = False
     etag: str | None = None
     last_modified: str | None = None
@@ -262,20 +269,22 @@ class Store:
         """Many unchanged checks in one transaction, as ``record_unchanged`` records one.
 
         A pass over many sources writes its unchanged checks so: three statements for the
-        lot instead of three and a commit each (a third of the storage time of a pass of a
-        thousand pages on SQLite; on PostgreSQL each of those was a round trip).
+        lot instead of three and a commit each (0.19 ms a check alone, 0.033 ms in a batch,
+        on SQLite; on PostgreSQL each of those was a round trip). Every check is recorded;
+        a source's state and a snapshot's "last seen" move only forward and only for the
+        snapshot the check compared with (see the statements above).
         """
         checks = list(checks)
         if not checks:
             return
-        sources = [{"of_source": c.source_id, "at": c.meta.started_at, "etag": c.etag,
-                    "last_modified": c.last_modified} for c in checks]
-        rows = [{"of_source": c.source_id, "source_id": c.source_id,
+        sources = [{"of_source": c.source_id, "seen_snapshot": c.snapshot_id, "at": c.meta.started_at,
+                    "etag": c.etag, "last_modified": c.last_modified} for c in checks]
+        rows = [{"source_id": c.source_id, "snapshot_id": c.snapshot_id,
                  "outcome": "not-modified" if c.not_modified else "unchanged", **_meta(c.meta)} for c in checks]
         with self.engine.begin() as conn:
             conn.execute(_SOURCES_SUCCEEDED, sources)
-            conn.execute(_INSERT_CHECKS, rows)
-            conn.execute(_SNAPSHOTS_SEEN, [{"of_source": c.source_id, "at": c.meta.started_at} for c in checks])
+            conn.execute(insert(CheckRecord), rows)
+            conn.execute(_SNAPSHOTS_SEEN, [{"seen_snapshot": c.snapshot_id, "at": c.meta.started_at} for c in checks])
 
     def record_document(self, source_id: str, document: Document, change: Change | None,
                         meta: CheckMeta, *, summary: str | None = None, etag: str | None = None,

@@ -135,6 +135,35 @@ def test_a_failed_check_is_reported_and_loses_nothing(sendwatch, site, config, r
     assert json.loads(sendwatch("sources", "--json").out)[0]["consecutive_failures"] == 0
 
 
+def test_a_check_the_database_will_not_record_is_not_reported_as_a_success(sendwatch, site, config,
+                                                                          database_url):
+    # A pass writes its unchanged checks together at the end. When the database refuses
+    # them, the pass must not claim they were recorded.
+    config("code", "/code")
+    config("other", "/other")
+    site.page("/code", page())
+    site.page("/other", page(paragraphs=("Another page.",)))
+    assert sendwatch("check").code == 0
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON checks WHEN NEW.outcome = 'unchanged' "
+                              "BEGIN SELECT RAISE(ABORT, 'the disk is full'); END"))
+        else:
+            conn.execute(text("CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+                              "RAISE EXCEPTION 'the disk is full'; END $$ LANGUAGE plpgsql"))
+            conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON checks FOR EACH ROW "
+                              "WHEN (NEW.outcome = 'unchanged') EXECUTE FUNCTION refuse()"))
+    engine.dispose()
+    result = sendwatch("check")
+    lines = [line for line in result.out.splitlines() if line.startswith(("failed", "unchanged"))]
+    assert len(lines) == 2 and all(line.startswith("failed") for line in lines), result.out
+    assert "checked (nothing new), but the check could not be recorded" in result.out
+    assert "the disk is full" in result.out
+
+
 def test_a_selector_that_matches_nothing_is_a_failed_check(sendwatch, site, config):
     config("code", "/code", 'selector = "#no-such-part"')
     site.page("/code", page())

@@ -60,12 +60,12 @@ def test_a_batch_of_unchanged_checks_is_recorded_as_each_would_be(database_url):
     other = SourceSettings(id="other", url="https://www.gov.uk/other")
     with Store(database_url) as store:
         store.sync_sources([SOURCE, other])
-        store.record_document("code", V1, None, at(0))
-        store.record_document("other", V2, None, at(0))
+        code_v1 = store.record_document("code", V1, None, at(0)).snapshot_id
+        other_v2 = store.record_document("other", V2, None, at(0)).snapshot_id
         store.record_failure("other", "HTTP 503 from https://www.gov.uk/other", at(1))
         store.record_unchanged_many([
-            Unchanged("code", at(2), etag='"v1"'),
-            Unchanged("other", at(2.5), not_modified=True, last_modified="Mon, 05 Jan 2026 09:00:00 GMT"),
+            Unchanged("code", at(2), code_v1, etag='"v1"'),
+            Unchanged("other", at(2.5), other_v2, not_modified=True, last_modified="Mon, 05 Jan 2026 09:00:00 GMT"),
         ])
         code, other_record = store.source("code"), store.source("other")
         assert code.last_checked_at == code.last_success_at == T0 + timedelta(hours=2)
@@ -82,6 +82,52 @@ def test_a_batch_of_unchanged_checks_is_recorded_as_each_would_be(database_url):
         assert store.snapshots("other")[0].last_seen_at == T0 + timedelta(hours=2.5)
         assert len(store.snapshots("code")) == 1 and len(store.checks("code")) == 2
         store.record_unchanged_many([])  # nothing to write is not an error
+
+
+def test_a_refused_batch_waits_for_the_next_flush_and_blames_no_source():
+    from monitor.check import UnchangedBatch
+
+    class FlakyStore:  # stands in for a database that refuses writes for a while
+        def __init__(self):
+            self.refuse, self.written = True, []
+
+        def record_unchanged_many(self, checks):
+            if self.refuse:
+                raise RuntimeError("database is locked")
+            self.written.extend(c.source_id for c in checks)
+
+    store = FlakyStore()
+    batch = UnchangedBatch(store)
+    batch.SIZE = 2
+    batch.add(Unchanged("a", at(1), 1))
+    batch.add(Unchanged("b", at(1), 2))  # the batch is full; writing it fails; nothing raises
+    assert [c.source_id for c in batch.pending] == ["a", "b"]
+    store.refuse = False
+    assert batch.close() == (set(), None)
+    assert store.written == ["a", "b"]
+    store.refuse = True
+    batch.add(Unchanged("c", at(2), 3))
+    assert batch.close() == ({"c"}, "RuntimeError: database is locked")
+
+
+def test_a_late_batch_does_not_overwrite_what_another_process_recorded_since(database_url):
+    # `sendwatch check` compared the page with V1 at hour 1 and holds the result in its
+    # batch; meanwhile serve recorded V2 at hour 2 and a failure at hour 3.
+    with open_store(database_url) as store:
+        v1 = store.record_document("code", V1, None, at(0)).snapshot_id
+        v2 = store.record_document("code", V2, diff_documents(V1, V2), at(2)).snapshot_id
+        store.record_failure("code", "HTTP 503 from https://www.gov.uk/code", at(3))
+        store.record_unchanged_many([Unchanged("code", at(1), v1, etag='"v1"')])
+        source = store.source("code")
+        assert source.current_snapshot_id == v2
+        assert source.last_checked_at == T0 + timedelta(hours=3)  # not back to hour 1
+        assert source.consecutive_failures == 1 and source.last_error.startswith("HTTP 503")
+        assert source.etag is None  # V1's validator is not paired with V2
+        # The check happened and is in the history, against the version it saw.
+        (late,) = [c for c in store.checks("code") if c.started_at == T0 + timedelta(hours=1)]
+        assert late.outcome == "unchanged" and late.snapshot_id == v1
+        seen = {s.id: s.last_seen_at for s in store.snapshots("code")}
+        assert seen[v1] == T0 + timedelta(hours=1) and seen[v2] == T0 + timedelta(hours=2)
 
 
 def test_a_new_version_is_a_change_with_its_diff(database_url):
