@@ -1,15 +1,16 @@
 """What the design card's stack costs before sendwatch does any work of its own.
 
-Run by bench/benchmark.py (``--floor``) against the same site in the same run, once per
-step below, each in a fresh process measured like the tools:
+Run by bench/benchmark.py (unless ``--no-floor``) against the same site in the same run,
+once per step below, each in a fresh process measured like the tools. Both fetching steps
+run on the event loop sendwatch runs on (monitor/aio.py: uvloop where installed), so that
+they differ only in the client:
 
 - ``start-up``: Python importing the libraries a check needs (httpx, httpcore, lxml,
   SQLAlchemy, pydantic) and nothing else.
 - ``httpx``: those imports, then every page fetched with a bare ``httpx.AsyncClient`` (its
   default transport, ``--concurrency`` requests at a time, bodies read and dropped).
 - ``fetcher``: the same with sendwatch's Fetcher (monitor/fetch.py): per-host gate, size
-  cap, retries, the asyncio network backend (monitor/net.py), on the event loop sendwatch
-  runs on (monitor/aio.py: uvloop where installed).
+  cap, retries, the network backend of monitor/net.py.
 - ``parse``: the Fetcher's pass, then lxml (libxml2) parsing every body, as extraction's
   first step does. The figure printed for it is the parse alone (CPU after the fetch).
 
@@ -66,11 +67,11 @@ def main() -> None:
 
     urls = url_file.read_text(encoding="utf-8").split()
     out: dict = {"step": step}
-    if step == "httpx":
-        bodies = asyncio.run(_bare_httpx(urls, concurrency))
-    elif step in ("fetcher", "parse"):
-        from monitor import aio
+    from monitor import aio
 
+    if step == "httpx":
+        bodies = aio.run(_bare_httpx(urls, concurrency))
+    elif step in ("fetcher", "parse"):
         bodies = aio.run(_fetcher(urls, concurrency))
     else:
         bodies = []

@@ -21,7 +21,7 @@ class FetchError(CheckFailed):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
-        # The start of an error response's body (at most 64 KiB): a 410 from GOV.UK's
+        # The start of an error response's body (the first 64 KiB or so): a 410 from GOV.UK's
         # Content API says there why the page went and where its content is now.
         self.body = body
 

@@ -406,7 +406,7 @@ def gone_document(previous: Document | None, *, page_url: str, error: FetchError
     elif _GONE_MARK in known.title:
         notice = known
     else:
-        if explanation and explanation.rstrip(".") in known.title:
+        if explanation and f": {explanation.rstrip('.')}" in known.title:
             explanation = None  # the withdrawal notice said it already
         title = _gone_title(f"{known.title} Since removed {_GONE_MARK}", explanation, alternative)
         notice = dataclasses.replace(known, title=title)
@@ -434,8 +434,10 @@ def _gone_details(error: FetchError, page_url: str) -> tuple[str | None, str | N
 
 
 def _gone_title(head: str, explanation: str | None, alternative: str | None) -> str:
-    parts = [explanation.rstrip(".") + "."] if explanation else []
+    parts = [explanation] if explanation else []
     if alternative:
+        if parts and not parts[0].endswith((".", "!", "?")):
+            parts[0] += "."
         parts.append(f"GOV.UK points to {alternative}")  # no full stop: it would end the link
     return f"{head}: {' '.join(parts)}" if parts else head
 
