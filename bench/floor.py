@@ -1,9 +1,7 @@
 """What the design card's stack costs before sendwatch does any work of its own.
 
 Run by bench/benchmark.py (unless ``--no-floor``) against the same site in the same run,
-once per step below, each in a fresh process measured like the tools. Both fetching steps
-run on the event loop sendwatch runs on (monitor/aio.py: uvloop where installed), so that
-they differ only in the client:
+once per step below, each in a fresh process measured like the tools:
 
 - ``start-up``: Python importing the libraries a check needs (httpx, httpcore, lxml,
   SQLAlchemy, pydantic) and nothing else.
@@ -67,12 +65,10 @@ def main() -> None:
 
     urls = url_file.read_text(encoding="utf-8").split()
     out: dict = {"step": step}
-    from monitor import aio
-
     if step == "httpx":
-        bodies = aio.run(_bare_httpx(urls, concurrency))
+        bodies = asyncio.run(_bare_httpx(urls, concurrency))
     elif step in ("fetcher", "parse"):
-        bodies = aio.run(_fetcher(urls, concurrency))
+        bodies = asyncio.run(_fetcher(urls, concurrency))
     else:
         bodies = []
     out["bytes"] = sum(map(len, bodies))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import inspect
 import json
 import logging
@@ -12,7 +13,6 @@ from pathlib import Path
 
 from config import ConfigError, Settings, load_settings, parse_duration
 from config.loader import DEFAULT_FILENAME, embedded_watchlist_text
-from monitor import aio
 from monitor.check import check_sources, ledger_standings
 from monitor.diff import render_text
 from monitor.export import standing_dict, to_csv, to_json
@@ -83,7 +83,7 @@ def cmd_check(args) -> int:
         unknown = [s for s in args.sources if s not in known]
         if unknown:
             raise UsageError(f"unknown source(s): {', '.join(unknown)} (see: sendwatch sources)")
-        results = aio.run(check_sources(settings, store, args.sources or None))
+        results = asyncio.run(check_sources(settings, store, args.sources or None))
         report = send_due(settings, store)
     width = max((len(r.source_id) for r in results), default=10)
     counts: dict[str, int] = {}

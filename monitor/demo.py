@@ -22,6 +22,7 @@ first step needs no asking: sources never checked run as the service starts.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import json
@@ -38,7 +39,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from config import load_settings
-from monitor import aio
 from monitor.service import Service, ServiceError
 from storage import Store
 
@@ -372,7 +372,7 @@ def run_demo(args) -> int:
         print(f"  config:    {config}\n", flush=True)
         with Store(settings.database_url) as store:
             store.sync_sources(settings.sources)
-            return aio.run(_run(settings, store, config, env, site, folder, wait=not args.no_wait))
+            return asyncio.run(_run(settings, store, config, env, site, folder, wait=not args.no_wait))
     finally:
         site.stop()
 

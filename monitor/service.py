@@ -74,7 +74,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
 from config import ConfigError, Settings, SourceSettings, load_settings
-from monitor import aio
 from monitor.check import CheckResult, check_source, followed_sources, record_due_events
 from monitor.fetch import Fetcher
 from monitor.outbox import send_due
@@ -742,7 +741,7 @@ def run_service(args) -> int:
         store.sync_sources(settings.sources)
         service = Service(settings, store, config=args.config)
         service.early_signals = early
-        return aio.run(service.run())
+        return asyncio.run(service.run())
 
 
 # -- sendwatch status --------------------------------------------------------------------------
