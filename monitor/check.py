@@ -49,8 +49,9 @@ class UnchangedBatch:
     Most checks of a pass find nothing new; writing each on its own was most of the pass's
     storage time. A batch lost to a crash loses only "checked, nothing new" rows: the
     source is checked again at its next turn. Changes, failures and anything that queues
-    an email are never batched. A batch the database refuses stays pending for the next
-    try; what is still unwritten at the end of the pass is reported by ``close``.
+    an email are never batched. A batch the database refuses is written row by row, so
+    one bad row (its snapshot pruned meanwhile, say) costs only itself; what could not
+    be written is reported by ``close`` at the end of the pass.
     """
 
     SIZE = 200
@@ -58,6 +59,7 @@ class UnchangedBatch:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.pending: list[Unchanged] = []
+        self.unwritten: dict[str, str] = {}  # source id -> why its check is not in the record
         self._lock = threading.Lock()  # long pages are recorded from a worker thread
 
     def add(self, check: Unchanged) -> None:
@@ -65,29 +67,31 @@ class UnchangedBatch:
             self.pending.append(check)
             full = len(self.pending) >= self.SIZE
         if full:
-            try:
-                self.flush()
-            except Exception as exc:  # not this source's fault: the rows wait for the next flush
-                log.warning("could not record %d unchanged checks yet: %s", len(self.pending), exc)
+            self.flush()
 
     def flush(self) -> None:
         with self._lock:
             pending, self.pending = self.pending, []
+        if not pending:
+            return
         try:
             self.store.record_unchanged_many(pending)
-        except BaseException:
-            with self._lock:
-                self.pending[:0] = pending
-            raise
+            return
+        except Exception as exc:  # not the fault of the check that filled the batch
+            log.warning("could not record %d unchanged checks together (%s); trying one by one", len(pending), exc)
+        for check in pending:
+            try:
+                self.store.record_unchanged_many([check])
+            except Exception as exc:
+                self.unwritten[check.source_id] = f"{type(exc).__name__}: {exc}"
 
-    def close(self) -> tuple[set[str], str | None]:
+    def close(self) -> dict[str, str]:
         """Write what is pending; return the sources whose checks could not be, and why."""
-        try:
-            self.flush()
-        except Exception as exc:
-            log.exception("cannot record the unchanged checks of this pass")
-            return {c.source_id for c in self.pending}, f"{type(exc).__name__}: {exc}"
-        return set(), None
+        self.flush()
+        if self.unwritten:
+            log.error("cannot record the unchanged checks of %d source(s): %s", len(self.unwritten),
+                      next(iter(self.unwritten.values())))
+        return dict(self.unwritten)
 
 
 async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
@@ -189,10 +193,10 @@ async def check_sources(
         async with Fetcher(settings.fetch) as fetcher:
             results = await asyncio.gather(*(check_source(s, store, fetcher, settings, batch) for s in chosen))
     finally:
-        unwritten, error = batch.close()
+        unwritten = batch.close()
     if unwritten:  # checked and unchanged, but not in the record: say so, do not claim success
         results = [replace(r, outcome="failed", error=f"checked (nothing new), but the check could not be "
-                                                      f"recorded: {error}")
+                                                      f"recorded: {unwritten[r.source_id]}")
                    if r.source_id in unwritten and r.outcome in ("unchanged", "not-modified") else r
                    for r in results]
     record_due_events(settings, store)

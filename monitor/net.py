@@ -68,18 +68,23 @@ def _connect_reason(exc: BaseException) -> str:
     failed" (the attempts themselves sit in an exception group behind it)."""
     said: list[str] = []
     pending: list[BaseException] = [exc]
+    seen: set[int] = set()
     while pending:
         current = pending.pop(0)
+        if id(current) in seen:  # a cause chain can, in principle, loop
+            continue
+        seen.add(id(current))
         if isinstance(current, BaseExceptionGroup):
             pending.extend(current.exceptions)
+        elif isinstance(current, socket.gaierror):  # its errno is the resolver's, not errno's
+            if str(current) not in said:
+                said.append(str(current))  # "[Errno -2] Name or service not known"
         elif isinstance(current, OSError) and isinstance(current.errno, int) and current.errno > 0:
             # asyncio words a refusal "Connect call failed ('127.0.0.1', 8080)": the
             # system's own words for the errno say what happened.
             reason = f"[Errno {current.errno}] {os.strerror(current.errno)}"
             if reason not in said:
                 said.append(reason)
-        elif isinstance(current, socket.gaierror) and str(current) not in said:
-            said.append(str(current))  # "[Errno -2] Name or service not known"
         if current.__cause__ is not None:
             pending.append(current.__cause__)
     return "; ".join(said) or str(exc) or type(exc).__name__

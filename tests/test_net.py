@@ -7,6 +7,7 @@ import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpcore
 import pytest
 import trustme
 
@@ -148,6 +149,33 @@ def test_a_refused_connection_fails_the_fetch_with_the_reason():
         fetch(f"http://127.0.0.1:{port}/p")
 
 
+def test_a_socks_proxy_in_the_environment_is_used_not_a_crash(monkeypatch):
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # no SOCKS proxy listens there
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALL_PROXY", f"socks5://127.0.0.1:{port}")
+    with pytest.raises(FetchError, match=f"cannot reach .*127.0.0.1:{port}|Connection refused"):
+        fetch("http://example.invalid/page")
+
+
+def test_connect_failures_are_named_in_the_systems_words():
+    from monitor.net import _connect_reason
+
+    refused = httpcore.ConnectError("All connection attempts failed")
+    refused.__cause__ = OSError("All connection attempts failed")
+    refused.__cause__.__cause__ = ExceptionGroup("attempts", [ConnectionRefusedError(111, "Connect call failed")])
+    assert _connect_reason(refused) == "[Errno 111] Connection refused"
+    # A resolver error keeps its own words, whatever its number means to errno.
+    unknown = httpcore.ConnectError("x")
+    unknown.__cause__ = socket.gaierror(8, "nodename nor servname provided, or not known")
+    assert _connect_reason(unknown) == "[Errno 8] nodename nor servname provided, or not known"
+    # A cause chain that loops does not hang.
+    a, b = httpcore.ConnectError("a"), OSError("b")
+    a.__cause__, b.__cause__ = b, a
+    assert _connect_reason(a) == "a"
+
+
 @pytest.fixture
 def tls_site(tmp_path):
     """An HTTPS server on 127.0.0.1 with a certificate from a throwaway CA."""
@@ -183,8 +211,18 @@ def tls_site(tmp_path):
 def test_https_with_a_trusted_certificate(tls_site, monkeypatch):
     url, ca_file = tls_site
     monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # as an operator with a private CA would
-    response = fetch(url)
+
+    async def go():
+        async with Fetcher(FAST) as fetcher:
+            response = await fetcher.get(url)
+            pool = fetcher._client._transport._pool
+            return response, [c._connection._network_stream for c in pool.connections]
+
+    response, streams = asyncio.run(go())
     assert response.status == 200 and response.body == b"<html><body><p>over TLS</p></body></html>"
+    # GOV.UK is all HTTPS: the stream after the TLS handshake must still be the fast one.
+    assert streams and all(isinstance(s, FastAnyIOStream) for s in streams)
+    assert streams[0].get_extra_info("ssl_object") is not None
 
 
 def test_https_with_an_untrusted_certificate_fails(tls_site, monkeypatch):

@@ -84,30 +84,29 @@ def test_a_batch_of_unchanged_checks_is_recorded_as_each_would_be(database_url):
         store.record_unchanged_many([])  # nothing to write is not an error
 
 
-def test_a_refused_batch_waits_for_the_next_flush_and_blames_no_source():
+def test_a_refused_batch_is_written_row_by_row_and_only_the_bad_row_is_reported():
     from monitor.check import UnchangedBatch
 
-    class FlakyStore:  # stands in for a database that refuses writes for a while
+    class RefusingStore:  # a database that refuses some rows (their snapshot pruned, say)
         def __init__(self):
-            self.refuse, self.written = True, []
+            self.refuse, self.written, self.calls = {"b"}, [], 0
 
         def record_unchanged_many(self, checks):
-            if self.refuse:
-                raise RuntimeError("database is locked")
+            self.calls += 1
+            if any(c.source_id in self.refuse for c in checks):
+                raise RuntimeError("FOREIGN KEY constraint failed")
             self.written.extend(c.source_id for c in checks)
 
-    store = FlakyStore()
+    store = RefusingStore()
     batch = UnchangedBatch(store)
     batch.SIZE = 2
     batch.add(Unchanged("a", at(1), 1))
-    batch.add(Unchanged("b", at(1), 2))  # the batch is full; writing it fails; nothing raises
-    assert [c.source_id for c in batch.pending] == ["a", "b"]
-    store.refuse = False
-    assert batch.close() == (set(), None)
-    assert store.written == ["a", "b"]
-    store.refuse = True
+    batch.add(Unchanged("b", at(1), 2))  # full: the batch fails, then a and b one by one; nothing raises
+    assert store.written == ["a"] and batch.pending == []
     batch.add(Unchanged("c", at(2), 3))
-    assert batch.close() == ({"c"}, "RuntimeError: database is locked")
+    assert batch.close() == {"b": "RuntimeError: FOREIGN KEY constraint failed"}
+    assert store.written == ["a", "c"]
+    assert store.calls == 4  # the failed batch, a, b, then c's batch: no retrying the same rows
 
 
 def test_a_late_batch_does_not_overwrite_what_another_process_recorded_since(database_url):
@@ -128,6 +127,34 @@ def test_a_late_batch_does_not_overwrite_what_another_process_recorded_since(dat
         assert late.outcome == "unchanged" and late.snapshot_id == v1
         seen = {s.id: s.last_seen_at for s in store.snapshots("code")}
         assert seen[v1] == T0 + timedelta(hours=1) and seen[v2] == T0 + timedelta(hours=2)
+
+
+def test_a_late_batch_leaves_a_later_failure_on_the_same_version(database_url):
+    with open_store(database_url) as store:
+        v1 = store.record_document("code", V1, None, at(0)).snapshot_id
+        store.record_failure("code", "HTTP 503 from https://www.gov.uk/code", at(3))
+        store.record_unchanged_many([Unchanged("code", at(1), v1)])
+        source = store.source("code")
+        assert source.consecutive_failures == 1 and source.last_checked_at == T0 + timedelta(hours=3)
+
+
+def test_a_late_batch_does_not_restore_a_version_the_config_has_set_aside(database_url):
+    # A config edit (a new URL) makes the next check a new baseline: an older check of
+    # the old URL must not put its snapshot's validators back.
+    with open_store(database_url) as store:
+        v1 = store.record_document("code", V1, None, at(0), etag='"v1"').snapshot_id
+        store.sync_sources([SOURCE.model_copy(update={"url": "https://www.gov.uk/code-2026"})])
+        store.record_unchanged_many([Unchanged("code", at(1), v1, etag='"v1"')])
+        source = store.source("code")
+        assert source.current_snapshot_id is None and source.etag is None
+
+
+def test_a_snapshot_is_never_seen_earlier_than_it_was(database_url):
+    with open_store(database_url) as store:
+        v1 = store.record_document("code", V1, None, at(0)).snapshot_id
+        store.record_unchanged("code", at(5))
+        store.record_unchanged_many([Unchanged("code", at(1), v1)])
+        assert store.snapshots("code")[0].last_seen_at == T0 + timedelta(hours=5)
 
 
 def test_a_new_version_is_a_change_with_its_diff(database_url):

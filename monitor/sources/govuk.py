@@ -406,7 +406,7 @@ def gone_document(previous: Document | None, *, page_url: str, error: FetchError
     elif _GONE_MARK in known.title:
         notice = known
     else:
-        if explanation and f": {explanation.rstrip('.')}" in known.title:
+        if explanation and known.title.rstrip(".").endswith(f": {explanation.rstrip('.')}"):
             explanation = None  # the withdrawal notice said it already
         title = _gone_title(f"{known.title} Since removed {_GONE_MARK}", explanation, alternative)
         notice = dataclasses.replace(known, title=title)
