@@ -99,7 +99,10 @@ def install(client: httpx.AsyncClient) -> httpx.AsyncClient:
     that moves the pools fails a test instead of silently going back to the slow path.
     """
     backend = FastAnyIOBackend()
-    for transport in [client._transport, *client._mounts.values()]:
+    # Private attributes of httpx: should a release move them, fetching still works, on
+    # httpcore's own backend (and tests/test_net.py fails, to say so).
+    transports = [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]
+    for transport in transports:
         pool = getattr(transport, "_pool", None)
         if isinstance(pool, httpcore.AsyncConnectionPool):
             pool._network_backend = backend
