@@ -35,13 +35,15 @@ def test_requests_go_through_the_asyncio_backend(site):
     assert streams and all(isinstance(s, FastAnyIOStream) for s in streams)
 
 
-def test_a_proxy_named_in_the_environment_is_used(monkeypatch):
-    seen = []
+def _server(body: bytes, seen: list[str] | None = None, wrap=None) -> ThreadingHTTPServer:
+    """A server on 127.0.0.1 answering every GET with ``body``; request targets go to ``seen``."""
 
-    class Proxy(BaseHTTPRequestHandler):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
         def do_GET(self):  # noqa: N802
-            seen.append(self.path)  # a proxy is asked for the absolute URL
-            body = b"<html><body><p>via the proxy</p></body></html>"
+            if seen is not None:
+                seen.append(self.path)
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
             self.send_header("Content-Length", str(len(body)))
@@ -51,8 +53,17 @@ def test_a_proxy_named_in_the_environment_is_used(monkeypatch):
         def log_message(self, *args):
             pass
 
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    threading.Thread(target=proxy.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    if wrap is not None:
+        server.socket = wrap(server.socket)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    return server
+
+
+def test_a_proxy_named_in_the_environment_is_used(monkeypatch):
+    seen = []  # a proxy is asked for the absolute URL
+    proxy = _server(b"<html><body><p>via the proxy</p></body></html>", seen)
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]  # nothing listens there: only the proxy can answer
     for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
@@ -183,24 +194,8 @@ def tls_site(tmp_path):
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self):  # noqa: N802
-            body = b"<html><body><p>over TLS</p></body></html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    server = _server(b"<html><body><p>over TLS</p></body></html>",
+                     wrap=lambda sock: context.wrap_socket(sock, server_side=True))
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     yield f"https://127.0.0.1:{server.server_address[1]}/p", ca_file
