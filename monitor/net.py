@@ -41,8 +41,6 @@ class FastAnyIOStream(AnyIOStream):
     def get_extra_info(self, info: str) -> typing.Any:
         if info == "is_readable":
             return is_socket_readable(self._socket)
-        if info == "socket":
-            return self._socket
         return super().get_extra_info(info)
 
     async def start_tls(self, *args, **kwargs) -> FastAnyIOStream:
@@ -56,10 +54,6 @@ class FastAnyIOBackend(AnyIOBackend):
             stream = await super().connect_tcp(*args, **kwargs)
         except httpcore.ConnectError as exc:
             raise httpcore.ConnectError(_connect_reason(exc)) from exc
-        return FastAnyIOStream(stream._stream)
-
-    async def connect_unix_socket(self, *args, **kwargs) -> FastAnyIOStream:
-        stream = await super().connect_unix_socket(*args, **kwargs)
         return FastAnyIOStream(stream._stream)
 
 
