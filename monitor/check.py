@@ -22,11 +22,12 @@ from monitor.fetch import Fetcher, Validators
 from monitor.ledger import Mark, Milestone, due_event, london_date, standing, target
 from monitor.notify import for_commitment, for_source_health
 from monitor.sources import make_source
-from storage import CheckMeta, Store, Unchanged
+from storage import STALE, CheckMeta, Store, Unchanged
 
 log = logging.getLogger("sendwatch.check")
 
 LONG_DOCUMENT = 2000  # text blocks; most pages have tens to hundreds
+BY_ANOTHER = "recorded by another process"  # what a check that lost a race to record says
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +145,28 @@ def _fail(store: Store, config: Settings, settings: SourceSettings, state, error
     return CheckResult(settings.id, "failed", meta.duration_ms, error=error, queued=len(health))
 
 
+RACE_ATTEMPTS = 5  # each needs another process to record this source again in between
+
+
 def _record_reading(source, settings: SourceSettings, store: Store, config: Settings, state, previous,
                     reading, started_at: datetime, clock: float, batch: UnchangedBatch | None) -> CheckResult:
+    for _ in range(RACE_ATTEMPTS):
+        result = _record_once(source, settings, store, config, state, previous, reading, started_at, clock, batch)
+        if result is not None:
+            return result
+        # Another process recorded an older reading of this source after we read its state:
+        # ours is the newest, so it is compared with what that process recorded.
+        state = store.source_state(settings.id)
+        previous = store.document(state.snapshot_id) if state.snapshot_id is not None else None
+    return _fail(store, config, settings, state, "other processes kept recording this source while this check "
+                 "did; it is checked again at its next turn", CheckMeta(started_at, _ms(clock), reading.status,
+                                                                       reading.size))
+
+
+def _record_once(source, settings: SourceSettings, store: Store, config: Settings, state, previous,
+                 reading, started_at: datetime, clock: float, batch: UnchangedBatch | None) -> CheckResult | None:
+    """Record the reading against ``state``; None when another process got there first
+    with an older reading (nothing was written)."""
     meta = CheckMeta(started_at, _ms(clock), reading.status, reading.size)
     etag, last_modified = reading.validators.etag, reading.validators.last_modified
     health = for_source_health(config, settings, state.consecutive_failures, failed=False)
@@ -155,8 +176,11 @@ def _record_reading(source, settings: SourceSettings, store: Store, config: Sett
         return _result(settings.id, "not-modified" if reading.document is None else "unchanged", meta)
     if unchanged:
         recorded = store.record_unchanged(settings.id, meta, not_modified=reading.document is None,
-                                          etag=etag, last_modified=last_modified, notifications=health)
-        return _result(settings.id, recorded.outcome, meta, queued=len(health))
+                                          etag=etag, last_modified=last_modified, notifications=health,
+                                          seen_snapshot_id=state.snapshot_id)
+        if recorded.outcome == STALE:
+            return None
+        return _recorded(settings.id, recorded, meta, len(health))
 
     change = summary = None
     drafts = []
@@ -171,12 +195,20 @@ def _record_reading(source, settings: SourceSettings, store: Store, config: Sett
     recorded = store.record_document(settings.id, reading.document, change, meta, summary=summary,
                                      etag=etag, last_modified=last_modified, developments=drafts,
                                      notifications=health, expected_snapshot_id=state.snapshot_id)
-    if recorded.outcome == "unchanged":  # another process recorded this change first
-        return _result(settings.id, recorded.outcome, meta, queued=len(health))
+    if recorded.outcome == STALE:
+        return None
+    if recorded.by_another or recorded.outcome == "unchanged":
+        return _recorded(settings.id, recorded, meta, len(health))
     summary = summary or _describe_first(reading.document)
     return _result(settings.id, recorded.outcome, meta, summary=summary, change_id=recorded.change_id,
                    developments=tuple(sorted({d.commitment_id for d in drafts})), followed=recorded.followed,
                    queued=len(health) + sum(len(d.notify) for d in drafts))
+
+
+def _recorded(source_id: str, recorded, meta: CheckMeta, queued: int) -> CheckResult:
+    """A check that recorded nothing new; says so when another process was first."""
+    summary = BY_ANOTHER if recorded.by_another else None
+    return _result(source_id, recorded.outcome, meta, summary=summary, queued=0 if recorded.by_another else queued)
 
 
 async def check_sources(

@@ -268,7 +268,14 @@ class Service:
 
     async def start(self) -> None:
         self.started_at = datetime.now(UTC)
+        # Both locks before any write: a service refused because another runs must not
+        # migrate, or sync its own sources into, the database the other one uses.
         self._hold_data_dir_lock()
+        if not self.store.service_lock.acquire():
+            raise ServiceError(f"another sendwatch serve is running on the database "
+                               f"{shown_url(self.settings.database_url)}; stop it first")
+        self.store.migrate()
+        self.store.sync_sources(self.settings.sources)
         app = self._make_web_app()  # binds the port first: a busy port fails the start
         self.fetcher = Fetcher(self.settings.fetch)
         await self.fetcher.__aenter__()
@@ -736,9 +743,8 @@ def run_service(args) -> int:
     log.setLevel(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
     log.info(logfmt("starting", pid=os.getpid()))
     settings = load_settings(args.config)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, migrate=False)  # the service migrates once it holds its locks
     with store:
-        store.sync_sources(settings.sources)
         service = Service(settings, store, config=args.config)
         service.early_signals = early
         return asyncio.run(service.run())

@@ -1,6 +1,7 @@
 """sendwatch's record: models, queries and migrations (SQLite or PostgreSQL)."""
 
 from storage.store import (
+    STALE,
     CheckMeta,
     DevelopmentDraft,
     NotificationDraft,
@@ -11,5 +12,5 @@ from storage.store import (
     Unchanged,
 )
 
-__all__ = ["CheckMeta", "DevelopmentDraft", "NotificationDraft", "PruneResult", "Recorded", "SourceState", "Store",
-           "Unchanged"]
+__all__ = ["STALE", "CheckMeta", "DevelopmentDraft", "NotificationDraft", "PruneResult", "Recorded", "SourceState",
+           "Store", "Unchanged"]

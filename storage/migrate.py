@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
+from storage import locking
+
 MIGRATIONS = "storage:migrations"
 HEAD = "0003"
 
@@ -27,9 +29,13 @@ def alembic_config(engine: Engine | None = None):
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return None
-        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return _revision(connection)
+
+
+def _revision(connection) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -39,5 +45,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     config = alembic_config(engine)
     with engine.begin() as connection:
+        # Processes started together on a new database (two checks, or serve and a check)
+        # would otherwise each create the tables, and all but one fail.
+        locking.exclusive(connection, locking.MIGRATION)
+        if revision == "head" and _revision(connection) == HEAD:
+            return  # another process migrated while this one waited
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.diff import Change
 from monitor.document import Document
+from storage import locking
 from storage.models import (
     ChangeRecord,
     CheckRecord,
@@ -56,12 +57,20 @@ class CheckMeta:
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    check_id: int
+    """What a recording did. ``outcome`` is a check's outcome, or STALE: nothing was
+    written, because another process recorded an older reading of the source since the
+    caller read its state (compare with the new state and record again)."""
+
+    check_id: int | None
     outcome: str
     snapshot_id: int | None = None
     change_id: int | None = None
     development_ids: tuple[int, ...] = ()
     followed: tuple[str, ...] = ()  # ids of sources followed from now on
+    by_another: bool = False  # another process had already recorded what this check saw, or newer
+
+
+STALE = "stale"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,12 +142,26 @@ _SOURCE_STATE = (
     .outerjoin(SnapshotRecord, SnapshotRecord.id == SourceRecord.current_snapshot_id)
     .where(SourceRecord.id == bindparam("source_id"))
 )
+# Guarded by the snapshot the check compared with: if another process has moved the
+# source on meanwhile, no row comes back and the recording decides what the check means.
 _SOURCE_SUCCEEDED = (
-    update(SourceRecord).where(SourceRecord.id == bindparam("source_id"))
+    update(SourceRecord).where(SourceRecord.id == bindparam("source_id"),
+                               SourceRecord.current_snapshot_id.is_not_distinct_from(bindparam("seen_snapshot")))
     .values(last_checked_at=bindparam("at"), last_success_at=bindparam("at"), consecutive_failures=0,
             last_error=None, etag=bindparam("etag"), last_modified=bindparam("last_modified"))
     .returning(SourceRecord.current_snapshot_id)
 )
+# The first statement of every recording that may move a source's current snapshot. On
+# PostgreSQL the UPDATE holds the source's row until commit, so a second process recording
+# the same source waits and then reads what the first wrote; on SQLite it takes the
+# database's write lock, with the same effect. What follows is then compared with the
+# current snapshot as the last committed recording left it, never with a stale copy.
+_CLAIM_SOURCE = (
+    update(SourceRecord).where(SourceRecord.id == bindparam("source_id"))
+    .values(consecutive_failures=SourceRecord.consecutive_failures)
+    .returning(SourceRecord.current_snapshot_id, SourceRecord.last_success_at, SourceRecord.last_checked_at)
+)
+_SNAPSHOT_HASH = select(SnapshotRecord.content_hash).where(SnapshotRecord.id == bindparam("snapshot_id"))
 _INSERT_CHECK = insert(CheckRecord).returning(CheckRecord.id)
 _SNAPSHOT_SEEN = (update(SnapshotRecord).where(SnapshotRecord.id == bindparam("snapshot_id"))
                   .values(last_seen_at=bindparam("at")))
@@ -181,6 +204,7 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self.service_lock = locking.ServiceLock(self.engine)
         if migrate:
             self.migrate()
 
@@ -190,6 +214,7 @@ class Store:
         upgrade(self.engine)
 
     def close(self) -> None:
+        self.service_lock.release()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -204,6 +229,7 @@ class Store:
         """Make the configured sources known; those no longer configured become inactive."""
         sources = list(sources)
         with self._session.begin() as session:
+            locking.exclusive(session.connection(), locking.SOURCES)  # two processes would add each source
             known = {r.id: r for r in session.scalars(select(SourceRecord))}
             for settings in sources:
                 data = settings.model_dump(mode="json")
@@ -245,25 +271,58 @@ class Store:
 
     def record_unchanged(self, source_id: str, meta: CheckMeta, *, not_modified: bool = False,
                          etag: str | None = None, last_modified: str | None = None,
-                         notifications: Iterable[NotificationDraft] = ()) -> Recorded:
+                         notifications: Iterable[NotificationDraft] = (),
+                         seen_snapshot_id: int | None | object = ANY_SNAPSHOT) -> Recorded:
         """A successful check whose content equals the current snapshot.
 
         Most checks end here, so this is three plain statements in one transaction rather
-        than ORM objects: it is the write path of almost every check.
+        than ORM objects: it is the write path of almost every check. ``seen_snapshot_id``
+        is the snapshot the check compared with; if another process has recorded a
+        different one since, see ``_moved_on``.
         """
         outcome = "not-modified" if not_modified else "unchanged"
         at = meta.started_at
         with self.engine.begin() as conn:
+            if seen_snapshot_id is ANY_SNAPSHOT:
+                seen_snapshot_id = conn.execute(_SOURCE_STATE, {"source_id": source_id}).one()[2]
             snapshot_id = conn.execute(_SOURCE_SUCCEEDED, {
-                "source_id": source_id, "at": at, "etag": etag, "last_modified": last_modified}).scalar_one()
+                "source_id": source_id, "seen_snapshot": seen_snapshot_id, "at": at, "etag": etag,
+                "last_modified": last_modified}).scalar_one_or_none()
+            if snapshot_id is None:
+                moved = self._moved_on(conn, source_id, meta, outcome, seen_snapshot_id, has_document=not not_modified)
+                if moved.outcome != STALE:
+                    _succeeded_if_newest(conn, source_id, meta)
+                return moved  # STALE has written nothing but the no-op claim
             check_id = conn.execute(_INSERT_CHECK, {
                 "source_id": source_id, "outcome": outcome, "snapshot_id": snapshot_id, **_meta(meta)}).scalar_one()
-            if snapshot_id is not None:
-                conn.execute(_SNAPSHOT_SEEN, {"snapshot_id": snapshot_id, "at": at})
+            conn.execute(_SNAPSHOT_SEEN, {"snapshot_id": snapshot_id, "at": at})
             rows = [_notification_row(draft, at) for draft in notifications]
             if rows:
                 conn.execute(insert(NotificationRecord), rows)
             return Recorded(check_id, outcome, snapshot_id)
+
+    @staticmethod
+    def _moved_on(conn, source_id: str, meta: CheckMeta, outcome: str, seen_snapshot_id: int | None, *,
+                  has_document: bool, content_hash: str | None = None) -> Recorded:
+        """Another process recorded a new version of the source after this check read its
+        state. Whichever reading is newer wins, so a page's versions are recorded in the
+        order they were seen and each change once:
+
+        - the other reading is newer (it started later), or this one has no document to
+          compare (a 304): this check is recorded as having seen nothing new;
+        - this reading is the same content as the new current one: likewise;
+        - this reading is newer and different: STALE, nothing is written, and the caller
+          compares it with the new current version and records again.
+        """
+        current, last_success, _ = conn.execute(_CLAIM_SOURCE, {"source_id": source_id}).one()
+        same = content_hash is not None and current is not None and \
+            conn.execute(_SNAPSHOT_HASH, {"snapshot_id": current}).scalar_one() == content_hash
+        newer_recorded = last_success is not None and last_success > meta.started_at
+        if not (same or newer_recorded or not has_document):
+            return Recorded(None, STALE)
+        check_id = conn.execute(_INSERT_CHECK, {
+            "source_id": source_id, "outcome": outcome, "snapshot_id": current, **_meta(meta)}).scalar_one()
+        return Recorded(check_id, outcome, current, by_another=True)
 
     def record_unchanged_many(self, checks: Iterable[Unchanged]) -> None:
         """Many unchanged checks in one transaction, as ``record_unchanged`` records one.
@@ -298,18 +357,24 @@ class Store:
         ``summary`` its one-line account (default: the generic summary of the change).
         ``developments`` are written in the same transaction as the change they come from,
         so a crash can never leave a change without its developments or the reverse.
-        ``expected_snapshot_id`` is the snapshot the change was computed against: when
-        another process (a ``sendwatch check`` beside ``serve``) recorded a newer one in the
-        meantime, that process has already reported the change, so this check records
-        only that it saw the content.
+        ``expected_snapshot_id`` is the snapshot the change was computed against. When
+        another process (a ``sendwatch check`` beside ``serve``, or a second ``check``) has
+        recorded a different one meanwhile, nothing of this reading becomes current without
+        its change: see ``_moved_on`` (the result is either "recorded by another process"
+        or STALE, which the caller answers by diffing against the new current version).
         """
         content_hash = document.content_hash()
         with self._session.begin() as session:
+            conn = session.connection()
+            previous_id = conn.execute(_CLAIM_SOURCE, {"source_id": source_id}).one()[0]
+            if expected_snapshot_id is not ANY_SNAPSHOT and previous_id != expected_snapshot_id:
+                moved = self._moved_on(conn, source_id, meta, "unchanged", expected_snapshot_id,
+                                       has_document=True, content_hash=content_hash)
+                if moved.outcome != STALE:
+                    _succeeded_if_newest(conn, source_id, meta)
+                return moved  # STALE has written nothing but the no-op claim
             _enqueue(session, notifications, meta.started_at)
             source = session.get(SourceRecord, source_id)
-            previous_id = source.current_snapshot_id
-            if change is not None and expected_snapshot_id is not ANY_SNAPSHOT and previous_id != expected_snapshot_id:
-                change, developments = None, ()
             snapshot = session.scalars(select(SnapshotRecord).where(
                 SnapshotRecord.source_id == source_id, SnapshotRecord.content_hash == content_hash)
             ).first()
@@ -679,6 +744,17 @@ def _meta(meta: CheckMeta) -> dict:
             "http_status": meta.http_status, "size": meta.size}
 
 
+def _succeeded_if_newest(conn, source_id: str, meta: CheckMeta) -> None:
+    """A successful check that another process had overtaken still clears the failure
+    count, unless a later check has been recorded since. Its validators are not kept:
+    they describe its reading, not the current version."""
+    conn.execute(update(SourceRecord).where(
+        SourceRecord.id == source_id,
+        or_(SourceRecord.last_checked_at.is_(None), SourceRecord.last_checked_at <= meta.started_at),
+    ).values(last_checked_at=meta.started_at, last_success_at=meta.started_at, consecutive_failures=0,
+             last_error=None))
+
+
 def _succeeded(source: SourceRecord, meta: CheckMeta, etag: str | None, last_modified: str | None) -> None:
     source.last_checked_at = source.last_success_at = meta.started_at
     source.consecutive_failures = 0
@@ -686,4 +762,5 @@ def _succeeded(source: SourceRecord, meta: CheckMeta, etag: str | None, last_mod
     source.etag, source.last_modified = etag, last_modified
 
 
-__all__ = ["CheckMeta", "DevelopmentDraft", "NotificationDraft", "PruneResult", "Recorded", "SourceState", "Store"]
+__all__ = ["STALE", "CheckMeta", "DevelopmentDraft", "NotificationDraft", "PruneResult", "Recorded", "SourceState",
+           "Store"]

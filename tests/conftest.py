@@ -35,6 +35,10 @@ class Reply:
     gzip: bool = False
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # several sendwatch processes connect at once in the concurrency tests
+
+
 class Site:
     """Routes by path. Each request is logged, so tests can see what sendwatch sent."""
 
@@ -42,7 +46,7 @@ class Site:
         self.routes: dict[str, Reply | list[Reply]] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = _Server(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         # A short poll interval: shutting down waits for the next poll.
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},

@@ -411,3 +411,47 @@ def test_a_second_service_on_the_same_data_directory_is_refused(setup, services,
     assert "another sendwatch serve" in second.log and "is running with the data directory" in second.log
     assert first.process.poll() is None  # the first goes on, and its status file is intact
     assert first.my_status()["pid"] == first.process.pid
+
+
+def test_a_refused_second_service_writes_nothing_to_the_database(setup, services, site):
+    site.page("/a", plain_page("Page A"))
+    site.page("/b", plain_page("Page B"))
+    setup.write(setup.source("a", "/a") + setup.source("b", "/b"))
+    first = start(setup, services)
+    first.checked("a")
+    first.checked("b")
+    with setup.store() as store:
+        before = {s.id: (s.url, s.active, s.current_snapshot_id) for s in store.sources(include_inactive=True)}
+
+    # The same data directory, another config: "a" moved, "b" gone.
+    setup.write(setup.source("a", "/a-moved"))
+    second = setup.serve()
+    services.append(second)
+    assert second.process.wait(timeout=DEADLINE) == 1
+    assert "another sendwatch serve" in second.log
+    with setup.store() as store:
+        after = {s.id: (s.url, s.active, s.current_snapshot_id) for s in store.sources(include_inactive=True)}
+    assert after == before  # "b" still active, "a" keeps its URL and its baseline
+    assert first.process.poll() is None
+
+
+def test_a_second_service_on_the_same_database_is_refused_whatever_its_data_directory(any_database, services,
+                                                                                        site, tmp_path):
+    site.page("/a", plain_page("Page A"))
+    any_database.write(any_database.source("a", "/a"))
+    first = start(any_database, services)
+    first.checked("a")
+
+    other = Setup(tmp_path / "elsewhere", site, any_database.database_url)
+    other.tmp_path.mkdir()
+    other.write(other.source("a", "/a-moved"))
+    second = other.serve()
+    services.append(second)
+    assert second.process.wait(timeout=DEADLINE) == 1
+    assert "another sendwatch serve is running on the database" in second.log
+    with any_database.store() as store:
+        assert store.source("a").url == site.url("/a") and store.source_state("a").snapshot_id is not None
+    first.stop()
+    third = other.serve()  # once the first has stopped, the database is free
+    services.append(third)
+    assert third.my_status()["pid"] == third.process.pid

@@ -337,3 +337,31 @@ def test_two_processes_never_digest_the_same_held_mail(database_url):
         digests = [n for n in store.notifications(recipient="d@example.org") if n.kind == "digest"]
         assert [d.payload for d in digests] == [{"items": 3}]
         assert len(store.notifications(digest_id=first)) == 3
+
+
+V3 = Document("Code", ("Chapter 1.", "Chapter 2.", "Chapter 3."))
+
+
+def test_a_reading_overtaken_by_a_newer_one_of_another_process_is_not_recorded_as_a_change(database_url):
+    with open_store(database_url) as store:
+        v1 = store.record_document("code", V1, None, at(0)).snapshot_id
+        # Two checks read snapshot 1; the one that started later (saw V3) records first.
+        newer = store.record_document("code", V3, diff_documents(V1, V3), at(2), expected_snapshot_id=v1)
+        older = store.record_document("code", V2, diff_documents(V1, V2), at(1), expected_snapshot_id=v1)
+        assert newer.outcome == "changed"
+        assert older.by_another and older.change_id is None
+        assert store.source_state("code").snapshot_id == newer.snapshot_id  # V2 never became current
+        assert [c.to_snapshot_id for c in store.changes()] == [newer.snapshot_id]
+
+
+def test_a_newer_reading_than_another_process_recorded_is_sent_back_to_be_compared_again(database_url):
+    from storage import STALE
+
+    with open_store(database_url) as store:
+        v1 = store.record_document("code", V1, None, at(0)).snapshot_id
+        store.record_document("code", V2, diff_documents(V1, V2), at(1), expected_snapshot_id=v1)
+        stale = store.record_document("code", V3, diff_documents(V1, V3), at(2), expected_snapshot_id=v1)
+        assert stale.outcome == STALE and stale.check_id is None
+        assert len(store.changes()) == 1 and len(store.checks("code")) == 2  # nothing of it was written
+        # An unchanged reading of V1, newer than the recorded V2: V1 is back, to compare again.
+        assert store.record_unchanged("code", at(3), seen_snapshot_id=v1).outcome == STALE
