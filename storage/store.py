@@ -429,7 +429,8 @@ class Store:
             check = CheckRecord(source_id=source_id, outcome="failed", error=error, **_meta(meta))
             session.add(check)
             source.last_checked_at = meta.started_at
-            source.consecutive_failures = (source.consecutive_failures or 0) + 1
+            # In SQL, not read-then-written: two processes failing at once count twice.
+            source.consecutive_failures = SourceRecord.consecutive_failures + 1
             source.last_error = error
             session.flush()
             return Recorded(check.id, "failed", source.current_snapshot_id)
