@@ -21,6 +21,7 @@ import httpx
 
 from config.settings import FetchSettings
 from monitor import net
+from monitor.decoding import BoundedDecoder, DecodeFailed, OverLimit
 from monitor.errors import FetchError
 
 log = logging.getLogger(__name__)
@@ -223,25 +224,16 @@ class Fetcher:
                         return Response(url, status, response.headers)
                     if status >= 400:
                         # APIs explain a 4xx/5xx in the body; a bounded read keeps that reason.
-                        body = b""
-                        async for chunk in response.aiter_bytes():
-                            body += chunk
-                            if len(body) > 65536:
-                                break
-                        raise self._status_error(url, response, body)
+                        raise self._status_error(url, response, await _start_of_body(response, 65536))
                     declared = response.headers.get("content-length", "")
                     if declared.isdigit() and int(declared) > cap:
                         raise FetchError(f"the response is {int(declared):,} bytes, over the "
                                          f"{cap:,}-byte cap (max_bytes)")
-                    chunks: list[bytes] = []
-                    size = 0
-                    # aiter_bytes decompresses, so the cap also stops a compression bomb.
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > cap:
-                            raise FetchError(f"the response is over the {cap:,}-byte cap (max_bytes)")
-                        chunks.append(chunk)
-                    return Response(url, status, response.headers, b"".join(chunks))
+                    try:
+                        body = await _read_body(response, cap)
+                    except OverLimit:
+                        raise FetchError(f"the response is over the {cap:,}-byte cap (max_bytes)") from None
+                    return Response(url, status, response.headers, body)
             except httpx.TimeoutException as exc:
                 raise _Retryable(FetchError(f"timed out ({_timeout_kind(exc)}) fetching {url}")) from None
             except TimeoutError:
@@ -253,7 +245,7 @@ class Fetcher:
             except httpx.TransportError as exc:
                 raise _Retryable(FetchError(f"cannot reach {urlsplit(url).netloc}: "
                                             f"{exc or type(exc).__name__}")) from None
-            except httpx.DecodingError as exc:
+            except DecodeFailed as exc:
                 raise FetchError(f"the response body cannot be decompressed: {exc}") from None
 
     def _status_error(self, url: str, response: httpx.Response, body: bytes) -> Exception:
@@ -267,6 +259,32 @@ class Fetcher:
         if status in RETRY_STATUSES:
             return _Retryable(error)
         return error
+
+
+async def _read_body(response: httpx.Response, limit: int) -> bytes:
+    """The decoded body; ``OverLimit`` once it, or any step of its decoding, passes ``limit``.
+    The raw stream is decoded here rather than by httpx, whose decoders have no bound."""
+    decoder = BoundedDecoder(response.headers.get_list("content-encoding", split_commas=True), limit)
+    chunks = [decoder.feed(raw) async for raw in response.aiter_raw()]
+    chunks.append(decoder.flush())
+    return b"".join(chunks)
+
+
+async def _start_of_body(response: httpx.Response, limit: int) -> bytes:
+    """The first ``limit`` bytes of an error response's body, decoded (what decoded before
+    an error, if it does not): enough for an API's explanation."""
+    chunks: list[bytes] = []
+    try:
+        decoder = BoundedDecoder(response.headers.get_list("content-encoding", split_commas=True), limit,
+                                 keep_start=True)
+        async for raw in response.aiter_raw():
+            chunks.append(decoder.feed(raw))
+            if decoder.done:
+                return b"".join(chunks)
+        chunks.append(decoder.flush())
+    except DecodeFailed:
+        pass
+    return b"".join(chunks)
 
 
 class _Retryable(Exception):
