@@ -136,6 +136,7 @@ class Fetcher:
             timeout=httpx.Timeout(connect=s.connect_timeout, read=s.read_timeout,
                                   write=s.read_timeout, pool=s.total_timeout),
             follow_redirects=False,  # followed by hand, so each hop is checked and throttled
+            event_hooks={"response": [_stop_at_redirect]},
             limits=httpx.Limits(max_connections=max(10, s.per_host_concurrency * 4)),
         ))
         return self
@@ -191,9 +192,7 @@ class Fetcher:
     async def _follow(self, url: str, validators: Validators | None, accept: str) -> Response:
         seen: list[str] = []
         for _ in range(self.settings.max_redirects + 1):
-            scheme = urlsplit(url).scheme.lower()
-            if scheme not in ("http", "https"):
-                raise FetchError(f"refusing to fetch {url!r}: only http and https are allowed")
+            _refuse_unless_fetchable(url)
             if url in seen:
                 raise FetchError(f"redirect loop: {' -> '.join(seen + [url])}")
             seen.append(url)
@@ -204,7 +203,11 @@ class Fetcher:
             location = response.headers.get("location")
             if not location:
                 raise FetchError(f"HTTP {response.status} redirect without a Location", status=response.status)
-            url = urljoin(url, location)
+            try:
+                url = urljoin(url, location.strip())
+            except ValueError as exc:  # urljoin's own check, e.g. an unclosed "[" in an IPv6 host
+                raise FetchError(f"refusing to follow a redirect to {location!r}: {exc}",
+                                 status=response.status) from None
         raise FetchError(f"more than {self.settings.max_redirects} redirects (last: {url})")
 
     async def _once(self, url: str, validators: Validators | None, accept: str) -> Response:
@@ -220,8 +223,6 @@ class Fetcher:
                     status = response.status_code
                     if status == 304:
                         return Response(url, status, response.headers, not_modified=True)
-                    if status in REDIRECT_STATUSES:
-                        return Response(url, status, response.headers)
                     if status >= 400:
                         # APIs explain a 4xx/5xx in the body; a bounded read keeps that reason.
                         raise self._status_error(url, response, await _start_of_body(response, 65536))
@@ -234,6 +235,8 @@ class Fetcher:
                     except OverLimit:
                         raise FetchError(f"the response is over the {cap:,}-byte cap (max_bytes)") from None
                     return Response(url, status, response.headers, body)
+            except _Redirect as redirect:
+                return Response(url, redirect.status, redirect.headers)
             except httpx.TimeoutException as exc:
                 raise _Retryable(FetchError(f"timed out ({_timeout_kind(exc)}) fetching {url}")) from None
             except TimeoutError:
@@ -259,6 +262,34 @@ class Fetcher:
         if status in RETRY_STATUSES:
             return _Retryable(error)
         return error
+
+
+class _Redirect(Exception):
+    """A redirect, taken out of httpx's hands before it reads the Location itself."""
+
+    def __init__(self, status: int, headers: httpx.Headers):
+        super().__init__(status)
+        self.status, self.headers = status, headers
+
+
+async def _stop_at_redirect(response: httpx.Response) -> None:
+    # Even with follow_redirects off, httpx builds the next request of a redirect, and a
+    # Location it cannot turn into one (javascript:alert(1), a bad port) escapes as
+    # InvalidURL or reads as a broken connection. sendwatch judges each Location itself.
+    if response.status_code in REDIRECT_STATUSES:
+        raise _Redirect(response.status_code, response.headers)
+
+
+def _refuse_unless_fetchable(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise FetchError(f"refusing to fetch {url!r}: only http and https are allowed")
+    try:
+        parts.port  # noqa: B018 (raises for a port out of range, which httpx lets through)
+        if not httpx.URL(url).host:
+            raise ValueError("no host")
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise FetchError(f"refusing to fetch {url!r}: not a usable URL ({exc})") from None
 
 
 async def _read_body(response: httpx.Response, limit: int) -> bytes:

@@ -3,6 +3,7 @@ response can go wrong. Nothing here mocks httpx."""
 
 import asyncio
 import gzip
+import re
 import threading
 import time
 import tracemalloc
@@ -107,6 +108,20 @@ def test_only_http_and_https(site):
     site.set("/a", Reply(status=302, headers={"Location": "file:///etc/passwd"}))
     with pytest.raises(FetchError, match="only http and https"):
         fetch(site.url("/a"))
+
+
+@pytest.mark.parametrize(("location", "reason"), [
+    ("javascript:alert(1)", "refusing to fetch 'javascript:alert(1)': only http and https are allowed"),
+    (" JavaScript:void(0)", "refusing to fetch 'JavaScript:void(0)': only http and https are allowed"),
+    ("data:text/html,hi", "only http and https are allowed"),
+    ("http://[::1", "refusing to follow a redirect to 'http://[::1': Invalid IPv6 URL"),
+    ("http://127.0.0.1:99999/", "not a usable URL (Port out of range"),
+])
+def test_a_redirect_to_something_unfetchable_is_refused_with_the_reason(site, location, reason):
+    site.set("/a", Reply(status=302, headers={"Location": location}))
+    with pytest.raises(FetchError, match=re.escape(reason)):
+        fetch(site.url("/a"), FAST.model_copy(update={"retries": 2}), sleeps=[])
+    assert len(site.hits("/a")) == 1  # a refusal, not a transient error worth retrying
 
 
 def test_a_body_over_the_cap_is_refused(site):
