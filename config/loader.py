@@ -111,11 +111,13 @@ def _check_kinds(origin: str, settings: Settings) -> None:
             known = ", ".join(sorted(KINDS))
             raise ConfigError(f"{where}, field 'kind': unknown kind {source.kind!r}; known kinds: {known}")
         try:
-            kind.Options.model_validate(source.options)
+            kind.read_options(source)
         except ValidationError as exc:
             error = exc.errors()[0]
             field = ".".join(str(p) for p in error["loc"]) or "?"
             raise ConfigError(f"{where}, field {field!r}: {_reason(error)}") from None
+        except ValueError as exc:  # the URL's query, read into the options
+            raise ConfigError(f"{where}, field 'url': {exc}") from None
 
 
 def _apply_environment(settings: Settings, env: Mapping[str, str], base_dir: Path | None) -> Settings:

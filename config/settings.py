@@ -11,6 +11,7 @@ import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -36,6 +37,17 @@ def parse_duration(value: Any) -> float:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+def is_web_url(value: object) -> bool:
+    """An http:// or https:// URL with a host: the only kind sendwatch ever fetches."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unclosed "[" in an IPv6 host
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 class _Strict(BaseModel):
@@ -114,10 +126,7 @@ class SourceSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if not is_web_url(value):
             raise ValueError(f"{value!r} is not an http:// or https:// URL")
         return value
 

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from pydantic import ValidationError
+
 from config.settings import Settings, SourceSettings
 from monitor.developments import find_developments
 from monitor.diff import diff_documents
@@ -236,8 +238,32 @@ async def check_sources(
 
 
 def followed_sources(store: Store) -> list[SourceSettings]:
-    """Sources sendwatch follows by itself; their settings live in the database."""
-    return [SourceSettings.model_validate(record.settings) for record in store.followed_sources()]
+    """Sources sendwatch follows by itself; their settings live in the database.
+
+    A stored row that is no longer a valid source (written by an older version, say) is
+    skipped with a logged line: it must not stop the configured sources or the other
+    followed ones."""
+    sources = []
+    for record in store.followed_sources():
+        try:
+            source = SourceSettings.model_validate(record.settings)
+            make_source(source)  # its kind exists and takes its options
+        except Exception as exc:
+            log.warning("skipping followed source %s: its stored settings are not usable: %s",
+                        record.id, _one_line(exc))
+            continue
+        sources.append(source)
+    return sources
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"])
+        return f"{where}: {error['msg'].removeprefix('Value error, ')}" if where else error["msg"]
+    if isinstance(exc, KeyError):
+        return f"unknown kind {exc.args[0]!r}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def ledger_standings(settings: Settings, store: Store, now: datetime | None = None) -> list:

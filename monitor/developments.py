@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from urllib.parse import urlsplit
 
-from config.settings import SourceSettings
+from config.settings import SourceSettings, is_web_url
 from monitor.diff import Change
 from monitor.document import PUBLICATION, RESULT, Item
 from monitor.match import Match, Subject, Target, match
@@ -41,7 +41,8 @@ def find_developments(change: Change, *, source: SourceSettings, summary: str, t
         for found in match(Subject.of_item(item), targets, source.commitments):
             if not found.relevant:
                 continue
-            kind = follow_kind(item) if follow_kind and item.url else None
+            # Only a web address is followed: a feed's link may be anything, javascript: included.
+            kind = follow_kind(item) if follow_kind and is_web_url(item.url) else None
             follow = follow_settings(item, kind, source, found.commitment_id) if kind else None
             drafts.append(_draft(found, title, item.url, item.key, follow))
     return drafts

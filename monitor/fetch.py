@@ -21,6 +21,7 @@ import httpx
 
 from config.settings import FetchSettings
 from monitor import net
+from monitor.decoding import BoundedDecoder, DecodeFailed, OverLimit
 from monitor.errors import FetchError
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class Fetcher:
             timeout=httpx.Timeout(connect=s.connect_timeout, read=s.read_timeout,
                                   write=s.read_timeout, pool=s.total_timeout),
             follow_redirects=False,  # followed by hand, so each hop is checked and throttled
+            event_hooks={"response": [_stop_at_redirect]},
             limits=httpx.Limits(max_connections=max(10, s.per_host_concurrency * 4)),
         ))
         return self
@@ -190,9 +192,7 @@ class Fetcher:
     async def _follow(self, url: str, validators: Validators | None, accept: str) -> Response:
         seen: list[str] = []
         for _ in range(self.settings.max_redirects + 1):
-            scheme = urlsplit(url).scheme.lower()
-            if scheme not in ("http", "https"):
-                raise FetchError(f"refusing to fetch {url!r}: only http and https are allowed")
+            _refuse_unless_fetchable(url)
             if url in seen:
                 raise FetchError(f"redirect loop: {' -> '.join(seen + [url])}")
             seen.append(url)
@@ -203,7 +203,11 @@ class Fetcher:
             location = response.headers.get("location")
             if not location:
                 raise FetchError(f"HTTP {response.status} redirect without a Location", status=response.status)
-            url = urljoin(url, location)
+            try:
+                url = urljoin(url, location.strip())
+            except ValueError as exc:  # urljoin's own check, e.g. an unclosed "[" in an IPv6 host
+                raise FetchError(f"refusing to follow a redirect to {location!r}: {exc}",
+                                 status=response.status) from None
         raise FetchError(f"more than {self.settings.max_redirects} redirects (last: {url})")
 
     async def _once(self, url: str, validators: Validators | None, accept: str) -> Response:
@@ -219,29 +223,20 @@ class Fetcher:
                     status = response.status_code
                     if status == 304:
                         return Response(url, status, response.headers, not_modified=True)
-                    if status in REDIRECT_STATUSES:
-                        return Response(url, status, response.headers)
                     if status >= 400:
                         # APIs explain a 4xx/5xx in the body; a bounded read keeps that reason.
-                        body = b""
-                        async for chunk in response.aiter_bytes():
-                            body += chunk
-                            if len(body) > 65536:
-                                break
-                        raise self._status_error(url, response, body)
+                        raise self._status_error(url, response, await _start_of_body(response, 65536))
                     declared = response.headers.get("content-length", "")
                     if declared.isdigit() and int(declared) > cap:
                         raise FetchError(f"the response is {int(declared):,} bytes, over the "
                                          f"{cap:,}-byte cap (max_bytes)")
-                    chunks: list[bytes] = []
-                    size = 0
-                    # aiter_bytes decompresses, so the cap also stops a compression bomb.
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > cap:
-                            raise FetchError(f"the response is over the {cap:,}-byte cap (max_bytes)")
-                        chunks.append(chunk)
-                    return Response(url, status, response.headers, b"".join(chunks))
+                    try:
+                        body = await _read_body(response, cap)
+                    except OverLimit:
+                        raise FetchError(f"the response is over the {cap:,}-byte cap (max_bytes)") from None
+                    return Response(url, status, response.headers, body)
+            except _Redirect as redirect:
+                return Response(url, redirect.status, redirect.headers)
             except httpx.TimeoutException as exc:
                 raise _Retryable(FetchError(f"timed out ({_timeout_kind(exc)}) fetching {url}")) from None
             except TimeoutError:
@@ -253,7 +248,7 @@ class Fetcher:
             except httpx.TransportError as exc:
                 raise _Retryable(FetchError(f"cannot reach {urlsplit(url).netloc}: "
                                             f"{exc or type(exc).__name__}")) from None
-            except httpx.DecodingError as exc:
+            except DecodeFailed as exc:
                 raise FetchError(f"the response body cannot be decompressed: {exc}") from None
 
     def _status_error(self, url: str, response: httpx.Response, body: bytes) -> Exception:
@@ -267,6 +262,60 @@ class Fetcher:
         if status in RETRY_STATUSES:
             return _Retryable(error)
         return error
+
+
+class _Redirect(Exception):
+    """A redirect, taken out of httpx's hands before it reads the Location itself."""
+
+    def __init__(self, status: int, headers: httpx.Headers):
+        super().__init__(status)
+        self.status, self.headers = status, headers
+
+
+async def _stop_at_redirect(response: httpx.Response) -> None:
+    # Even with follow_redirects off, httpx builds the next request of a redirect, and a
+    # Location it cannot turn into one (javascript:alert(1), a bad port) escapes as
+    # InvalidURL or reads as a broken connection. sendwatch judges each Location itself.
+    if response.status_code in REDIRECT_STATUSES:
+        raise _Redirect(response.status_code, response.headers)
+
+
+def _refuse_unless_fetchable(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise FetchError(f"refusing to fetch {url!r}: only http and https are allowed")
+    try:
+        parts.port  # noqa: B018 (raises for a port out of range, which httpx lets through)
+        if not httpx.URL(url).host:
+            raise ValueError("no host")
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise FetchError(f"refusing to fetch {url!r}: not a usable URL ({exc})") from None
+
+
+async def _read_body(response: httpx.Response, limit: int) -> bytes:
+    """The decoded body; ``OverLimit`` once it, or any step of its decoding, passes ``limit``.
+    The raw stream is decoded here rather than by httpx, whose decoders have no bound."""
+    decoder = BoundedDecoder(response.headers.get_list("content-encoding", split_commas=True), limit)
+    chunks = [decoder.feed(raw) async for raw in response.aiter_raw()]
+    chunks.append(decoder.flush())
+    return b"".join(chunks)
+
+
+async def _start_of_body(response: httpx.Response, limit: int) -> bytes:
+    """The first ``limit`` bytes of an error response's body, decoded (what decoded before
+    an error, if it does not): enough for an API's explanation."""
+    chunks: list[bytes] = []
+    try:
+        decoder = BoundedDecoder(response.headers.get_list("content-encoding", split_commas=True), limit,
+                                 keep_start=True)
+        async for raw in response.aiter_raw():
+            chunks.append(decoder.feed(raw))
+            if decoder.done:
+                return b"".join(chunks)
+        chunks.append(decoder.flush())
+    except DecodeFailed:
+        pass
+    return b"".join(chunks)
 
 
 class _Retryable(Exception):

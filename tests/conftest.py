@@ -213,6 +213,23 @@ phrases = ["update to the Committee"]
 """
 
 
+def stored_followed_source(database_url: str, source_id: str, url: str, kind: str = "page") -> None:
+    """A followed source as an earlier sendwatch could store it, whatever its settings."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import create_engine, insert
+
+    from storage.models import SourceRecord
+
+    settings = {"id": source_id, "kind": kind, "url": url, "interval": 3600.0, "commitments": [], "enabled": True}
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(insert(SourceRecord).values(id=source_id, kind=kind, url=url, settings=settings,
+                                                 origin="followed", active=True, consecutive_failures=0,
+                                                 created_at=datetime.now(UTC)))
+    engine.dispose()
+
+
 # -- running the CLI in-process ---------------------------------------------------------------
 
 

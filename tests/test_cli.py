@@ -109,6 +109,9 @@ FAILURES = [
     (Reply(b"%PDF-1.7\n1 0 obj", content_type="application/pdf"), "expected an HTML page but got application/pdf"),
     (Reply(b"%PDF-1.7\n1 0 obj", content_type="text/html"), "expected an HTML page"),
     (Reply(status=302, headers={"Location": "/code"}), "redirect loop"),
+    (Reply(status=302, headers={"Location": "javascript:alert(1)"}),
+     "refusing to fetch 'javascript:alert(1)': only http and https are allowed"),
+    (Reply(b"\x00" * 300, headers={"Content-Encoding": "gzip, gzip"}), "cannot be decompressed"),
     (Reply(b"<html><body>" + b"<p>x</p>" * 2000 + b"</body></html>", close_delimited=True, truncate_to=900),
      "stops before its end"),
 ]
@@ -116,7 +119,7 @@ FAILURES = [
 
 @pytest.mark.parametrize("reply, reason", FAILURES, ids=[
     "500", "503-retry-after", "hang", "truncated", "too-large", "pdf", "pdf-as-html", "redirect-loop",
-    "cut-short-without-length"])
+    "redirect-to-javascript", "not-gzip", "cut-short-without-length"])
 def test_a_failed_check_is_reported_and_loses_nothing(sendwatch, site, config, reply, reason):
     config("code", "/code")
     site.page("/code", page())

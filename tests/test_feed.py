@@ -11,7 +11,7 @@ from monitor.document import RESULT, Document, Item
 from monitor.errors import CheckFailed
 from monitor.sources import make_source
 from monitor.sources.feed import FeedSource, document_from_feed
-from tests.conftest import Reply, config_head
+from tests.conftest import Reply, config_head, stored_followed_source
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 ATOM = "application/atom+xml; charset=utf-8"
@@ -255,3 +255,64 @@ def test_an_html_page_at_the_feed_url_is_a_failed_check(sendwatch, site, feed_co
 
     serve(site, "govuk-finder.atom")
     assert "unchanged" in sendwatch("check").out
+
+
+# -- following what a feed finds -------------------------------------------------------------------
+
+
+@pytest.fixture
+def following_feed(tmp_path, site, database_url):
+    from tests.conftest import CODE_OF_PRACTICE
+
+    (tmp_path / "sendwatch.toml").write_text(config_head(database_url) + CODE_OF_PRACTICE + f'''
+[[source]]
+id = "dfe-send"
+kind = "feed"
+url = "{site.url("/feed.atom")}"
+
+[[source]]
+id = "other"
+url = "{site.url("/other")}"
+''', encoding="utf-8")
+    site.page("/other", "<html><head><title>Other</title></head><body><main><p>Unrelated.</p></main></body></html>")
+    site.set("/feed.atom", Reply(atom(entry("a", "Teachers' pay")), content_type=ATOM))
+    return database_url
+
+
+def test_a_matching_entry_whose_link_is_not_a_web_address_is_a_development_but_never_followed(
+        sendwatch, site, following_feed):
+    assert sendwatch("check").code == 0
+    hostile = ("<entry><id>tag:x,2005:/cop</id><title>SEND code of practice: 0 to 25 years</title>"
+               "<updated>2026-01-05T10:00:00Z</updated><link rel=\"alternate\" href=\"javascript:alert(1)\"/></entry>")
+    site.set("/feed.atom", Reply(atom(hostile, entry("a", "Teachers' pay")), content_type=ATOM))
+    found = sendwatch("check")
+    assert found.code == 0, found.err
+    assert "development for: code-of-practice" in found.out
+    assert "now following" not in found.out
+    assert "followed by sendwatch" not in sendwatch("sources").out
+
+    later = sendwatch("check", "other")
+    assert later.code == 0 and "unchanged" in later.out and "Traceback" not in later.err
+
+
+def test_a_stored_followed_source_that_is_not_valid_is_skipped_and_stops_nothing(
+        sendwatch, site, following_feed, caplog):
+    assert sendwatch("check").code == 0
+    stored_followed_source(following_feed, "followed-alert-1-0000aaaa", "javascript:alert(1)")
+    stored_followed_source(following_feed, "followed-unknown-kind-0000bbbb", site.url("/other"), kind="pdf")
+    stored_followed_source(following_feed, "followed-report-0000cccc", site.url("/report"))
+    site.page("/report", "<html><head><title>Report</title></head><body><main><p>A report.</p></main></body></html>")
+
+    one = sendwatch("check", "other")
+    assert one.code == 0 and "unchanged" in one.out and "Traceback" not in one.err
+
+    caplog.clear()
+    every = sendwatch("check")
+    assert every.code == 0, every.err
+    assert "first        followed-report-0000cccc" in every.out  # the good followed source is checked
+    assert "unchanged    other" in every.out and "unchanged    dfe-send" in every.out
+    skipped = [r.getMessage() for r in caplog.records if "skipping followed source" in r.getMessage()]
+    assert len(skipped) == 2 and "Traceback" not in every.err
+    assert any("followed-alert-1-0000aaaa" in line and "'javascript:alert(1)' is not an http:// or https:// URL"
+               in line for line in skipped)
+    assert any("followed-unknown-kind-0000bbbb" in line and "unknown kind 'pdf'" in line for line in skipped)

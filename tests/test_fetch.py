@@ -3,8 +3,11 @@ response can go wrong. Nothing here mocks httpx."""
 
 import asyncio
 import gzip
+import re
 import threading
 import time
+import tracemalloc
+import zlib
 
 import pytest
 
@@ -107,6 +110,20 @@ def test_only_http_and_https(site):
         fetch(site.url("/a"))
 
 
+@pytest.mark.parametrize(("location", "reason"), [
+    ("javascript:alert(1)", "refusing to fetch 'javascript:alert(1)': only http and https are allowed"),
+    (" JavaScript:void(0)", "refusing to fetch 'JavaScript:void(0)': only http and https are allowed"),
+    ("data:text/html,hi", "only http and https are allowed"),
+    ("http://[::1", "refusing to follow a redirect to 'http://[::1': Invalid IPv6 URL"),
+    ("http://127.0.0.1:99999/", "not a usable URL (Port out of range"),
+])
+def test_a_redirect_to_something_unfetchable_is_refused_with_the_reason(site, location, reason):
+    site.set("/a", Reply(status=302, headers={"Location": location}))
+    with pytest.raises(FetchError, match=re.escape(reason)):
+        fetch(site.url("/a"), FAST.model_copy(update={"retries": 2}), sleeps=[])
+    assert len(site.hits("/a")) == 1  # a refusal, not a transient error worth retrying
+
+
 def test_a_body_over_the_cap_is_refused(site):
     site.page("/big", "<html>" + "x" * 5000 + "</html>")
     with pytest.raises(FetchError, match="over the 1,000-byte cap"):
@@ -121,6 +138,58 @@ def test_the_cap_applies_after_decompression(site):
         fetch(site.url("/bomb"), FAST.model_copy(update={"max_bytes": 10_000}))
     site.set("/ok", Reply(b"<html>small</html>", gzip=True))
     assert fetch(site.url("/ok")).body == b"<html>small</html>"
+
+
+@pytest.mark.parametrize("encoding", ["gzip, gzip", "gzip,gzip,gzip", "deflate, gzip"])
+def test_stacked_compression_cannot_get_past_the_cap(site, encoding):
+    layers = [e.strip() for e in encoding.split(",")]
+    body = b"<html>" + b" " * 64_000_000 + b"</html>"
+    for layer in layers:
+        body = gzip.compress(body) if layer == "gzip" else zlib.compress(body)
+    assert len(body) < 1000  # 64 MB of spaces, compressed two or three times
+    site.set("/bomb", Reply(body, headers={"Content-Encoding": encoding}))
+    cap = 1_000_000
+
+    async def go():
+        async with Fetcher(FAST.model_copy(update={"max_bytes": cap})) as fetcher:
+            tracemalloc.start()
+            try:
+                with pytest.raises(FetchError, match="over the 1,000,000-byte cap") as caught:
+                    await fetcher.get(site.url("/bomb"))
+                return caught.value, tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+
+    error, peak = asyncio.run(go())
+    assert "cap (max_bytes)" in str(error)
+    # Decoding stops within a few times the cap; decoding whole layers took 64 MB or more.
+    assert peak < 8 * cap, f"peak {peak:,} bytes"
+
+
+def test_an_error_response_in_stacked_compression_is_read_only_as_far_as_its_explanation(site):
+    body = gzip.compress(gzip.compress(b'{"message": "bad filter"' + b" " * 64_000_000 + b"}"))
+    site.set("/api", Reply(body, status=422, content_type="application/json",
+                           headers={"Content-Encoding": "gzip, gzip"}))
+
+    async def go():
+        async with Fetcher(FAST) as fetcher:
+            tracemalloc.start()
+            try:
+                with pytest.raises(FetchError, match="HTTP 422") as caught:
+                    await fetcher.get(site.url("/api"))
+                return caught.value, tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+
+    error, peak = asyncio.run(go())
+    assert error.body.startswith(b'{"message": "bad filter"') and len(error.body) <= 65536
+    assert peak < 2_000_000, f"peak {peak:,} bytes"
+
+
+def test_an_encoding_sendwatch_does_not_ask_for_is_refused_by_name(site):
+    site.set("/br", Reply(b"\x1b\x00\x00", headers={"Content-Encoding": "br"}))
+    with pytest.raises(FetchError, match="cannot be decompressed: .*Content-Encoding 'br'"):
+        fetch(site.url("/br"))
 
 
 def test_conditional_requests_use_the_validators(site):

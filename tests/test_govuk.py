@@ -18,7 +18,6 @@ import pytest
 from config import ConfigError, parse_settings
 from config.settings import FetchSettings, SourceSettings
 from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, RESULT, Document, Item
-from monitor.errors import CheckFailed
 from monitor.fetch import Fetcher
 from monitor.sources import make_source
 from monitor.sources.govuk import (
@@ -323,11 +322,47 @@ url = "https://www.gov.uk/api/search.json"
     assert "source 'send-search'" in str(caught.value) and message in str(caught.value)
 
 
-def test_an_order_in_the_search_url_fails_the_check_with_the_reason():
-    source = GovukSearchSource(SourceSettings(id="s", kind="govuk-search",
-                                              url="https://www.gov.uk/api/search.json?q=send&order=-popularity"))
-    with pytest.raises(CheckFailed, match="order='-popularity' is not allowed"):
-        source.query()
+def search_url_config(url: str, extra: str = "") -> str:
+    return f'[[source]]\nid = "send-search"\nkind = "govuk-search"\nurl = "{url}"\n{extra}'
+
+
+def test_a_search_url_copied_from_the_browser_is_read_into_the_options():
+    source = GovukSearchSource(SourceSettings(
+        id="s", kind="govuk-search", count=20, params={"filter_organisations": "ofsted"},
+        url="https://www.gov.uk/api/search.json?q=SEND+reform&count=20&fields=title,link&start=0"
+            "&order=-public_timestamp&filter_format=guidance&filter_format=policy_paper"))
+    assert source.options.count == 20
+    assert source.options.fields == ("title", "link", "public_timestamp")
+    assert source.query() == [
+        ("q", "SEND reform"), ("filter_format", "guidance"), ("filter_format", "policy_paper"),
+        ("filter_organisations", "ofsted"), ("count", "20"), ("fields", "title,link,public_timestamp"),
+        ("order", "-public_timestamp")]
+
+
+@pytest.mark.parametrize("url, extra, message", [
+    ("https://www.gov.uk/api/search.json?q=send&order=-popularity", "",
+     "field 'url': order='-popularity' is not allowed: sendwatch always asks for order=-public_timestamp"),
+    ("https://www.gov.uk/api/search.json?q=send&start=20", "",
+     "field 'url': start=20: sendwatch always reads the first page, where new documents appear; remove it"),
+    ("https://www.gov.uk/api/search.json?q=send&count=20", "count = 50\n",
+     "field 'url': count=20 in the url and count = 50 disagree; give it once"),
+    ("https://www.gov.uk/api/search.json?q=send&count=lots", "", "field 'url': count=lots is not a number"),
+    ("https://www.gov.uk/api/search.json?q=send", '[source.params]\nq = "EHCP"\n',
+     "field 'url': q=send in the url and params.q = 'EHCP' disagree; give it once"),
+    ("https://www.gov.uk/api/search.json?q=send&count=5000", "", "field 'count'"),
+])
+def test_a_search_url_that_cannot_be_read_is_refused_when_the_config_loads(url, extra, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(search_url_config(url, extra), origin="sendwatch.toml", env={})
+    assert str(caught.value).startswith("sendwatch.toml: source 'send-search' (sources[0]), ")
+    assert message in str(caught.value)
+
+
+def test_a_search_url_that_agrees_with_the_options_is_accepted():
+    settings = parse_settings(search_url_config("https://www.gov.uk/api/search.json?q=send&count=20",
+                                                'count = 20\n[source.params]\nq = "send"\n'),
+                              origin="t", env={})
+    assert GovukSearchSource(settings.sources[0]).query()[:2] == [("q", "send"), ("count", "20")]
 
 
 def test_search_options_are_checked():
@@ -535,6 +570,16 @@ NEW_RESULT = {
     "public_timestamp": "2026-03-05T09:30:00.000+00:00",
     "content_store_document_type": "guidance",
 }
+
+
+def test_a_search_whose_url_carries_its_query_is_checked(sendwatch, site, config):
+    config("send-search", "govuk-search", SEARCH_PATH + "?q=special+educational+needs&count=20")
+    site.set(SEARCH_PATH, search_page(load("send-search.json")["results"]))
+    first = sendwatch("check")
+    assert first.code == 0 and "first" in first.out, first.out + first.err
+    query = parse_qs(urlsplit(site.requests[-1][0]).query)
+    assert query["count"] == ["20"] and query["q"] == ["special educational needs"]
+    assert query["order"] == ["-public_timestamp"]
 
 
 def test_a_search_finds_a_new_document_and_nothing_falls_off(sendwatch, site, config):

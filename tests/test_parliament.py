@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from config.loader import ConfigError, parse_settings
 from config.settings import SourceSettings
 from monitor.diff import diff_documents
 from monitor.document import PUBLICATION, Document, Item
@@ -179,6 +180,43 @@ def test_the_base_url_may_be_written_with_or_without_the_api_path(url):
     assert make_source(settings).api == "https://committees-api.parliament.uk"
 
 
+def parliament_source_config(url: str, extra: str = "") -> str:
+    return f'[[source]]\nid = "education-committee"\nkind = "parliament-committee"\nurl = "{url}"\n{extra}'
+
+
+def test_a_publications_url_copied_from_the_browser_is_read_into_the_options():
+    settings = parse_settings(parliament_source_config(
+        "https://committees-api.parliament.uk/api/Publications?CommitteeId=203&PublicationTypeIds=1"
+        "&PublicationTypeIds=12&searchTerm=SEND&Take=10&SortOrder=PublicationDateDescending&Skip=0"),
+        origin="t", env={})
+    source = make_source(settings.sources[0])
+    assert source.api == "https://committees-api.parliament.uk"
+    assert (source.options.committee_id, source.options.publication_types, source.options.search_term,
+            source.options.take) == (203, (1, 12), "SEND", 10)
+
+
+@pytest.mark.parametrize("url, extra, message", [
+    ("https://committees-api.parliament.uk/api/Publications?CommitteeId=203&StartDate=2024-01-01", "",
+     "field 'url': StartDate=2024-01-01: sendwatch cannot read this parameter; write the url as "
+     "https://committees-api.parliament.uk and use the options committee_id, publication_types, "
+     "search_term and take"),
+    ("https://committees-api.parliament.uk/api/Publications?CommitteeId=203", "committee_id = 204\n",
+     "field 'url': CommitteeId=203 in the url and committee_id = 204 disagree; give it once"),
+    ("https://committees-api.parliament.uk/api/Publications?CommitteeId=education", "",
+     "field 'url': CommitteeId=education is not a number"),
+    ("https://committees-api.parliament.uk/api/Publications?CommitteeId=203&SortOrder=PublicationDateAscending", "",
+     "field 'url': SortOrder=PublicationDateAscending: sendwatch always asks for "
+     "SortOrder=PublicationDateDescending"),
+    ("https://committees-api.parliament.uk/api/Publications?CommitteeId=203&Skip=30", "",
+     "field 'url': Skip=30: sendwatch always reads the newest publications; remove it"),
+])
+def test_a_publications_url_that_cannot_be_read_is_refused_when_the_config_loads(url, extra, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(parliament_source_config(url, extra), origin="sendwatch.toml", env={})
+    assert str(caught.value).startswith("sendwatch.toml: source 'education-committee' (sources[0]), ")
+    assert message in str(caught.value)
+
+
 def test_type_names_are_looked_up_in_any_case_singular_or_plural():
     types = own("publication-types.json")
     assert type_ids_by_name(types, ["government response", "Reports"]) == {12, 1}
@@ -229,6 +267,16 @@ def serve(site, name: str) -> None:
 
 def queries(site) -> list[dict[str, list[str]]]:
     return [parse_qs(urlsplit(path).query) for path, _ in site.requests if path.startswith("/api/Publications")]
+
+
+def test_a_publications_url_with_its_query_asks_the_api_once_with_it(sendwatch, site, tmp_path, database_url):
+    (tmp_path / "sendwatch.toml").write_text(config_head(database_url) + parliament_source_config(
+        site.url("/api/Publications?CommitteeId=203&Take=5")), encoding="utf-8")
+    serve(site, "publications-before.json")
+    first = sendwatch("check")
+    assert first.code == 0 and "first" in first.out, first.out + first.err
+    assert [path.split("?")[0] for path, _ in site.requests] == ["/api/Publications"]
+    assert queries(site) == [{"CommitteeId": ["203"], "SortOrder": ["PublicationDateDescending"], "Take": ["5"]}]
 
 
 def test_a_committee_that_gains_a_government_response(sendwatch, site, parliament_config):

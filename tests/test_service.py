@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, update
 
 from storage import Store
 from storage.models import SourceRecord
-from tests.conftest import CODE_OF_PRACTICE, Reply
+from tests.conftest import CODE_OF_PRACTICE, Reply, stored_followed_source
 from tests.govuk_site import PageContent, render_govuk_page
 from tests.mailserver import MailServer
 
@@ -328,6 +328,24 @@ def test_sighup_reloads_the_config_and_a_bad_one_is_refused(setup, services, sit
     status = served.wait_until(lambda: (s := served.my_status())["last_reload"]["ok"] is False and s,
                                "the refused reload in the status file")
     assert set(status["next_checks"]) == {"a", "b"}
+    assert served.stop()[0] == 0
+
+
+def test_a_followed_source_stored_with_bad_settings_does_not_stop_the_other_followed_ones(
+        setup, services, site):
+    site.page("/a", plain_page("Page A"))
+    site.page("/report", plain_page("A report"))
+    setup.write(setup.source("a", "/a"))
+    assert setup.sendwatch("check").returncode == 0  # creates the database
+    stored_followed_source(setup.database_url, "followed-alert-1-0000aaaa", "javascript:alert(1)")
+    stored_followed_source(setup.database_url, "followed-report-0000cccc", site.url("/report"))
+
+    served = start(setup, services)
+    (line,) = served.checked("followed-report-0000cccc")
+    assert "status=first" in line
+    skipped = [x for x in served.log.splitlines() if "skipping followed source followed-alert-1-0000aaaa" in x]
+    assert skipped and "is not an http:// or https:// URL" in skipped[0]
+    assert "Traceback" not in served.log
     assert served.stop()[0] == 0
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,6 +16,36 @@ from monitor.fetch import Fetcher, Validators
 
 class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def query_values(url: str) -> dict[str, list[str]]:
+    """A URL's query string, each name with its values in order."""
+    found: dict[str, list[str]] = {}
+    for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        found.setdefault(name, []).append(value)
+    return found
+
+
+def without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def fold_option(options: dict[str, Any], name: str, value: Any, written: str) -> None:
+    """Take option ``name`` from the URL (where it was ``written``) unless the source also
+    sets it, to something else: then neither can be preferred silently."""
+    if name in options and same_value(options[name], value):
+        return
+    if name in options:
+        raise ValueError(f"{written} in the url and {name} = {options[name]!r} disagree; give it once")
+    options[name] = value
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal as written in a URL: ``20`` is ``"20"``, and a list's order does not matter."""
+    def written(v: Any) -> list[str]:
+        return sorted(str(x) for x in (v if isinstance(v, list | tuple) else [v]))
+    return written(a) == written(b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +82,14 @@ class SourceKind:
 
     def __init__(self, settings: SourceSettings) -> None:
         self.settings = settings
-        self.options = self.Options.model_validate(settings.options)
+        self.options = self.read_options(settings)
+
+    @classmethod
+    def read_options(cls, settings: SourceSettings) -> BaseModel:
+        """The kind's options. Kinds whose URL may carry them in its query string (as copied
+        from a browser) read them from there too. Raises pydantic's ValidationError for a bad
+        option, and ValueError with a message for a URL that cannot be read."""
+        return cls.Options.model_validate(settings.options)
 
     async def read(self, fetcher: Fetcher, validators: Validators | None,
                    previous: Document | None = None) -> Reading:

@@ -16,16 +16,17 @@ import logging
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
 
+from config.settings import SourceSettings
 from monitor.diff import Change, summarise
 from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, RESULT, Document, Item
 from monitor.errors import CheckFailed, ExtractError, FetchError
 from monitor.extract import collapse, extract_html
 from monitor.fetch import Fetcher, Validators
-from monitor.sources.base import NoOptions, Reading, SourceKind
+from monitor.sources.base import NoOptions, Reading, SourceKind, fold_option, query_values, same_value, without_query
 
 log = logging.getLogger("sendwatch.govuk")
 
@@ -598,8 +599,12 @@ def merge_results(previous: Iterable[Item], current: Iterable[Item]) -> tuple[li
 class GovukSearchSource(SourceKind):
     """A saved GOV.UK search (``/api/search.json``), watched for new and updated documents.
 
-    ``url`` is the Search API (``https://www.gov.uk/api/search.json``, a query string in it
-    is kept). Options:
+    ``url`` is the Search API (``https://www.gov.uk/api/search.json``). A query string in
+    it, as copied from a browser, is read into the options: ``count`` and ``fields`` into
+    theirs, every other parameter into ``params`` (``order=-public_timestamp`` and
+    ``start=0`` are dropped, as sendwatch sends them itself). Another ``order`` or
+    ``start``, or a value that disagrees with the same option, is refused when the config
+    loads. Options:
 
     - ``params``: a table of Search API parameters, e.g. ``q``, ``filter_organisations``,
       ``filter_content_store_document_type``, ``filter_public_timestamp = "from:2024-01-01"``;
@@ -642,15 +647,45 @@ class GovukSearchSource(SourceKind):
             return GovukContentSource.kind
         return None
 
+    @classmethod
+    def read_options(cls, settings: SourceSettings) -> GovukSearchOptions:
+        """A query string in the URL (as copied from a browser) is read into the options:
+        ``count`` and ``fields`` into theirs, ``order=-public_timestamp`` and ``start=0``
+        dropped (sendwatch sends them), anything else into ``params``, ahead of the table's."""
+        options = dict(settings.options)
+        table = options.get("params", {})
+        if not isinstance(table, dict):
+            return cls.Options.model_validate(options)  # the model explains what params must be
+        params: dict = {}
+        for name, values in query_values(settings.url).items():
+            written = "&".join(f"{name}={v}" for v in values)
+            if name == "count":
+                if len(values) != 1 or not values[0].isdigit():
+                    raise ValueError(f"{written} is not a number of results")
+                fold_option(options, "count", int(values[0]), written)
+            elif name == "fields":
+                fold_option(options, "fields", [f for v in values for f in v.split(",") if f], written)
+            elif name == "start":
+                if any(v.strip() not in ("", "0") for v in values):
+                    raise ValueError(f"{written}: sendwatch always reads the first page, where new documents "
+                                     "appear; remove it")
+            elif name == "order":
+                if problem := _param_problem(name, values):
+                    raise ValueError(f"{problem}; remove it from the url")
+            else:
+                value = values[0] if len(values) == 1 else values
+                if name in table and not same_value(table[name], value):
+                    raise ValueError(f"{written} in the url and params.{name} = {table[name]!r} disagree; "
+                                     "give it once")
+                params[name] = value
+        options["params"] = {**params, **table}
+        return cls.Options.model_validate(options)
+
     def query(self) -> list[tuple[str, str]]:
-        """The parameters sent: the URL's own, then ``params``, then count, fields and order."""
-        pairs = [(k, v) for k, v in parse_qsl(urlsplit(self.settings.url).query, keep_blank_values=True)]
+        """The parameters sent: ``params`` (the URL's own first), then count, fields and order."""
+        pairs = []
         for name, value in self.options.params.items():
             pairs += [(name, v) for v in (value if isinstance(value, list) else [value])]
-        for name in dict.fromkeys(k for k, _ in pairs):
-            problem = _param_problem(name, [v for k, v in pairs if k == name])
-            if problem:
-                raise CheckFailed(f"the search URL: {problem}")
         pairs = [(k, v) for k, v in pairs if k != "order"]
         return pairs + [("count", str(self.options.count)), ("fields", ",".join(self.options.fields)),
                         ("order", ORDER)]
@@ -662,8 +697,7 @@ class GovukSearchSource(SourceKind):
     async def read(self, fetcher: Fetcher, validators: Validators | None,
                    previous: Document | None = None) -> Reading:
         pairs = self.query()
-        parts = urlsplit(self.settings.url)
-        url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(pairs), ""))
+        url = f"{without_query(self.settings.url)}?{urlencode(pairs)}"
         response = await fetcher.get(url, validators=validators, accept=JSON)
         if response.not_modified:
             return Reading(None, response.url, response.status, 0, validators or response.validators)

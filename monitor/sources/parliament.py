@@ -14,12 +14,13 @@ from monitor.document import PUBLICATION, Document, Item
 from monitor.errors import CheckFailed
 from monitor.extract import collapse
 from monitor.fetch import Fetcher, Validators
-from monitor.sources.base import NoOptions, Reading, SourceKind
+from monitor.sources.base import NoOptions, Reading, SourceKind, fold_option, query_values, without_query
 from monitor.sources.feed import accumulate, quote, summarise_discovery, utc_instant
 
 log = logging.getLogger(__name__)
 
 JSON_ACCEPT = "application/json"
+SORT_ORDER = "PublicationDateDescending"
 WEBSITE = "https://committees.parliament.uk"
 # The API gives times without an offset; they are the UK's wall-clock time (GMT or BST).
 UK = ZoneInfo("Europe/London")
@@ -52,7 +53,12 @@ class ParliamentCommitteeSource(SourceKind):
 
     Asks ``GET {url}/api/Publications?CommitteeId=…&SortOrder=PublicationDateDescending&Take=…``
     for the committee's newest reports, government responses, correspondence and other
-    papers. ``url`` is the API's base, ``https://committees-api.parliament.uk``. Options:
+    papers. ``url`` is the API's base, ``https://committees-api.parliament.uk``; a
+    ``/api/Publications?...`` URL copied from a browser is read into the options
+    (``CommitteeId``, ``PublicationTypeIds``, ``SearchTerm``, ``Take``; ``SortOrder`` may
+    only be ``PublicationDateDescending`` and ``Skip`` only 0), and one with another
+    parameter, or a value that disagrees with the same option, is refused when the config
+    loads. Options:
 
     - ``committee_id`` (required): the committee, e.g. ``203`` for the Commons Education
       Committee.
@@ -95,14 +101,42 @@ class ParliamentCommitteeSource(SourceKind):
     Options = ParliamentOptions
     needs_previous = True
 
+    @classmethod
+    def read_options(cls, settings) -> ParliamentOptions:
+        """A query string in the URL (``/api/Publications?CommitteeId=203``, as copied from a
+        browser) is read into the options; a parameter with no option is refused."""
+        options = dict(settings.options)
+        for name, values in query_values(settings.url).items():
+            written = "&".join(f"{name}={v}" for v in values)
+            key = name.lower()  # the API (ASP.NET) reads its parameters in any case
+            if key in ("committeeid", "take"):
+                if len(values) != 1 or not values[0].strip().isdigit():
+                    raise ValueError(f"{written} is not a number")
+                fold_option(options, "committee_id" if key == "committeeid" else "take", int(values[0]), written)
+            elif key == "publicationtypeids":
+                if not all(v.strip().isdigit() for v in values):
+                    raise ValueError(f"{written}: publication type ids are numbers")
+                fold_option(options, "publication_types", [int(v) for v in values], written)
+            elif key == "searchterm":
+                if len(values) != 1:
+                    raise ValueError(f"{written}: give one SearchTerm")
+                fold_option(options, "search_term", values[0], written)
+            elif key == "sortorder":
+                if any(v.lower() != SORT_ORDER.lower() for v in values):
+                    raise ValueError(f"{written}: sendwatch always asks for SortOrder={SORT_ORDER} (newest first), "
+                                     "which is how it finds new publications; remove it")
+            elif key == "skip":
+                if any(v.strip() not in ("", "0") for v in values):
+                    raise ValueError(f"{written}: sendwatch always reads the newest publications; remove it")
+            else:
+                raise ValueError(f"{written}: sendwatch cannot read this parameter; write the url as "
+                                 f"{_base(without_query(settings.url))} and use the options committee_id, "
+                                 "publication_types, search_term and take")
+        return cls.Options.model_validate(options)
+
     @property
     def api(self) -> str:
-        base = self.settings.url.rstrip("/")
-        # Accept the base with the API path written out too; the queries are added here.
-        for suffix in ("/api/publications", "/api"):
-            if base.lower().endswith(suffix):
-                return base[: -len(suffix)]
-        return base
+        return _base(without_query(self.settings.url))
 
     async def read(self, fetcher: Fetcher, validators: Validators | None,
                    previous: Document | None = None) -> Reading:
@@ -136,12 +170,21 @@ class ParliamentCommitteeSource(SourceKind):
                                    ("publication", "publications"), describe=describe_publication)
 
 
+def _base(url: str) -> str:
+    """The API's base from a URL written with or without the API path."""
+    base = url.rstrip("/")
+    for suffix in ("/api/publications", "/api"):
+        if base.lower().endswith(suffix):
+            return base[: -len(suffix)]
+    return base
+
+
 def publications_url(api: str, committee_id: int, type_ids: list[int], search_term: str | None,
                      take: int) -> str:
     query: list[tuple[str, str | int]] = [
         ("CommitteeId", committee_id),
         # Newest first, so that the first page is where new publications appear.
-        ("SortOrder", "PublicationDateDescending"),
+        ("SortOrder", SORT_ORDER),
         ("Take", take),
     ]
     query += [("PublicationTypeIds", type_id) for type_id in type_ids]  # repeated, as ASP.NET binds lists
