@@ -16,9 +16,10 @@ from config.loader import DEFAULT_FILENAME, embedded_watchlist_text
 from monitor.check import check_sources, ledger_standings
 from monitor.diff import render_text
 from monitor.export import standing_dict, to_csv, to_json
-from monitor.ledger import DELIVERED, DROPPED, LONDON, MARKS, OVERDUE, target
+from monitor.ledger import DELIVERED, DROPPED, MARKS, OVERDUE, target
 from monitor.match import Subject, match
 from monitor.outbox import send_due
+from monitor.since import parse_since
 from monitor.sources import KINDS, make_source
 from storage import NotificationDraft, Store
 
@@ -44,18 +45,10 @@ def _open(args, *, sync: bool = True) -> tuple[Settings, Store]:
 
 
 def _parse_since(text: str) -> datetime:
-    """``2026-01-31`` (midnight in London, where the promises are made), an ISO instant
-    (UTC unless it says otherwise), or a duration back from now such as ``7d``."""
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        try:
-            return datetime.now(UTC) - timedelta(seconds=parse_duration(text))
-        except ValueError:
-            raise UsageError(f"--since {text!r}: expected a date (2026-01-31) or a duration (7d)") from None
-    if len(text.strip()) == 10:  # a date alone
-        return value.replace(tzinfo=LONDON)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return parse_since(text, datetime.now(UTC))
+    except ValueError as exc:
+        raise UsageError(f"--since: {exc}") from None
 
 
 # -- commands --------------------------------------------------------------------------------

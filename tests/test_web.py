@@ -29,7 +29,7 @@ from monitor.diff import hunks as diff_hunks
 from monitor.document import ATTACHMENT, Document, Item
 from monitor.web import app as web_app
 from monitor.web import create_app
-from monitor.web.present import paginate, parse_since, web_url
+from monitor.web.present import paginate, web_url
 from storage import CheckMeta, DevelopmentDraft, Store
 from tests.conftest import UPDATE_LATER, Site, database_kinds, fresh_database
 from tests.govuk_site import PageContent, render_govuk_page
@@ -248,16 +248,11 @@ def test_the_diff_shows_changed_blocks_in_place_with_context():
     assert diff_hunks(old, old) == []
 
 
-def test_pages_and_since():
+def test_pages():
     assert paginate([], 1, 10).count == 1
     page = paginate(list(range(25)), 3, 10)
     assert (page.items, page.previous, page.next, page.total) == ([20, 21, 22, 23, 24], 2, None, 25)
     assert paginate(list(range(25)), 4, 10) is None and paginate([1], 0, 10) is None
-    assert parse_since("2026-01-31") == datetime(2026, 1, 31, tzinfo=UTC)
-    assert parse_since("2026-01-31T10:00:00+01:00") == datetime(2026, 1, 31, 9, tzinfo=UTC)
-    assert parse_since(None) is None
-    with pytest.raises(ValueError):
-        parse_since("last tuesday")
 
 
 # -- pages ----------------------------------------------------------------------------------
@@ -521,6 +516,12 @@ def test_the_json_api(client, world):
     only = client.get("/api/changes", params={"source": "code"}).json()
     assert [c["id"] for c in only] == [world.changes["code"]]
     assert client.get("/api/changes", params={"since": "2999-01-01"}).json() == []
+    # The API reads since= as the CLI reads --since: a duration back from now too.
+    assert {c["id"] for c in client.get("/api/changes", params={"since": "7d"}).json()} == set(world.changes.values())
+    assert len(client.get("/api/developments", params={"since": "7d"}).json()) == 3
+    refused = client.get("/api/changes", params={"since": "2026"})
+    assert refused.status_code == 400
+    assert "'2026' is not a date (2026-01-31), an instant" in refused.json()["error"]
     assert len(client.get("/api/changes", params={"limit": "1"}).json()) == 1
     assert client.get("/api/changes", params={"limit": "0"}).status_code == 400
     assert client.get("/api/changes", params={"limit": "99999999999999999999"}).status_code == 400

@@ -31,6 +31,7 @@ from monitor import diff
 from monitor.check import ledger_standings
 from monitor.export import development_dict, standing_dict
 from monitor.render import ago, site_name
+from monitor.since import parse_since
 from monitor.web import present
 from monitor.web.atom import Entry, build_feed
 from storage import Store
@@ -356,10 +357,13 @@ def _whole(text: str) -> bool:
 
 
 def _since(request: Request) -> datetime | None:
+    text = request.query_params.get("since")
+    if not text:
+        return None
     try:
-        return present.parse_since(request.query_params.get("since"))
-    except ValueError:
-        raise HTTPException(400, "since must be an ISO 8601 date or instant, e.g. 2026-01-31") from None
+        return parse_since(text, datetime.now(UTC))
+    except ValueError as exc:
+        raise HTTPException(400, f"since: {exc}") from None
 
 
 def _short(exc: BaseException) -> str:
