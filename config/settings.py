@@ -292,6 +292,26 @@ class WebSettings(_Strict):
     enabled: bool = True
     host: str = Field(default="127.0.0.1", description="Bound to this machine only, unless you say otherwise.")
     port: int = Field(default=8080, ge=0, le=65535, description="0 picks a free port (printed on start).")
+    public_url: str | None = Field(default=None, description="The dashboard's address as readers reach it, "
+                                   "for the links in feeds; default: the address it listens on.")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL such as 'https://sendwatch.example.org'")
+        if parts.query or parts.fragment or value != value.strip():
+            raise ValueError(f"{value!r} must be a plain base address, without spaces, '?' or '#'")
+        return value.rstrip("/")
 
 
 class ServiceSettings(_Strict):
