@@ -271,6 +271,8 @@ class EmailSettings(_Strict):
     broken_after: int = Field(default=5, ge=1, description="Failed checks in a row that make a source broken.")
     retry_backoff: Duration = Field(default=60.0, description="First retry of a transient failure; doubles.")
     max_attempts: int = Field(default=10, ge=1, description="Transient failures before giving up.")
+    send_budget: Duration = Field(default=60.0, gt=0, description="Longest run of the outbox sender; what it "
+                                  "has not tried by then waits for the next run.")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -96,9 +96,10 @@ def cmd_check(args) -> int:
 
 
 def _print_report(report) -> None:
-    if report.sent or report.retrying or report.failed:
+    if report.sent or report.retrying or report.failed or report.left:
         print(f"email via {report.delivery}: {len(report.sent)} sent, {len(report.retrying)} to retry, "
-              f"{len(report.failed)} failed")
+              f"{len(report.failed)} failed" + (f", {report.left} left for the next run (send_budget ran out)"
+                                                 if report.left else ""))
     for _id, recipient, error in report.failed:
         print(f"  failed for good: {recipient}: {error}")
     for _id, recipient, error in report.retrying:

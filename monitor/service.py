@@ -559,10 +559,11 @@ class Service:
             else:
                 self.last_outbox = {"at": _iso(started), "ok": True, "via": report.delivery,
                                     "sent": len(report.sent), "retrying": len(report.retrying),
-                                    "failed": len(report.failed), "digests": report.digests}
-                if report.sent or report.retrying or report.failed or report.digests:
+                                    "failed": len(report.failed), "left": report.left, "digests": report.digests}
+                if report.sent or report.retrying or report.failed or report.digests or report.left:
                     log.info(logfmt("outbox", sent=len(report.sent), retrying=len(report.retrying),
-                                    failed=len(report.failed), digests=report.digests, via=report.delivery))
+                                    failed=len(report.failed), left=report.left or None, digests=report.digests,
+                                    via=report.delivery))
             self._write_status()
             if not self._outbox_again:
                 return

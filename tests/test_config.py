@@ -108,6 +108,7 @@ def test_the_error_names_file_source_field_and_problem(tmp_path):
         (('interval = "6h"', 'interval = "10s"'), "at least 60 seconds"),
         (('contact = "alerts@example.org"', 'max_bytes = -1'), "field 'fetch.max_bytes'"),
         (('id = "code-of-practice"\n', ''), "field 'id': is required but missing"),
+        (('[fetch]', '[email]\nsend_budget = 0\n[fetch]'), "field 'email.send_budget'"),
         (('[fetch]', '[web]\npublic_url = "ftp://sendwatch.example.org"\n[fetch]'),
          "field 'web.public_url': 'ftp://sendwatch.example.org' is not an http:// or https:// URL"),
         (('[fetch]', '[web]\npublic_url = "https://sendwatch.example.org/?x=1"\n[fetch]'),
