@@ -16,6 +16,7 @@ from config.loader import DEFAULT_FILENAME, embedded_watchlist_text
 from monitor.check import check_sources, ledger_standings
 from monitor.diff import render_text
 from monitor.export import standing_dict, to_csv, to_json
+from monitor.launch import release_signals
 from monitor.ledger import DELIVERED, DROPPED, MARKS, OVERDUE, target
 from monitor.match import Subject, match
 from monitor.outbox import send_due
@@ -477,6 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command != "serve":
+        release_signals()  # held while sendwatch loaded, for serve's sake (monitor/launch.py)
     args.config = getattr(args, "config", None)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
