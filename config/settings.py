@@ -280,6 +280,8 @@ class EmailSettings(_Strict):
     broken_after: int = Field(default=5, ge=1, description="Failed checks in a row that make a source broken.")
     retry_backoff: Duration = Field(default=60.0, description="First retry of a transient failure; doubles.")
     max_attempts: int = Field(default=10, ge=1, description="Transient failures before giving up.")
+    send_budget: Duration = Field(default=60.0, gt=0, description="Longest run of the outbox sender; what it "
+                                  "has not tried by then waits for the next run.")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -301,6 +303,26 @@ class WebSettings(_Strict):
     enabled: bool = True
     host: str = Field(default="127.0.0.1", description="Bound to this machine only, unless you say otherwise.")
     port: int = Field(default=8080, ge=0, le=65535, description="0 picks a free port (printed on start).")
+    public_url: str | None = Field(default=None, description="The dashboard's address as readers reach it, "
+                                   "for the links in feeds; default: the address it listens on.")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL such as 'https://sendwatch.example.org'")
+        if parts.query or parts.fragment or value != value.strip():
+            raise ValueError(f"{value!r} must be a plain base address, without spaces, '?' or '#'")
+        return value.rstrip("/")
 
 
 class ServiceSettings(_Strict):

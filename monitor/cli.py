@@ -16,9 +16,11 @@ from config.loader import DEFAULT_FILENAME, embedded_watchlist_text
 from monitor.check import check_sources, ledger_standings
 from monitor.diff import render_text
 from monitor.export import standing_dict, to_csv, to_json
-from monitor.ledger import DELIVERED, DROPPED, LONDON, MARKS, OVERDUE, target
+from monitor.launch import release_signals
+from monitor.ledger import DELIVERED, DROPPED, MARKS, OVERDUE, target
 from monitor.match import Subject, match
 from monitor.outbox import send_due
+from monitor.since import parse_since
 from monitor.sources import KINDS, make_source
 from storage import NotificationDraft, Store
 
@@ -44,18 +46,10 @@ def _open(args, *, sync: bool = True) -> tuple[Settings, Store]:
 
 
 def _parse_since(text: str) -> datetime:
-    """``2026-01-31`` (midnight in London, where the promises are made), an ISO instant
-    (UTC unless it says otherwise), or a duration back from now such as ``7d``."""
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        try:
-            return datetime.now(UTC) - timedelta(seconds=parse_duration(text))
-        except ValueError:
-            raise UsageError(f"--since {text!r}: expected a date (2026-01-31) or a duration (7d)") from None
-    if len(text.strip()) == 10:  # a date alone
-        return value.replace(tzinfo=LONDON)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return parse_since(text, datetime.now(UTC))
+    except ValueError as exc:
+        raise UsageError(f"--since: {exc}") from None
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -103,9 +97,10 @@ def cmd_check(args) -> int:
 
 
 def _print_report(report) -> None:
-    if report.sent or report.retrying or report.failed:
+    if report.sent or report.retrying or report.failed or report.left:
         print(f"email via {report.delivery}: {len(report.sent)} sent, {len(report.retrying)} to retry, "
-              f"{len(report.failed)} failed")
+              f"{len(report.failed)} failed" + (f", {report.left} left for the next run (send_budget ran out)"
+                                                 if report.left else ""))
     for _id, recipient, error in report.failed:
         print(f"  failed for good: {recipient}: {error}")
     for _id, recipient, error in report.retrying:
@@ -483,6 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command != "serve":
+        release_signals()  # held while sendwatch loaded, for serve's sake (monitor/launch.py)
     args.config = getattr(args, "config", None)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

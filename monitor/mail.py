@@ -12,6 +12,7 @@ import mailbox
 import os
 import smtplib
 import ssl
+import time
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -47,12 +48,52 @@ class MaildirDelivery:
     def __exit__(self, *exc_info) -> None:
         pass
 
-    def deliver(self, message: EmailMessage, recipient: str) -> None:
+    def deliver(self, message: EmailMessage, recipient: str, deadline: float | None = None) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             mailbox.Maildir(self.path, create=True).add(message)
         except OSError as exc:
             raise TransientMailError(f"cannot write to {self.path}: {exc}") from exc
+
+
+class _Bounded:
+    """smtplib's client, with each wait (connecting, every command and every reply) bound by
+    the per-operation ``timeout`` and by ``deadline`` (``time.monotonic()``), so that a server
+    which accepts connections and never answers holds a run of the outbox no longer than
+    its budget. smtplib sends and reads only through these methods, TLS or not."""
+
+    def __init__(self, *args, deadline: float | None = None, **kwargs) -> None:
+        self.deadline = deadline  # before connecting, which the constructor does
+        super().__init__(*args, **kwargs)
+
+    def _wait(self) -> float:
+        if self.deadline is None:
+            return self.timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the outbox's send_budget ran out")
+        return min(self.timeout, left)
+
+    def _get_socket(self, host, port, timeout):
+        return super()._get_socket(host, port, self._wait())
+
+    def send(self, s) -> None:
+        if self.sock is not None:
+            self.sock.settimeout(self._wait())
+        super().send(s)
+
+    def getreply(self):
+        if self.sock is not None:
+            self.sock.settimeout(self._wait())
+        return super().getreply()
+
+
+class _SMTP(_Bounded, smtplib.SMTP):
+    pass
+
+
+class _SMTPS(_Bounded, smtplib.SMTP_SSL):
+    pass
 
 
 class SmtpDelivery:
@@ -78,7 +119,7 @@ class SmtpDelivery:
             try:
                 self._smtp.quit()
             except (smtplib.SMTPException, OSError):
-                pass
+                self._smtp.close()
             self._smtp = None
 
     def _tls(self) -> ssl.SSLContext:
@@ -87,13 +128,13 @@ class SmtpDelivery:
             context.load_verify_locations(cafile=str(self.settings.ca_file))
         return context
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self, deadline: float | None) -> smtplib.SMTP:
         s = self.settings
         try:
             if s.security == "tls":
-                smtp = smtplib.SMTP_SSL(s.host, s.effective_port, timeout=s.timeout, context=self._tls())
+                smtp = _SMTPS(s.host, s.effective_port, timeout=s.timeout, context=self._tls(), deadline=deadline)
             else:
-                smtp = smtplib.SMTP(s.host, s.effective_port, timeout=s.timeout)
+                smtp = _SMTP(s.host, s.effective_port, timeout=s.timeout, deadline=deadline)
                 if s.security == "starttls":
                     smtp.starttls(context=self._tls())
             if s.username:
@@ -108,9 +149,11 @@ class SmtpDelivery:
         except (smtplib.SMTPException, OSError) as exc:
             raise TransientMailError(f"cannot connect to {s.host}:{s.effective_port}: {exc}") from exc
 
-    def deliver(self, message: EmailMessage, recipient: str) -> None:
+    def deliver(self, message: EmailMessage, recipient: str, deadline: float | None = None) -> None:
+        """Send one message; no wait in it goes past ``deadline`` (``time.monotonic()``)."""
         if self._smtp is None:
-            self._smtp = self._connect()
+            self._smtp = self._connect(deadline)
+        self._smtp.deadline = deadline
         try:
             self._smtp.send_message(message, to_addrs=[recipient])
         except smtplib.SMTPRecipientsRefused as exc:

@@ -35,6 +35,7 @@ class SendReport:
     failed: list[tuple[int, str, str]] = field(default_factory=list)
     digests: int = 0
     recovered: int = 0
+    left: int = 0  # due, and not tried: the run's send_budget ran out first
     delivery: str = ""
 
 
@@ -74,9 +75,14 @@ def render(settings: Settings, store: Store, notification, now: datetime):
 
 
 def send_due(settings: Settings, store: Store, *, now: datetime | None = None, delivery=None,
-             lease: timedelta = LEASE, after_accept: Callable[[int], None] | None = None) -> SendReport:
-    """Send what is due. ``after_accept`` is called between the server's acceptance and the
-    local record (tests use it to crash there)."""
+             lease: timedelta = LEASE, after_accept: Callable[[int], None] | None = None,
+             budget: float | None = None) -> SendReport:
+    """Send what is due at ``now``, for at most ``budget`` seconds (default ``[email]
+    send_budget``). Each notification is tried at most once in a run: one that fails is
+    due again when its backoff has passed, which is a later run's business, so attempts
+    follow the backoff schedule however long a run takes. What the run has no time for is
+    left as it was, its attempts not counted. ``after_accept`` is called between the
+    server's acceptance and the local record (tests use it to crash there)."""
     now = now or datetime.now(UTC)
     report = SendReport()
     report.recovered = store.recover_interrupted(before=now - lease)
@@ -86,6 +92,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
     report.delivery = delivery.describe()
     email_settings = settings.email
     started = time.monotonic()
+    deadline = started + (email_settings.send_budget if budget is None else budget)
 
     def current() -> datetime:
         # ``now`` moved on by the time this run has taken: each claim is stamped when it is
@@ -94,7 +101,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
 
     with delivery:
         # One notification per claim: a claim covers one delivery, not a whole batch.
-        while claimed := store.claim_due(current(), limit=1):
+        while time.monotonic() < deadline and (claimed := store.claim_due(current(), limit=1, due_by=now)):
             for notification in claimed:
                 if notification.recipient not in configured:
                     error = "the recipient is no longer in the config"
@@ -103,7 +110,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
                     continue
                 try:
                     message = render(settings, store, notification, now)
-                    delivery.deliver(message, notification.recipient)
+                    delivery.deliver(message, notification.recipient, deadline)
                 except PermanentMailError as exc:
                     store.mark_failed(notification.id, str(exc))
                     report.failed.append((notification.id, notification.recipient, str(exc)))
@@ -126,4 +133,8 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
                     after_accept(notification.id)
                 store.mark_sent(notification.id, datetime.now(UTC))
                 report.sent.append((notification.id, notification.recipient))
+    if time.monotonic() >= deadline:
+        report.left = sum(1 for n in store.notifications(status="pending") if n.next_attempt_at <= now)
+        if report.left:
+            log.warning("the outbox's send_budget ran out: %s email(s) wait for the next run", report.left)
     return report

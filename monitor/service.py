@@ -76,6 +76,7 @@ from sqlalchemy.engine import make_url
 from config import ConfigError, Settings, SourceSettings, load_settings
 from monitor.check import CheckResult, check_source, followed_sources, record_due_events
 from monitor.fetch import Fetcher
+from monitor.launch import hold_signals
 from monitor.outbox import send_due
 from storage import Store
 
@@ -218,6 +219,7 @@ class Service:
         self._outbox_again = False
         self._status_error_logged = False
         self.early_signals: list[signal.Signals] = []  # noted before the handlers were in place
+        self._reload_when_started = False  # a SIGHUP came while the config in use was being read
         self._status_written_at = 0.0  # time.monotonic() of the last status file write
         self._status_pending: asyncio.TimerHandle | None = None
 
@@ -229,6 +231,8 @@ class Service:
         for sig in self.early_signals:
             if sig in (signal.SIGTERM, signal.SIGINT):
                 self.request_stop(sig.name)
+            elif sig == signal.SIGHUP:
+                self._reload_when_started = True
         try:
             try:
                 await self.start()
@@ -236,6 +240,8 @@ class Service:
                 print(f"sendwatch: {exc}", file=sys.stderr)
                 await self.stop()
                 return EXIT_ERROR
+            if self._reload_when_started and not self._stop_requested.is_set():
+                self.reload()
             await self._stop_requested.wait()
             await self.stop()
         finally:
@@ -566,10 +572,11 @@ class Service:
             else:
                 self.last_outbox = {"at": _iso(started), "ok": True, "via": report.delivery,
                                     "sent": len(report.sent), "retrying": len(report.retrying),
-                                    "failed": len(report.failed), "digests": report.digests}
-                if report.sent or report.retrying or report.failed or report.digests:
+                                    "failed": len(report.failed), "left": report.left, "digests": report.digests}
+                if report.sent or report.retrying or report.failed or report.digests or report.left:
                     log.info(logfmt("outbox", sent=len(report.sent), retrying=len(report.retrying),
-                                    failed=len(report.failed), digests=report.digests, via=report.delivery))
+                                    failed=len(report.failed), left=report.left or None, digests=report.digests,
+                                    via=report.delivery))
             self._write_status()
             if not self._outbox_again:
                 return
@@ -601,6 +608,9 @@ class Service:
     def reload(self) -> bool:
         """Read the config again (SIGHUP). A config that does not load changes nothing."""
         at = _iso(datetime.now(UTC))
+        if self.state == "starting":
+            self._reload_when_started = True  # the file may have changed since it was read
+            return False
         if self.state != "running":
             return False
         try:
@@ -733,12 +743,10 @@ class Service:
 def run_service(args) -> int:
     """``sendwatch serve``."""
     # Until the loop's own handlers are in place (after the store is open and migrated),
-    # a signal is only noted: SIGTERM or SIGINT then stops the service as soon as it can,
-    # SIGHUP is moot (the config is being read anyway). Otherwise an early signal kills the
-    # process, and systemd counts death by SIGHUP as a clean exit it does not restart.
-    early: list[signal.Signals] = []
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda number, _frame: early.append(signal.Signals(number)))
+    # a signal is only noted, and acted on once the service has started. Otherwise an
+    # early signal kills the process, and systemd counts death by SIGHUP as a clean exit
+    # it does not restart. The ``sendwatch`` command holds them from its first line.
+    early = hold_signals()
     # One line per check is the service's record of its work: shown without --verbose.
     log.setLevel(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
     log.info(logfmt("starting", pid=os.getpid()))

@@ -569,13 +569,14 @@ class Store:
                 NotificationRecord.status == "sending", NotificationRecord.next_attempt_at < before)
                 .values(status="pending")).rowcount
 
-    def claim_due(self, now: datetime, limit: int = 1) -> list[NotificationRecord]:
-        """Notifications due now, marked as being sent at ``now``. The claim is a
-        conditional update, so two senders (``serve`` and a ``sendwatch check`` beside it)
-        never both take one notification."""
+    def claim_due(self, now: datetime, limit: int = 1, due_by: datetime | None = None) -> list[NotificationRecord]:
+        """Notifications due by ``due_by`` (default: ``now``), marked as being sent at
+        ``now``. The claim is a conditional update, so two senders (``serve`` and a
+        ``sendwatch check`` beside it) never both take one notification."""
         with self._session.begin() as session:
             query = (select(NotificationRecord.id)
-                     .where(NotificationRecord.status == "pending", NotificationRecord.next_attempt_at <= now)
+                     .where(NotificationRecord.status == "pending",
+                            NotificationRecord.next_attempt_at <= (now if due_by is None else due_by))
                      .order_by(NotificationRecord.next_attempt_at, NotificationRecord.id).limit(limit))
             if session.bind.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)

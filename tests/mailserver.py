@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import socket
+import threading
 from email.message import EmailMessage
 from email.policy import default
 
@@ -66,3 +67,33 @@ class MailServer:
 
     def __exit__(self, *exc_info) -> None:
         self.controller.stop()
+
+
+class SilentServer:
+    """An SMTP server that accepts TCP connections and never says a word (not even the
+    greeting), as a wedged mail server does."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self.port = self.listener.getsockname()[1]
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, name="silent-smtp", daemon=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _address = self.listener.accept()
+            except OSError:  # the listener was closed: the server is stopping
+                return
+            self._held.append(connection)  # open and silent until the server stops
+
+    def __enter__(self) -> SilentServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() under way; close() alone does not
+        self.listener.close()
+        self._thread.join(5)
+        for connection in self._held:
+            connection.close()

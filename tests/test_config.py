@@ -108,6 +108,11 @@ def test_the_error_names_file_source_field_and_problem(tmp_path):
         (('interval = "6h"', 'interval = "10s"'), "at least 60 seconds"),
         (('contact = "alerts@example.org"', 'max_bytes = -1'), "field 'fetch.max_bytes'"),
         (('id = "code-of-practice"\n', ''), "field 'id': is required but missing"),
+        (('[fetch]', '[email]\nsend_budget = 0\n[fetch]'), "field 'email.send_budget'"),
+        (('[fetch]', '[web]\npublic_url = "ftp://sendwatch.example.org"\n[fetch]'),
+         "field 'web.public_url': 'ftp://sendwatch.example.org' is not an http:// or https:// URL"),
+        (('[fetch]', '[web]\npublic_url = "https://sendwatch.example.org/?x=1"\n[fetch]'),
+         "field 'web.public_url': 'https://sendwatch.example.org/?x=1' must be a plain base address"),
     ],
 )
 def test_each_kind_of_mistake_gets_a_clear_message(tmp_path, change, expected):
@@ -191,3 +196,9 @@ def test_an_unusable_database_url_is_a_config_error(tmp_path, url, expected):
 
 def test_an_id_with_a_trailing_newline_is_refused(tmp_path):
     assert "field 'id'" in problem(tmp_path, GOOD.replace('id = "code-of-practice"\nurl', 'id = "cop\\n"\nurl'))
+
+
+def test_the_public_url_of_the_dashboard_is_kept_without_a_trailing_slash(tmp_path):
+    settings = load_settings(write(tmp_path, '[web]\npublic_url = "https://example.org/send/"\n' + GOOD), env={})
+    assert settings.web.public_url == "https://example.org/send"
+    assert load_settings(write(tmp_path, GOOD), env={}).web.public_url is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mailbox
 import ssl
+import time
 from datetime import UTC, datetime, timedelta
 from email.policy import default
 from zoneinfo import ZoneInfo
@@ -13,10 +14,10 @@ import trustme
 
 from config import load_settings
 from monitor.outbox import send_due
-from storage import Store
+from storage import NotificationDraft, Store
 from tests.conftest import CODE_OF_PRACTICE, UPDATE_LATER
 from tests.govuk_site import PageContent, render_govuk_page
-from tests.mailserver import MailServer, free_port
+from tests.mailserver import MailServer, SilentServer, free_port
 
 COMMITMENT = CODE_OF_PRACTICE
 
@@ -184,6 +185,104 @@ def test_a_temporary_451_is_retried(setup, sendwatch):
         with Store(settings.database_url) as store:
             assert len(send_due(settings, store, now=datetime.now(UTC) + timedelta(minutes=5)).sent) == 1
         assert len(server.messages) == 1
+
+
+def smtp_at(port: int, timeout: float) -> str:
+    return f'[email.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\ntimeout = {timeout}\n'
+
+
+def queue(settings, store: Store, count: int, at: datetime) -> list[int]:
+    return store.enqueue([NotificationDraft(recipient="parent@example.org", kind="test")] * count, at)
+
+
+def timed_run(settings, store: Store, now: datetime):
+    """``send_due`` at ``now``; (its report, the latest moment it could have stamped)."""
+    started = time.monotonic()
+    report = send_due(settings, store, now=now)
+    return report, now + timedelta(seconds=time.monotonic() - started)
+
+
+def test_a_silent_server_holds_a_run_no_longer_than_its_budget_and_the_rest_waits_untried(setup):
+    with SilentServer() as server:
+        # Each try waits 0.5 s for a greeting that never comes: 1.2 s has room for three at most.
+        setup.write(smtp=smtp_at(server.port, timeout=0.5), email='send_budget = 1.2\nretry_backoff = "60s"')
+        settings = setup.settings()
+        with Store(settings.database_url) as store:
+            queued_at = datetime.now(UTC)
+            ids = queue(settings, store, 10, queued_at)
+            now = queued_at + timedelta(seconds=1)
+            report, latest = timed_run(settings, store, now)
+            rows = {n.id: n for n in store.notifications()}
+            tried = [i for i in ids if rows[i].attempts]
+            assert 1 <= len(tried) <= 3
+            assert report.sent == [] and report.failed == []
+            assert sorted(i for i, _r, _e in report.retrying) == tried
+            assert report.left == 10 - len(tried)
+            for i in tried:  # one attempt each, due again after the first backoff (60 s, +-10%)
+                assert rows[i].attempts == 1 and rows[i].status == "pending"
+                assert "cannot connect to 127.0.0.1" in rows[i].last_error
+                assert now + timedelta(seconds=54) <= rows[i].next_attempt_at <= latest + timedelta(seconds=66)
+            for i in set(ids) - set(tried):  # not tried: as they were, no attempt counted
+                assert (rows[i].attempts, rows[i].status, rows[i].next_attempt_at) == (0, "pending", queued_at)
+
+            # The next run, before those tried are due again, takes the ones still waiting.
+            report, _latest = timed_run(settings, store, now + timedelta(seconds=30))
+            again = {n.id: n for n in store.notifications()}
+            assert all(again[i].attempts == 1 for i in tried)
+            newly = [i for i in ids if i not in tried and again[i].attempts]
+            assert 1 <= len(newly) <= 3 and all(again[i].attempts == 1 for i in newly)
+            assert report.left == 10 - len(tried) - len(newly)
+
+
+def test_notify_send_says_what_the_budget_left_for_the_next_run(setup, sendwatch):
+    with SilentServer() as server:
+        setup.write(smtp=smtp_at(server.port, timeout=0.5), email="send_budget = 0.6")
+        settings = setup.settings()
+        with Store(settings.database_url) as store:
+            queue(settings, store, 4, datetime.now(UTC))
+        result = sendwatch("--config", str(setup.path), "notify", "send")
+        assert result.code == 0
+        # 0.6 s has room for two tries of 0.5 s at most; the rest wait.
+        assert ("0 sent, 1 to retry, 0 failed, 3 left for the next run (send_budget ran out)" in result.out
+                or "0 sent, 2 to retry, 0 failed, 2 left for the next run (send_budget ran out)" in result.out), \
+            result.out
+
+
+def test_each_email_is_tried_once_a_run_and_again_when_its_backoff_has_passed(setup):
+    with SilentServer() as server:
+        # A backoff far shorter than a run: a run that retried within itself would spend
+        # all three attempts of each email at once.
+        setup.write(smtp=smtp_at(server.port, timeout=0.3),
+                    email='send_budget = "1m"\nretry_backoff = 0.1\nmax_attempts = 3')
+        settings = setup.settings()
+        with Store(settings.database_url) as store:
+            queued_at = datetime.now(UTC)
+            ids = queue(settings, store, 3, queued_at)
+            for attempt, backoff, now in ((1, 0.1, queued_at), (2, 0.2, queued_at + timedelta(seconds=10))):
+                report, latest = timed_run(settings, store, now)
+                assert len(report.retrying) == 3 and report.left == 0
+                for row in store.notifications():
+                    assert (row.attempts, row.status) == (attempt, "pending")
+                    assert now + timedelta(seconds=0.9 * backoff) <= row.next_attempt_at \
+                        <= latest + timedelta(seconds=1.1 * backoff)
+            # Before their backoff has passed, a run leaves them alone.
+            assert timed_run(settings, store, now)[0].retrying == []
+            assert {n.attempts for n in store.notifications()} == {2}
+            report, _latest = timed_run(settings, store, queued_at + timedelta(seconds=20))
+            assert sorted(i for i, _r, _e in report.failed) == ids
+            assert {(n.attempts, n.status) for n in store.notifications()} == {(3, "failed")}
+            assert all(n.last_error.startswith("gave up after 3 attempts") for n in store.notifications())
+
+
+def test_a_healthy_server_takes_a_whole_queue_in_one_run(setup):
+    with MailServer() as server:
+        setup.write(smtp=smtp_at(server.port, timeout=5), email="send_budget = 30")
+        settings = setup.settings()
+        with Store(settings.database_url) as store:
+            queue(settings, store, 10, datetime.now(UTC))
+            report = send_due(settings, store)
+            assert len(report.sent) == 10 and report.retrying == [] and report.left == 0
+        assert len(server.messages) == 10
 
 
 class Crash(BaseException):

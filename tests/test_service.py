@@ -405,7 +405,8 @@ def test_a_signal_during_start_up_stops_the_service_cleanly(tmp_path):
     """SIGTERM before the scheduler is up (here: as soon as the process exists) is not a
     crash: the service starts, stops at once, and exits 0."""
     config = tmp_path / "sendwatch.toml"
-    config.write_text(f'database_url = "sqlite:///{tmp_path / "db.sqlite"}"\n[web]\nenabled = false\n')
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\ndatabase_url = "sqlite:///{tmp_path / "db.sqlite"}"\n'
+                      '[web]\nenabled = false\n')
     process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "--config", str(config), "serve"],
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = process.stderr.readline()  # the service says it is starting before it opens anything
@@ -415,6 +416,100 @@ def test_a_signal_during_start_up_stops_the_service_cleanly(tmp_path):
     out, err = process.communicate(timeout=DEADLINE)
     assert process.returncode == 0, err
     assert "Traceback" not in err
+
+
+# Put first on a child's PYTHONPATH, this stops the import of monitor.cli (the slow part of
+# starting: every library sendwatch uses) until the test writes a line to the child's
+# standard input: a signal sent in that pause is sent in the middle of start-up.
+PAUSE_LOADING = """
+import sys
+
+class PauseLoading:
+    def find_spec(self, name, path=None, target=None):
+        if name == "monitor.cli":
+            sys.meta_path.remove(self)
+            sys.stderr.write("test: loading monitor.cli\\n")
+            sys.stderr.flush()
+            sys.stdin.readline()
+
+sys.meta_path.insert(0, PauseLoading())
+"""
+
+
+class Starting:
+    """``sendwatch serve`` as a process (``python -m monitor``, what the ``sendwatch``
+    command runs), its data, config and home in ``tmp_path``, its log in a file."""
+
+    def __init__(self, tmp_path: Path, *, pause: bool, command: tuple[str, ...] = ("serve",)) -> None:
+        config = tmp_path / "sendwatch.toml"
+        config.write_text(f'data_dir = "{tmp_path / "data"}"\n[web]\nenabled = false\n', encoding="utf-8")
+        paths = [str(tmp_path / "pause")] if pause else []
+        if pause:
+            (tmp_path / "pause").mkdir()
+            (tmp_path / "pause" / "sitecustomize.py").write_text(PAUSE_LOADING, encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
+        env.update(HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "xdg"),
+                   PYTHONPATH=os.pathsep.join(filter(None, [*paths, str(ROOT), os.environ.get("PYTHONPATH")])))
+        self.err_path = tmp_path / "serve.err"
+        with open(self.err_path, "w") as err:
+            self.process = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), *command],
+                                            cwd=tmp_path, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                            stderr=err, text=True)
+
+    @property
+    def log(self) -> str:
+        return self.err_path.read_text()
+
+    def wait_for(self, text: str) -> None:
+        end = time.monotonic() + DEADLINE
+        while text not in self.log:
+            assert self.process.poll() is None, f"exited ({self.process.returncode}) before {text!r}\n{self.log}"
+            assert time.monotonic() < end, f"no {text!r} in the log\n{self.log}"
+            time.sleep(0.02)
+
+    def go_on(self) -> None:
+        self.process.stdin.write("\n")
+        self.process.stdin.close()
+
+    def end(self) -> int:
+        try:
+            return self.process.wait(DEADLINE)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.mark.parametrize("pause", [True, False], ids=["while-loading", "after-its-first-line"])
+def test_a_sighup_during_start_up_is_kept_and_reloads_once_started(tmp_path, pause):
+    starting = Starting(tmp_path, pause=pause)
+    starting.wait_for("test: loading monitor.cli" if pause else "starting pid=")
+    starting.process.send_signal(signal.SIGHUP)
+    if pause:
+        starting.go_on()
+    starting.wait_for("reload status=ok")
+    assert starting.process.poll() is None  # reloaded, and running
+    starting.process.send_signal(signal.SIGTERM)
+    assert starting.end() == 0, starting.log
+    assert "Traceback" not in starting.log
+
+
+def test_a_sigterm_while_loading_stops_the_service_cleanly_once_started(tmp_path):
+    starting = Starting(tmp_path, pause=True)
+    starting.wait_for("test: loading monitor.cli")
+    starting.process.send_signal(signal.SIGTERM)
+    starting.go_on()
+    assert starting.end() == 0, starting.log
+    assert "stop reason=SIGTERM" in starting.log
+    assert "Traceback" not in starting.log
+
+
+def test_other_commands_keep_the_default_effect_of_a_signal_that_came_while_loading(tmp_path):
+    starting = Starting(tmp_path, pause=True, command=("sources",))
+    starting.wait_for("test: loading monitor.cli")
+    starting.process.send_signal(signal.SIGTERM)
+    starting.go_on()
+    assert starting.end() == -signal.SIGTERM  # as before: only serve keeps it for later
 
 
 def test_a_second_service_on_the_same_data_directory_is_refused(setup, services, site):

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import feedparser
 import httpx
@@ -29,7 +29,7 @@ from monitor.diff import hunks as diff_hunks
 from monitor.document import ATTACHMENT, Document, Item
 from monitor.web import app as web_app
 from monitor.web import create_app
-from monitor.web.present import paginate, parse_since, web_url
+from monitor.web.present import paginate, web_url
 from storage import CheckMeta, DevelopmentDraft, Store
 from tests.conftest import UPDATE_LATER, Site, database_kinds, fresh_database
 from tests.govuk_site import PageContent, render_govuk_page
@@ -248,16 +248,11 @@ def test_the_diff_shows_changed_blocks_in_place_with_context():
     assert diff_hunks(old, old) == []
 
 
-def test_pages_and_since():
+def test_pages():
     assert paginate([], 1, 10).count == 1
     page = paginate(list(range(25)), 3, 10)
     assert (page.items, page.previous, page.next, page.total) == ([20, 21, 22, 23, 24], 2, None, 25)
     assert paginate(list(range(25)), 4, 10) is None and paginate([1], 0, 10) is None
-    assert parse_since("2026-01-31") == datetime(2026, 1, 31, tzinfo=UTC)
-    assert parse_since("2026-01-31T10:00:00+01:00") == datetime(2026, 1, 31, 9, tzinfo=UTC)
-    assert parse_since(None) is None
-    with pytest.raises(ValueError):
-        parse_since("last tuesday")
 
 
 # -- pages ----------------------------------------------------------------------------------
@@ -489,6 +484,31 @@ def test_the_atom_feeds_are_valid_and_every_entry_links_to_a_page(client, world)
     assert not empty.bozo and empty.entries == []
 
 
+def test_feed_links_use_the_public_address_never_the_host_header(client, world):
+    # By default links name the address the dashboard listens on, whatever Host a client sends.
+    feed = feedparser.parse(client.get("/feed.atom", headers={"Host": "evil.example"}).content)
+    assert [link.href for link in feed.feed.links if link.rel == "self"] == [f"{world.base}/feed.atom"]
+    assert feed.feed.link == f"{world.base}/"
+    assert len(feed.entries) == 3 and all(e.link.startswith(f"{world.base}/changes/") for e in feed.entries)
+    mine = feedparser.parse(client.get("/commitments/code-of-practice/feed.atom",
+                                       headers={"Host": "evil.example"}).content)
+    assert [link.href for link in mine.feed.links if link.rel == "self"] == \
+        [f"{world.base}/commitments/code-of-practice/feed.atom"]
+    assert all(e.link.startswith(world.base + "/changes/") for e in mine.entries)
+
+    # Behind a proxy, [web] public_url is the address readers reach.
+    settings = world.settings
+    public = settings.model_copy(update={"web": settings.web.model_copy(
+        update={"public_url": "https://sendwatch.example.org/send"})})
+    with serving(create_app(lambda: public, world.store)) as base:
+        feed = feedparser.parse(httpx.get(f"{base}/feed.atom", headers={"Host": "evil.example"}).content)
+    assert [link.href for link in feed.feed.links if link.rel == "self"] == \
+        ["https://sendwatch.example.org/send/feed.atom"]
+    assert feed.feed.link == "https://sendwatch.example.org/send/"
+    assert {e.link.rsplit("/", 1)[0] for e in feed.entries} == {"https://sendwatch.example.org/send/changes"}
+    assert feed.feed.id == "tag:127.0.0.1,2026:sendwatch/feed"  # ids stay: readers would show all again
+
+
 # -- the JSON API ---------------------------------------------------------------------------
 
 
@@ -521,6 +541,12 @@ def test_the_json_api(client, world):
     only = client.get("/api/changes", params={"source": "code"}).json()
     assert [c["id"] for c in only] == [world.changes["code"]]
     assert client.get("/api/changes", params={"since": "2999-01-01"}).json() == []
+    # The API reads since= as the CLI reads --since: a duration back from now too.
+    assert {c["id"] for c in client.get("/api/changes", params={"since": "7d"}).json()} == set(world.changes.values())
+    assert len(client.get("/api/developments", params={"since": "7d"}).json()) == 3
+    refused = client.get("/api/changes", params={"since": "2026"})
+    assert refused.status_code == 400
+    assert "'2026' is not a date (2026-01-31), an instant" in refused.json()["error"]
     assert len(client.get("/api/changes", params={"limit": "1"}).json()) == 1
     assert client.get("/api/changes", params={"limit": "0"}).status_code == 400
     assert client.get("/api/changes", params={"limit": "99999999999999999999"}).status_code == 400
@@ -635,12 +661,6 @@ def test_settings_are_read_for_every_request(world):
                         for c in world.settings.commitments)
         current["settings"] = world.settings.model_copy(update={"commitments": renamed})
         assert "The Code, renamed" in httpx.get(f"{base}/").text
-
-
-def test_the_served_base_is_used_for_feed_links(world):
-    feed = feedparser.parse(httpx.get(f"{world.base}/feed.atom", headers={"host": "dashboard.example"}).content)
-    assert feed.entries[0].link.startswith("http://dashboard.example/changes/")
-    assert urljoin(feed.entries[0].link, "/") == "http://dashboard.example/"
 
 
 def test_a_commitment_removed_from_the_config_is_named_not_linked(world):

@@ -31,6 +31,7 @@ from monitor import diff
 from monitor.check import ledger_standings
 from monitor.export import development_dict, standing_dict
 from monitor.render import ago, site_name
+from monitor.since import parse_since
 from monitor.web import present
 from monitor.web.atom import Entry, build_feed
 from storage import Store
@@ -226,23 +227,23 @@ class _Web:
 
     def feed(self, request: Request) -> Response:
         settings = self.get_settings()
-        base = _base(request)
+        base = _base(request, settings)
         return self._atom(request, settings, self.store.developments(), feed_id=_tag(settings, "feed"),
-                          title="sendwatch: developments on the SEND commitments", page_url=f"{base}/")
+                          title="sendwatch: developments on the SEND commitments", page_url=f"{base}/",
+                          self_url=f"{base}/feed.atom")
 
     def commitment_feed(self, request: Request) -> Response:
         settings = self.get_settings()
         commitment = self._commitment(settings, request.path_params["commitment_id"])
-        base = _base(request)
-        page = f"{base}/commitments/{present.segment(commitment.id)}"
+        page = f"{_base(request, settings)}/commitments/{present.segment(commitment.id)}"
         return self._atom(request, settings, self.store.developments(commitment_id=commitment.id),
                           feed_id=_tag(settings, f"commitment/{commitment.id}"),
-                          title=f"sendwatch: {commitment.title}", page_url=page,
+                          title=f"sendwatch: {commitment.title}", page_url=page, self_url=f"{page}/feed.atom",
                           subtitle=" ".join(commitment.promise.split()))
 
     def _atom(self, request: Request, settings: Settings, developments: list, *, feed_id: str, title: str,
-              page_url: str, subtitle: str | None = None) -> Response:
-        base, zone = _base(request), ZoneInfo(settings.email.timezone)
+              page_url: str, self_url: str, subtitle: str | None = None) -> Response:
+        base, zone = _base(request, settings), ZoneInfo(settings.email.timezone)
         titles = {c.id: c.title for c in settings.commitments}
         entries = []
         for d in developments[:FEED_SIZE]:
@@ -255,7 +256,7 @@ class _Web:
             entries.append(Entry(id=_tag(settings, f"development/{d.id}"), title=f"{about}: {d.title}",
                                  updated=d.detected_at, link=link, summary=summary, category=d.commitment_id))
         updated = developments[0].detected_at if developments else datetime(2000, 1, 1, tzinfo=UTC)
-        body = build_feed(feed_id=feed_id, title=title, self_url=feed_id, page_url=page_url, updated=updated,
+        body = build_feed(feed_id=feed_id, title=title, self_url=self_url, page_url=page_url, updated=updated,
                           entries=entries, subtitle=subtitle)
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
@@ -328,9 +329,16 @@ class _Web:
 # -- small pure pieces ------------------------------------------------------------------------
 
 
-def _base(request: Request) -> str:
-    """The absolute base of this app as the client reached it (behind any mount point)."""
-    return str(request.base_url).rstrip("/")
+def _base(request: Request, settings: Settings) -> str:
+    """The absolute base of links that leave the page (feeds): ``[web] public_url``, else
+    the address this server listens on. Never the request's Host header: any client may
+    set it, and a feed reader or cache would pass the links it makes on to others."""
+    if settings.web.public_url:
+        return settings.web.public_url
+    host, port = request.scope.get("server") or (settings.web.host, settings.web.port)
+    host = f"[{host}]" if ":" in host else host
+    authority = host if port in (None, 80) else f"{host}:{port}"
+    return f"http://{authority}{request.scope.get('root_path', '')}".rstrip("/")
 
 
 def _page_number(request: Request) -> int:
@@ -356,10 +364,13 @@ def _whole(text: str) -> bool:
 
 
 def _since(request: Request) -> datetime | None:
+    text = request.query_params.get("since")
+    if not text:
+        return None
     try:
-        return present.parse_since(request.query_params.get("since"))
-    except ValueError:
-        raise HTTPException(400, "since must be an ISO 8601 date or instant, e.g. 2026-01-31") from None
+        return parse_since(text, datetime.now(UTC))
+    except ValueError as exc:
+        raise HTTPException(400, f"since: {exc}") from None
 
 
 def _short(exc: BaseException) -> str:

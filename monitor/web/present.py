@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import date, datetime, tzinfo
 from urllib.parse import quote, urlsplit
 
 from monitor.diff import ADDED, REMOVED, TextLine
@@ -58,22 +58,6 @@ def long_time(moment: datetime, zone: tzinfo) -> str:
     """``12 May 2026 at 14:03`` in the reader's time zone."""
     moment = moment.astimezone(zone)
     return f"{long_date(moment)} at {moment:%H:%M}"
-
-
-def parse_since(text: str | None) -> datetime | None:
-    """An ISO date or instant from a query string; a date means its midnight UTC and an
-    instant without a zone is UTC (the API speaks UTC). Raises ValueError when unreadable."""
-    if text is None or text == "":
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        value = datetime.combine(date.fromisoformat(text), time(0))
-    value = value if value.tzinfo else value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:  # e.g. 9999-12-31T23:59:59-05:00 is past the last representable day
-        raise ValueError(f"{text!r} is out of range") from None
 
 
 def lines_of(added: Sequence[str], removed: Sequence[str]) -> list[list[TextLine]]:
