@@ -387,7 +387,9 @@ def test_a_signal_during_start_up_stops_the_service_cleanly(tmp_path):
     """SIGTERM before the scheduler is up (here: as soon as the process exists) is not a
     crash: the service starts, stops at once, and exits 0."""
     config = tmp_path / "sendwatch.toml"
-    config.write_text(f'database_url = "sqlite:///{tmp_path / "db.sqlite"}"\n[web]\nenabled = false\n')
+    # Its own data directory: the default is the user's, where a real service may be running.
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\ndatabase_url = "sqlite:///{tmp_path / "db.sqlite"}"\n'
+                      '[web]\nenabled = false\n')
     process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "--config", str(config), "serve"],
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = process.stderr.readline()  # the service says it is starting before it opens anything
@@ -397,6 +399,7 @@ def test_a_signal_during_start_up_stops_the_service_cleanly(tmp_path):
     out, err = process.communicate(timeout=DEADLINE)
     assert process.returncode == 0, err
     assert "Traceback" not in err
+    assert (tmp_path / "data" / "status.json").exists()
 
 
 def test_a_second_service_on_the_same_data_directory_is_refused(setup, services, site):
