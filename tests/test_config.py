@@ -191,3 +191,20 @@ def test_an_unusable_database_url_is_a_config_error(tmp_path, url, expected):
 
 def test_an_id_with_a_trailing_newline_is_refused(tmp_path):
     assert "field 'id'" in problem(tmp_path, GOOD.replace('id = "code-of-practice"\nurl', 'id = "cop\\n"\nurl'))
+
+
+def test_no_test_reaches_the_users_own_data_directory(tmp_path, monkeypatch):
+    # tests/conftest.py gives every test a scratch home; without it, a test that leaves
+    # data_dir to its default would share the data, status file and service lock of the
+    # user's own sendwatch.
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SENDWATCH_DATA_DIR", raising=False)
+    settings = load_settings(env=os.environ)
+    assert settings.data_dir.is_relative_to(tmp_path)
+    child = subprocess.run([sys.executable, "-c", "import os.path; print(os.path.expanduser('~'))"],
+                           capture_output=True, text=True, check=True)
+    assert Path(child.stdout.strip()).is_relative_to(tmp_path)
