@@ -208,3 +208,19 @@ def test_no_test_reaches_the_users_own_data_directory(tmp_path, monkeypatch):
     child = subprocess.run([sys.executable, "-c", "import os.path; print(os.path.expanduser('~'))"],
                            capture_output=True, text=True, check=True)
     assert Path(child.stdout.strip()).is_relative_to(tmp_path)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("from", r'"sendwatch <alerts@example.org>\r\nBcc: everyone@example.org"'),
+    ("reply_to", r'"replies@example.org\nBcc: everyone@example.org"'),
+])
+def test_an_email_header_with_a_line_break_is_refused(tmp_path, field, value):
+    message = problem(tmp_path, GOOD + f"[email]\n{field} = {value}\n")
+    assert f"field 'email.{field}': must be one line of text" in message
+
+
+def test_a_recipient_listed_twice_is_refused(tmp_path):
+    recipients = '[[recipient]]\nemail = "a@example.org"\n[[recipient]]\nemail = "b@example.org"\n' \
+                 '[[recipient]]\nemail = "A@Example.org"\nmode = "daily"\n'
+    message = problem(tmp_path, GOOD + recipients)
+    assert "recipient 'A@Example.org' is listed twice (recipients[0] and recipients[2])" in message
