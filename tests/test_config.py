@@ -108,6 +108,8 @@ def test_the_error_names_file_source_field_and_problem(tmp_path):
         (('interval = "6h"', 'interval = "10s"'), "at least 60 seconds"),
         (('contact = "alerts@example.org"', 'max_bytes = -1'), "field 'fetch.max_bytes'"),
         (('id = "code-of-practice"\n', ''), "field 'id': is required but missing"),
+        (('selector = "main"', 'selector = "main[[["'),
+         "field 'selector': 'main[[[' is not a CSS selector: Malformed attribute selector"),
     ],
 )
 def test_each_kind_of_mistake_gets_a_clear_message(tmp_path, change, expected):
@@ -224,3 +226,11 @@ def test_a_recipient_listed_twice_is_refused(tmp_path):
                  '[[recipient]]\nemail = "A@Example.org"\nmode = "daily"\n'
     message = problem(tmp_path, GOOD + recipients)
     assert "recipient 'A@Example.org' is listed twice (recipients[0] and recipients[2])" in message
+
+
+@pytest.mark.parametrize("written", ["2020-7-23", "23/07/2020", "2020-02-30"])
+def test_a_mistyped_date_names_its_line_field_and_the_form_expected(tmp_path, written):
+    message = problem(tmp_path, GOOD.replace("made_on = 2020-07-23", f"made_on = {written}"))
+    line = GOOD.splitlines().index("made_on = 2020-07-23") + 1
+    assert message.endswith(f"sendwatch.toml, line {line}, field 'made_on': '{written}' is not a date; "
+                            "write it as YYYY-MM-DD without quotes, such as 2020-07-23")
