@@ -828,11 +828,13 @@ def status_report(settings: Settings, now: datetime | None = None) -> dict:
 def _record_part(report: dict, store: Store, settings: Settings, now: datetime) -> None:
     sources = store.sources()
     failing = [s for s in sources if s.consecutive_failures]
+    never_checked = sum(1 for s in sources if s.last_checked_at is None and not s.consecutive_failures)
     report["sources"] = {
-        "total": len(sources), "ok": len(sources) - len(failing), "failing": len(failing),
+        # ok: its last check worked. A source never checked is not known to be ok.
+        "total": len(sources), "ok": len(sources) - len(failing) - never_checked, "failing": len(failing),
         "failing_sources": [{"id": s.id, "failures": s.consecutive_failures, "last_error": s.last_error,
                              "broken": s.consecutive_failures >= settings.email.broken_after} for s in failing],
-        "never_checked": sum(1 for s in sources if s.last_checked_at is None),
+        "never_checked": never_checked,
     }
     pending = store.notifications(status="pending") + store.notifications(status="sending")
     failed = store.notifications(status="failed")

@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, update
 
 from storage import Store
 from storage.models import SourceRecord
-from tests.conftest import CODE_OF_PRACTICE, Reply
+from tests.conftest import CODE_OF_PRACTICE, Reply, config_head
 from tests.govuk_site import PageContent, render_govuk_page
 from tests.mailserver import MailServer
 
@@ -369,6 +369,18 @@ def test_status_reports_the_running_service_and_then_that_it_stopped(setup, serv
     assert after.returncode == 1
     assert "service: not running (stopped at" in after.stdout
     assert "unhealthy: the service is not running" in after.stdout
+
+
+def test_status_does_not_count_a_source_never_checked_as_ok(sendwatch, site, tmp_path, database_url):
+    site.page("/a", plain_page("Page A"))
+    site.page("/gone", "nothing here", status=404)
+    sources = "".join(f'[[source]]\nid = "{name}"\nurl = "{site.url("/" + name)}"\n' for name in ("a", "gone", "later"))
+    (tmp_path / "sendwatch.toml").write_text(config_head(database_url) + sources)
+    assert sendwatch("check", "a", "gone").code == 0
+    result = sendwatch("status")
+    assert "sources: 3 (1 ok, 1 failing, 1 not checked yet)" in result.out, result.out
+    report = json.loads(sendwatch("status", "--json").out)
+    assert (report["sources"]["ok"], report["sources"]["failing"], report["sources"]["never_checked"]) == (1, 1, 1)
 
 
 def test_status_knows_a_killed_service_is_not_running(setup, services, site):
