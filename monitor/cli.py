@@ -23,10 +23,48 @@ from monitor.sources import KINDS, make_source
 from storage import NotificationDraft, Store
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+# The largest id or count either database can hold (a signed 64-bit integer).
+LARGEST = 2**63 - 1
 
 
 class UsageError(Exception):
     """Wrong arguments: the message is shown and sendwatch exits with status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a wrong argument said in one line (argparse prints the whole usage
+    first, which buries the one line that matters)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see: {self.prog} --help)\n")
+
+
+def _count(minimum: int):
+    """An argparse type: a whole number from ``minimum`` up."""
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number of at least {minimum}, got {text!r}")
+        if value > LARGEST:
+            raise argparse.ArgumentTypeError(f"{text} is too large (at most {LARGEST})")
+        return value
+    return count
+
+
+def _record_id(what: str):
+    """An argparse type: the id of a recorded ``what`` (change, snapshot)."""
+    def record_id(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {what} id (a whole number)") from None
+        if not 1 <= value <= LARGEST:
+            raise argparse.ArgumentTypeError(f"there is no {what} {text} ({what} ids start at 1)")
+        return value
+    return record_id
 
 
 def _fmt_time(value: datetime | None) -> str:
@@ -436,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "else the shipped watchlist)")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="log what happens")
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sendwatch", parents=[common],
         description="Follow the UK government's SEND commitments on GOV.UK and Parliament.",
         epilog="example:\n  sendwatch init && sendwatch check && sendwatch changes --since 7d",
@@ -452,14 +490,16 @@ def build_parser() -> argparse.ArgumentParser:
     parsers["sources"].add_argument("--json", action="store_true", help="machine-readable output")
     parsers["sources"].add_argument("--all", action="store_true", help="include sources no longer configured")
     parsers["history"].add_argument("source", metavar="SOURCE")
-    parsers["history"].add_argument("--checks", type=int, metavar="N", default=0,
+    parsers["history"].add_argument("--checks", type=_count(0), metavar="N", default=0,
                                     help="also list the N most recent checks")
     parsers["diff"].add_argument("source", metavar="SOURCE")
-    parsers["diff"].add_argument("--from", dest="from_id", type=int, metavar="ID", help="snapshot id")
-    parsers["diff"].add_argument("--to", dest="to_id", type=int, metavar="ID", help="snapshot id")
+    parsers["diff"].add_argument("--from", dest="from_id", type=_record_id("snapshot"), metavar="ID",
+                                 help="snapshot id")
+    parsers["diff"].add_argument("--to", dest="to_id", type=_record_id("snapshot"), metavar="ID",
+                                 help="snapshot id")
     parsers["changes"].add_argument("--since", metavar="DATE", help="a date (2026-01-31) or a duration (7d)")
     parsers["changes"].add_argument("--source", metavar="SOURCE", help="only this source")
-    parsers["changes"].add_argument("--limit", type=int, metavar="N", help="at most N changes")
+    parsers["changes"].add_argument("--limit", type=_count(1), metavar="N", help="at most N changes")
     parsers["changes"].add_argument("--json", action="store_true", help="machine-readable output")
     parsers["prune"].add_argument("--older-than", metavar="DURATION",
                                   help="e.g. 365d (default: retention from the config)")
@@ -469,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         help="delivered, dropped, or open to take a mark back (with mark)")
     parsers["commitments"].add_argument("--note", help="why (required for delivered and dropped)")
     parsers["commitments"].add_argument("--json", action="store_true", help="machine-readable output")
-    parsers["explain"].add_argument("change", type=int, metavar="CHANGE_ID")
+    parsers["explain"].add_argument("change", type=_record_id("change"), metavar="CHANGE_ID")
     parsers["notify"].add_argument("action", choices=["test", "send"])
     parsers["status"].add_argument("--json", action="store_true", help="machine-readable output")
     parsers["demo"].add_argument("--dir", metavar="DIR", help="where the demo keeps its files (default: a new "
