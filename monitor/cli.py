@@ -7,20 +7,24 @@ import asyncio
 import inspect
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from config import ConfigError, Settings, load_settings, parse_duration
 from config.loader import DEFAULT_FILENAME, embedded_watchlist_text
 from monitor.check import check_sources, ledger_standings
 from monitor.diff import render_text
+from monitor.errors import one_line
 from monitor.export import standing_dict, to_csv, to_json
 from monitor.ledger import DELIVERED, DROPPED, LONDON, MARKS, OVERDUE, target
 from monitor.match import Subject, match
 from monitor.outbox import send_due
 from monitor.sources import KINDS, make_source
-from storage import NotificationDraft, Store
+from storage import DatabaseUnavailable, NotificationDraft, Store
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 # The largest id or count either database can hold (a signed 64-bit integer).
@@ -405,11 +409,27 @@ def cmd_export(args) -> int:
         developments = store.developments()
     text = to_json(standings, developments) if args.format == "json" else to_csv(standings, developments)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        _write_whole(Path(args.output), text)
         print(f"wrote {args.output}")
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write a file in full or not at all: a disk that fills up half way leaves an earlier
+    export as it was rather than cut short."""
+    if path.is_dir():
+        raise UsageError(f"--output {path}: is a folder; give a file name, such as {path / 'ledger.csv'}")
+    if not path.parent.is_dir():
+        raise UsageError(f"--output {path}: the folder {path.parent} does not exist")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise UsageError(f"--output {path}: cannot write it: {exc.strerror or exc}") from None
 
 
 def cmd_serve(args) -> int:
@@ -538,6 +558,25 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into head and the like
         sys.stderr.close()
         return EXIT_OK
+    # What the machine refuses (a database that cannot be reached, a folder that cannot be
+    # made, a full disk) is said in one line: a traceback buries it, and it is not a bug.
+    except DatabaseUnavailable as exc:
+        print(f"sendwatch: cannot use the database{_database_of(args)}: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"sendwatch: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _database_of(args) -> str:
+    """' URL' of the database the command used, for the message of a failure."""
+    if args.command == "demo":  # the demo makes a database of its own
+        return ""
+    try:
+        url = load_settings(args.config).database_url
+    except ConfigError:
+        return ""
+    return " " + make_url(url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,7 @@ from sqlalchemy.engine import make_url
 
 from config import ConfigError, Settings, SourceSettings, load_settings
 from monitor.check import CheckResult, check_source, followed_sources, record_due_events
+from monitor.errors import one_line
 from monitor.fetch import Fetcher
 from monitor.outbox import send_due
 from storage import Store
@@ -517,10 +518,12 @@ class Service:
                             outcome="stopped before it finished; nothing recorded, it runs again after a restart"))
             return None
         except Exception as exc:  # the database, most likely: the next run tries again
-            log.exception("check of %s could not be recorded", source_id)
+            # One line, like every other check: a traceback a minute while the database
+            # is away would bury the log (--verbose still shows it).
+            log.debug("check of %s could not be recorded", source_id, exc_info=True)
             log.error(logfmt("check", source=source_id, status="error",
                              duration_ms=int((time.perf_counter() - clock) * 1000), bytes=0,
-                             outcome=f"{type(exc).__name__}: {exc}"))
+                             outcome=f"not recorded: {type(exc).__name__}: {one_line(exc)}"))
             return None
         finally:
             self._checks.pop(source_id, None)

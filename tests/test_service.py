@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -369,6 +370,40 @@ def test_status_reports_the_running_service_and_then_that_it_stopped(setup, serv
     assert after.returncode == 1
     assert "service: not running (stopped at" in after.stdout
     assert "unhealthy: the service is not running" in after.stdout
+
+
+def make_database_go_away(database_url: str) -> None:
+    """PostgreSQL: the database is dropped under the service. SQLite, whose open
+    connections keep even a deleted file: the table of checks is dropped."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE checks"))
+    else:
+        engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{url.database}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def test_a_database_gone_while_serving_costs_one_log_line_per_failed_check(any_database, services, site):
+    setup = any_database
+    answer = threading.Event()  # the page is served once the database has gone
+    site.set("/a", Reply(body=lambda: (answer.wait(DEADLINE), plain_page("Page A").encode())[1]))
+    setup.write(setup.source("a", "/a"))
+    served = start(setup, services)
+    served.wait_until(lambda: site.hits("/a"), "the check's request")
+    make_database_go_away(setup.database_url)
+    answer.set()
+
+    (line,) = served.checked("a")
+    assert "status=error" in line and 'outcome="not recorded: OperationalError: ' in line, line
+    assert "Traceback" not in served.log, served.log
+    assert served.process.poll() is None  # the service goes on: the next run tries again
 
 
 def test_status_does_not_count_a_source_never_checked_as_ok(sendwatch, site, tmp_path, database_url):
