@@ -27,8 +27,10 @@ from monitor.sources import KINDS, make_source
 from storage import DatabaseUnavailable, NotificationDraft, Store
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
-# The largest id or count either database can hold (a signed 64-bit integer).
+# The largest count either database takes (LIMIT is a signed 64-bit integer), and the
+# largest id a record can have (ids are Integer columns: 32 bits on PostgreSQL).
 LARGEST = 2**63 - 1
+LARGEST_ID = 2**31 - 1
 
 
 class UsageError(Exception):
@@ -65,8 +67,8 @@ def _record_id(what: str):
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {what} id (a whole number)") from None
-        if not 1 <= value <= LARGEST:
-            raise argparse.ArgumentTypeError(f"there is no {what} {text} ({what} ids start at 1)")
+        if not 1 <= value <= LARGEST_ID:
+            raise argparse.ArgumentTypeError(f"there is no {what} {text} ({what} ids run from 1 to {LARGEST_ID})")
         return value
     return record_id
 

@@ -75,6 +75,15 @@ def test_a_number_out_of_range_is_one_line_and_exit_2(tmp_path, args, message):
     assert line.endswith(f"(see: sendwatch {args[0]} --help)")
 
 
+@pytest.mark.parametrize("args, record", [(["explain", "3000000000"], "change 3000000000"),
+                                          (["diff", "a", "--from", "1", "--to", "3000000000"], "snapshot 3000000000")])
+def test_an_id_beyond_what_the_database_holds_is_no_such_record(tmp_path, database_url, args, record):
+    # Between PostgreSQL's largest integer (ids are 32-bit there) and SQLite's.
+    write_config(tmp_path, config_head(database_url), A_SOURCE)
+    line = the_one_line(sendwatch(tmp_path, *args), args[0])
+    assert f": there is no {record} (" in line, line
+
+
 def test_export_into_a_missing_folder_or_onto_a_folder_is_one_line_and_exit_2(tmp_path):
     write_config(tmp_path, config_head(f"sqlite:///{tmp_path / 'sendwatch.db'}"))
     missing = the_one_line(sendwatch(tmp_path, "export", "--output", str(tmp_path / "no" / "ledger.json")), "export")
