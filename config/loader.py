@@ -9,6 +9,7 @@ Environment variables win over the file for deployment settings
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
@@ -68,7 +69,7 @@ def parse_settings(
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
+        raise ConfigError(_explain_toml(origin, text, exc)) from None
 
     raw = dict(raw)
     # The file says [[source]] and [[commitment]], one table each; the schema holds lists.
@@ -83,6 +84,26 @@ def parse_settings(
     _check_kinds(origin, settings)
     _check_references(origin, settings)
     return _apply_environment(settings, env, base_dir)
+
+
+_TOML_AT = re.compile(r"\(at line (\d+), column \d+\)")
+_KEY_VALUE = re.compile(r"""^\s*([\w.-]+|"[^"]*")\s*=\s*([^#]*)""")
+_DATE_LIKE = re.compile(r"^\d+[-/.]\d+")
+
+
+def _explain_toml(origin: str, text: str, exc: tomllib.TOMLDecodeError) -> str:
+    """The parser's words, except for a mistyped date: TOML dates are bare, and the parser
+    stops on ``2020-7-23`` with "Expected newline", which says nothing about dates."""
+    found = _TOML_AT.search(str(exc))
+    lines = text.splitlines()
+    if found and 0 < int(found.group(1)) <= len(lines):
+        line_no = int(found.group(1))
+        pair = _KEY_VALUE.match(lines[line_no - 1])
+        if pair and _DATE_LIKE.match(pair.group(2).strip()):
+            key, value = pair.group(1).strip('"'), pair.group(2).strip()
+            return (f"{origin}, line {line_no}, field {key!r}: {value!r} is not a date; "
+                    "write it as YYYY-MM-DD without quotes, such as 2020-07-23")
+    return f"{origin}: not valid TOML: {exc}"
 
 
 def _check_references(origin: str, settings: Settings) -> None:

@@ -8,6 +8,7 @@ Secrets never appear in these models: they are read from environment variables.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -285,6 +286,16 @@ class EmailSettings(_Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @field_validator("sender", "reply_to")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        # A line break in a header would be refused by every send, and the notification
+        # claimed again and again: refused here, once, instead.
+        if value is not None and (bad := next((ch for ch in value if unicodedata.category(ch) == "Cc"), None)):
+            raise ValueError(f"must be one line of text, but contains the control character {bad!r} "
+                             f"(got {value!r})")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
@@ -363,6 +374,13 @@ class Settings(_Strict):
                 if thing.id in seen:
                     raise ValueError(f"{what} id {thing.id!r} is used twice")
                 seen.add(thing.id)
+        first: dict[str, int] = {}
+        for index, recipient in enumerate(self.recipients):
+            address = recipient.email.casefold()  # mail servers treat A@x.org and a@x.org as one
+            if address in first:
+                raise ValueError(f"recipient {recipient.email!r} is listed twice (recipients[{first[address]}] "
+                                 f"and recipients[{index}]): every email would go to it twice")
+            first[address] = index
         return self
 
     def commitment(self, commitment_id: str) -> CommitmentSettings:

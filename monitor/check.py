@@ -19,12 +19,12 @@ from pydantic import ValidationError
 from config.settings import Settings, SourceSettings
 from monitor.developments import find_developments
 from monitor.diff import diff_documents
-from monitor.errors import CheckFailed
+from monitor.errors import CheckFailed, one_line
 from monitor.fetch import Fetcher, Validators
 from monitor.ledger import Mark, Milestone, due_event, london_date, standing, target
 from monitor.notify import for_commitment, for_source_health
 from monitor.sources import make_source
-from storage import STALE, CheckMeta, Store, Unchanged
+from storage import STALE, CheckMeta, DatabaseUnavailable, Store, Unchanged
 
 log = logging.getLogger("sendwatch.check")
 
@@ -80,6 +80,9 @@ class UnchangedBatch:
         try:
             self.store.record_unchanged_many(pending)
             return
+        except DatabaseUnavailable as exc:  # the database itself (gone, full): no row would fare better
+            self.unwritten.update((check.source_id, one_line(exc)) for check in pending)
+            return
         except Exception as exc:  # not the fault of the check that filled the batch
             log.warning("could not record %d unchanged checks together (%s); trying one by one", len(pending), exc)
         for check in pending:
@@ -89,11 +92,9 @@ class UnchangedBatch:
                 self.unwritten[check.source_id] = f"{type(exc).__name__}: {exc}"
 
     def close(self) -> dict[str, str]:
-        """Write what is pending; return the sources whose checks could not be, and why."""
+        """Write what is pending; return the sources whose checks could not be, and why
+        (the caller tells the user, once)."""
         self.flush()
-        if self.unwritten:
-            log.error("cannot record the unchanged checks of %d source(s): %s", len(self.unwritten),
-                      next(iter(self.unwritten.values())))
         return dict(self.unwritten)
 
 
@@ -132,6 +133,10 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
             # loop (signals, the dashboard, other checks): it gets a thread of its own.
             return await asyncio.to_thread(_record_reading, *arguments)
         return _record_reading(*arguments)
+    except DatabaseUnavailable:
+        # The database itself refuses (gone, unreachable, disk full): recording a failure
+        # would fail the same way, and it is no source's fault. The caller says it once.
+        raise
     except Exception as exc:  # a document the record cannot take must not stop the pass
         log.exception("cannot record the check of %s", settings.id)
         return _fail(store, config, settings, state, f"internal error: {type(exc).__name__}: {exc}",
@@ -225,7 +230,16 @@ async def check_sources(
     batch = UnchangedBatch(store)
     try:
         async with Fetcher(settings.fetch) as fetcher:
-            results = await asyncio.gather(*(check_source(s, store, fetcher, settings, batch) for s in chosen))
+            checks = [asyncio.ensure_future(check_source(s, store, fetcher, settings, batch)) for s in chosen]
+            try:
+                results = await asyncio.gather(*checks)
+            except BaseException:
+                # The database refused (or the pass was interrupted): the other checks stop
+                # here, not later against a closed client, each with an error of its own.
+                for check in checks:
+                    check.cancel()
+                await asyncio.gather(*checks, return_exceptions=True)
+                raise
     finally:
         unwritten = batch.close()
     if unwritten:  # checked and unchanged, but not in the record: say so, do not claim success

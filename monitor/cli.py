@@ -7,14 +7,18 @@ import asyncio
 import inspect
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from config import ConfigError, Settings, load_settings, parse_duration
 from config.loader import DEFAULT_FILENAME, embedded_watchlist_text
 from monitor.check import check_sources, ledger_standings
 from monitor.diff import render_text
+from monitor.errors import one_line
 from monitor.export import standing_dict, to_csv, to_json
 from monitor.launch import release_signals
 from monitor.ledger import DELIVERED, DROPPED, MARKS, OVERDUE, target
@@ -22,13 +26,53 @@ from monitor.match import Subject, match
 from monitor.outbox import send_due
 from monitor.since import parse_since
 from monitor.sources import KINDS, make_source
-from storage import NotificationDraft, Store
+from storage import DatabaseUnavailable, NotificationDraft, Store
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+# The largest count either database takes (LIMIT is a signed 64-bit integer), and the
+# largest id a record can have (ids are Integer columns: 32 bits on PostgreSQL).
+LARGEST = 2**63 - 1
+LARGEST_ID = 2**31 - 1
 
 
 class UsageError(Exception):
     """Wrong arguments: the message is shown and sendwatch exits with status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a wrong argument said in one line (argparse prints the whole usage
+    first, which buries the one line that matters)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see: {self.prog} --help)\n")
+
+
+def _count(minimum: int):
+    """An argparse type: a whole number from ``minimum`` up."""
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number of at least {minimum}, got {text!r}")
+        if value > LARGEST:
+            raise argparse.ArgumentTypeError(f"{text} is too large (at most {LARGEST})")
+        return value
+    return count
+
+
+def _record_id(what: str):
+    """An argparse type: the id of a recorded ``what`` (change, snapshot)."""
+    def record_id(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {what} id (a whole number)") from None
+        if not 1 <= value <= LARGEST_ID:
+            raise argparse.ArgumentTypeError(f"there is no {what} {text} ({what} ids run from 1 to {LARGEST_ID})")
+        return value
+    return record_id
 
 
 def _fmt_time(value: datetime | None) -> str:
@@ -362,11 +406,27 @@ def cmd_export(args) -> int:
         developments = store.developments()
     text = to_json(standings, developments) if args.format == "json" else to_csv(standings, developments)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        _write_whole(Path(args.output), text)
         print(f"wrote {args.output}")
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write a file in full or not at all: a disk that fills up half way leaves an earlier
+    export as it was rather than cut short."""
+    if path.is_dir():
+        raise UsageError(f"--output {path}: is a folder; give a file name, such as {path / 'ledger.csv'}")
+    if not path.parent.is_dir():
+        raise UsageError(f"--output {path}: the folder {path.parent} does not exist")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise UsageError(f"--output {path}: cannot write it: {exc.strerror or exc}") from None
 
 
 def cmd_serve(args) -> int:
@@ -431,7 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "else the shipped watchlist)")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="log what happens")
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sendwatch", parents=[common],
         description="Follow the UK government's SEND commitments on GOV.UK and Parliament.",
         epilog="example:\n  sendwatch init && sendwatch check && sendwatch changes --since 7d",
@@ -447,14 +507,16 @@ def build_parser() -> argparse.ArgumentParser:
     parsers["sources"].add_argument("--json", action="store_true", help="machine-readable output")
     parsers["sources"].add_argument("--all", action="store_true", help="include sources no longer configured")
     parsers["history"].add_argument("source", metavar="SOURCE")
-    parsers["history"].add_argument("--checks", type=int, metavar="N", default=0,
+    parsers["history"].add_argument("--checks", type=_count(0), metavar="N", default=0,
                                     help="also list the N most recent checks")
     parsers["diff"].add_argument("source", metavar="SOURCE")
-    parsers["diff"].add_argument("--from", dest="from_id", type=int, metavar="ID", help="snapshot id")
-    parsers["diff"].add_argument("--to", dest="to_id", type=int, metavar="ID", help="snapshot id")
+    parsers["diff"].add_argument("--from", dest="from_id", type=_record_id("snapshot"), metavar="ID",
+                                 help="snapshot id")
+    parsers["diff"].add_argument("--to", dest="to_id", type=_record_id("snapshot"), metavar="ID",
+                                 help="snapshot id")
     parsers["changes"].add_argument("--since", metavar="DATE", help="a date (2026-01-31) or a duration (7d)")
     parsers["changes"].add_argument("--source", metavar="SOURCE", help="only this source")
-    parsers["changes"].add_argument("--limit", type=int, metavar="N", help="at most N changes")
+    parsers["changes"].add_argument("--limit", type=_count(1), metavar="N", help="at most N changes")
     parsers["changes"].add_argument("--json", action="store_true", help="machine-readable output")
     parsers["prune"].add_argument("--older-than", metavar="DURATION",
                                   help="e.g. 365d (default: retention from the config)")
@@ -464,7 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         help="delivered, dropped, or open to take a mark back (with mark)")
     parsers["commitments"].add_argument("--note", help="why (required for delivered and dropped)")
     parsers["commitments"].add_argument("--json", action="store_true", help="machine-readable output")
-    parsers["explain"].add_argument("change", type=int, metavar="CHANGE_ID")
+    parsers["explain"].add_argument("change", type=_record_id("change"), metavar="CHANGE_ID")
     parsers["notify"].add_argument("action", choices=["test", "send"])
     parsers["status"].add_argument("--json", action="store_true", help="machine-readable output")
     parsers["demo"].add_argument("--dir", metavar="DIR", help="where the demo keeps its files (default: a new "
@@ -495,6 +557,25 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into head and the like
         sys.stderr.close()
         return EXIT_OK
+    # What the machine refuses (a database that cannot be reached, a folder that cannot be
+    # made, a full disk) is said in one line: a traceback buries it, and it is not a bug.
+    except DatabaseUnavailable as exc:
+        print(f"sendwatch: cannot use the database{_database_of(args)}: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"sendwatch: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _database_of(args) -> str:
+    """' URL' of the database the command used, for the message of a failure."""
+    if args.command == "demo":  # the demo makes a database of its own
+        return ""
+    try:
+        url = load_settings(args.config).database_url
+    except ConfigError:
+        return ""
+    return " " + make_url(url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":

@@ -28,3 +28,15 @@ class FetchError(CheckFailed):
 
 class ExtractError(CheckFailed):
     """The response arrived but holds no usable content (e.g. the selector matched nothing)."""
+
+
+def one_line(exc: BaseException) -> str:
+    """What went wrong, in one line for a person: the first line of the driver's own words
+    for a database error (not SQLAlchemy's SQL and link), the file and the reason for an
+    OSError."""
+    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy's DBAPIError wraps the driver's
+    if isinstance(cause, OSError) and cause.strerror:
+        names = [str(n) for n in (cause.filename, cause.filename2) if n is not None]
+        return ": ".join([" -> ".join(names), cause.strerror] if names else [cause.strerror])
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return lines[0] if lines else type(cause).__name__

@@ -75,6 +75,7 @@ from sqlalchemy.engine import make_url
 
 from config import ConfigError, Settings, SourceSettings, load_settings
 from monitor.check import CheckResult, check_source, followed_sources, record_due_events
+from monitor.errors import one_line
 from monitor.fetch import Fetcher
 from monitor.launch import hold_signals
 from monitor.outbox import send_due
@@ -530,10 +531,12 @@ class Service:
                             outcome="stopped before it finished; nothing recorded, it runs again after a restart"))
             return None
         except Exception as exc:  # the database, most likely: the next run tries again
-            log.exception("check of %s could not be recorded", source_id)
+            # One line, like every other check: a traceback a minute while the database
+            # is away would bury the log (--verbose still shows it).
+            log.debug("check of %s could not be recorded", source_id, exc_info=True)
             log.error(logfmt("check", source=source_id, status="error",
                              duration_ms=int((time.perf_counter() - clock) * 1000), bytes=0,
-                             outcome=f"{type(exc).__name__}: {exc}"))
+                             outcome=f"not recorded: {type(exc).__name__}: {one_line(exc)}"))
             return None
         finally:
             self._checks.pop(source_id, None)
@@ -842,11 +845,13 @@ def status_report(settings: Settings, now: datetime | None = None) -> dict:
 def _record_part(report: dict, store: Store, settings: Settings, now: datetime) -> None:
     sources = store.sources()
     failing = [s for s in sources if s.consecutive_failures]
+    never_checked = sum(1 for s in sources if s.last_checked_at is None and not s.consecutive_failures)
     report["sources"] = {
-        "total": len(sources), "ok": len(sources) - len(failing), "failing": len(failing),
+        # ok: its last check worked. A source never checked is not known to be ok.
+        "total": len(sources), "ok": len(sources) - len(failing) - never_checked, "failing": len(failing),
         "failing_sources": [{"id": s.id, "failures": s.consecutive_failures, "last_error": s.last_error,
                              "broken": s.consecutive_failures >= settings.email.broken_after} for s in failing],
-        "never_checked": sum(1 for s in sources if s.last_checked_at is None),
+        "never_checked": never_checked,
     }
     pending = store.notifications(status="pending") + store.notifications(status="sending")
     failed = store.notifications(status="failed")

@@ -1,5 +1,9 @@
 """sendwatch's record: models, queries and migrations (SQLite or PostgreSQL)."""
 
+# The database itself cannot do what is asked (unreachable, gone, disk full, locked): no
+# caller's fault, and the same for every query until someone fixes it.
+from sqlalchemy.exc import OperationalError as DatabaseUnavailable
+
 from storage.store import (
     STALE,
     CheckMeta,
@@ -12,5 +16,5 @@ from storage.store import (
     Unchanged,
 )
 
-__all__ = ["STALE", "CheckMeta", "DevelopmentDraft", "NotificationDraft", "PruneResult", "Recorded", "SourceState",
-           "Store", "Unchanged"]
+__all__ = ["STALE", "CheckMeta", "DatabaseUnavailable", "DevelopmentDraft", "NotificationDraft", "PruneResult",
+           "Recorded", "SourceState", "Store", "Unchanged"]

@@ -17,6 +17,20 @@ import pytest
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+@pytest.fixture(autouse=True)
+def scratch_home(tmp_path, monkeypatch):
+    """Every test, and every process it starts, gets a home of its own: sendwatch's
+    defaults (data, status file, service lock) live under the user's home, where a real
+    ``sendwatch serve`` may be running."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name, below in (("XDG_DATA_HOME", ".local/share"), ("XDG_CONFIG_HOME", ".config"),
+                        ("XDG_CACHE_HOME", ".cache"), ("XDG_STATE_HOME", ".local/state")):
+        monkeypatch.setenv(name, str(home / below))
+    return home
+
+
 # -- a local web site whose answers the test controls ----------------------------------------
 
 

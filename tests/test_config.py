@@ -113,6 +113,8 @@ def test_the_error_names_file_source_field_and_problem(tmp_path):
          "field 'web.public_url': 'ftp://sendwatch.example.org' is not an http:// or https:// URL"),
         (('[fetch]', '[web]\npublic_url = "https://sendwatch.example.org/?x=1"\n[fetch]'),
          "field 'web.public_url': 'https://sendwatch.example.org/?x=1' must be a plain base address"),
+        (('selector = "main"', 'selector = "main[[["'),
+         "field 'selector': 'main[[[' is not a CSS selector: Malformed attribute selector"),
     ],
 )
 def test_each_kind_of_mistake_gets_a_clear_message(tmp_path, change, expected):
@@ -202,3 +204,44 @@ def test_the_public_url_of_the_dashboard_is_kept_without_a_trailing_slash(tmp_pa
     settings = load_settings(write(tmp_path, '[web]\npublic_url = "https://example.org/send/"\n' + GOOD), env={})
     assert settings.web.public_url == "https://example.org/send"
     assert load_settings(write(tmp_path, GOOD), env={}).web.public_url is None
+
+
+def test_no_test_reaches_the_users_own_data_directory(tmp_path, monkeypatch):
+    # tests/conftest.py gives every test a scratch home; without it, a test that leaves
+    # data_dir to its default would share the data, status file and service lock of the
+    # user's own sendwatch.
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SENDWATCH_DATA_DIR", raising=False)
+    settings = load_settings(env=os.environ)
+    assert settings.data_dir.is_relative_to(tmp_path)
+    child = subprocess.run([sys.executable, "-c", "import os.path; print(os.path.expanduser('~'))"],
+                           capture_output=True, text=True, check=True)
+    assert Path(child.stdout.strip()).is_relative_to(tmp_path)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("from", r'"sendwatch <alerts@example.org>\r\nBcc: everyone@example.org"'),
+    ("reply_to", r'"replies@example.org\nBcc: everyone@example.org"'),
+])
+def test_an_email_header_with_a_line_break_is_refused(tmp_path, field, value):
+    message = problem(tmp_path, GOOD + f"[email]\n{field} = {value}\n")
+    assert f"field 'email.{field}': must be one line of text" in message
+
+
+def test_a_recipient_listed_twice_is_refused(tmp_path):
+    recipients = '[[recipient]]\nemail = "a@example.org"\n[[recipient]]\nemail = "b@example.org"\n' \
+                 '[[recipient]]\nemail = "A@Example.org"\nmode = "daily"\n'
+    message = problem(tmp_path, GOOD + recipients)
+    assert "recipient 'A@Example.org' is listed twice (recipients[0] and recipients[2])" in message
+
+
+@pytest.mark.parametrize("written", ["2020-7-23", "23/07/2020", "2020-02-30"])
+def test_a_mistyped_date_names_its_line_field_and_the_form_expected(tmp_path, written):
+    message = problem(tmp_path, GOOD.replace("made_on = 2020-07-23", f"made_on = {written}"))
+    line = GOOD.splitlines().index("made_on = 2020-07-23") + 1
+    assert message.endswith(f"sendwatch.toml, line {line}, field 'made_on': '{written}' is not a date; "
+                            "write it as YYYY-MM-DD without quotes, such as 2020-07-23")

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +27,7 @@ from sqlalchemy import create_engine, update
 
 from storage import Store
 from storage.models import SourceRecord
-from tests.conftest import CODE_OF_PRACTICE, Reply, stored_followed_source
+from tests.conftest import CODE_OF_PRACTICE, Reply, config_head, stored_followed_source
 from tests.govuk_site import PageContent, render_govuk_page
 from tests.mailserver import MailServer
 
@@ -389,6 +390,52 @@ def test_status_reports_the_running_service_and_then_that_it_stopped(setup, serv
     assert "unhealthy: the service is not running" in after.stdout
 
 
+def make_database_go_away(database_url: str) -> None:
+    """PostgreSQL: the database is dropped under the service. SQLite, whose open
+    connections keep even a deleted file: the table of checks is dropped."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE checks"))
+    else:
+        engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{url.database}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def test_a_database_gone_while_serving_costs_one_log_line_per_failed_check(any_database, services, site):
+    setup = any_database
+    answer = threading.Event()  # the page is served once the database has gone
+    site.set("/a", Reply(body=lambda: (answer.wait(DEADLINE), plain_page("Page A").encode())[1]))
+    setup.write(setup.source("a", "/a"))
+    served = start(setup, services)
+    served.wait_until(lambda: site.hits("/a"), "the check's request")
+    make_database_go_away(setup.database_url)
+    answer.set()
+
+    (line,) = served.checked("a")
+    assert "status=error" in line and 'outcome="not recorded: OperationalError: ' in line, line
+    assert "Traceback" not in served.log, served.log
+    assert served.process.poll() is None  # the service goes on: the next run tries again
+
+
+def test_status_does_not_count_a_source_never_checked_as_ok(sendwatch, site, tmp_path, database_url):
+    site.page("/a", plain_page("Page A"))
+    site.page("/gone", "nothing here", status=404)
+    sources = "".join(f'[[source]]\nid = "{name}"\nurl = "{site.url("/" + name)}"\n' for name in ("a", "gone", "later"))
+    (tmp_path / "sendwatch.toml").write_text(config_head(database_url) + sources)
+    assert sendwatch("check", "a", "gone").code == 0
+    result = sendwatch("status")
+    assert "sources: 3 (1 ok, 1 failing, 1 not checked yet)" in result.out, result.out
+    report = json.loads(sendwatch("status", "--json").out)
+    assert (report["sources"]["ok"], report["sources"]["failing"], report["sources"]["never_checked"]) == (1, 1, 1)
+
+
 def test_status_knows_a_killed_service_is_not_running(setup, services, site):
     site.page("/a", plain_page("Page A"))
     setup.write(setup.source("a", "/a"))
@@ -405,6 +452,7 @@ def test_a_signal_during_start_up_stops_the_service_cleanly(tmp_path):
     """SIGTERM before the scheduler is up (here: as soon as the process exists) is not a
     crash: the service starts, stops at once, and exits 0."""
     config = tmp_path / "sendwatch.toml"
+    # Its own data directory: the default is the user's, where a real service may be running.
     config.write_text(f'data_dir = "{tmp_path / "data"}"\ndatabase_url = "sqlite:///{tmp_path / "db.sqlite"}"\n'
                       '[web]\nenabled = false\n')
     process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "--config", str(config), "serve"],
@@ -416,6 +464,7 @@ def test_a_signal_during_start_up_stops_the_service_cleanly(tmp_path):
     out, err = process.communicate(timeout=DEADLINE)
     assert process.returncode == 0, err
     assert "Traceback" not in err
+    assert (tmp_path / "data" / "status.json").exists()
 
 
 # Put first on a child's PYTHONPATH, this stops the import of monitor.cli (the slow part of

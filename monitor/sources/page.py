@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from monitor.document import Document
 from monitor.errors import CheckFailed
@@ -19,14 +19,30 @@ class PageOptions(NoOptions):
         description="A CSS selector that narrows the page to the part you care about.",
     )
 
+    @field_validator("selector")
+    @classmethod
+    def _valid_css(cls, value: str | None) -> str | None:
+        # Caught with the config, not as a failure of every check of the source.
+        if value is None:
+            return value
+        import soupsieve  # the selector engine extraction uses; loaded only when a selector is set
+
+        try:
+            soupsieve.compile(value)
+        except (soupsieve.SelectorSyntaxError, ValueError, NotImplementedError, TypeError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(f"{value!r} is not a CSS selector: {reason}") from None
+        return value
+
 
 class PageSource(SourceKind):
     """An HTML page on any site, with GOV.UK- and Parliament-aware extraction.
 
     Keeps the content (title, body text, attachments, document links, change history and
     withdrawn notices) and drops the template around it and per-response noise. Options:
-    ``selector``, a CSS selector narrowing the page (a selector that matches nothing fails
-    the check rather than recording an empty page).
+    ``selector``, a CSS selector narrowing the page (one that is not valid CSS is refused
+    with the config; one that matches nothing fails the check rather than recording an
+    empty page).
     """
 
     kind = "page"
