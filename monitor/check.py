@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from config.settings import Settings, SourceSettings
 from monitor.developments import find_developments
 from monitor.diff import diff_documents
-from monitor.errors import CheckFailed
+from monitor.errors import CheckFailed, describe
 from monitor.fetch import Fetcher, Validators
 from monitor.ledger import Mark, Milestone, due_event, london_date, standing, target
 from monitor.notify import for_commitment, for_source_health
@@ -83,7 +83,7 @@ class UnchangedBatch:
             try:
                 self.store.record_unchanged_many([check])
             except Exception as exc:
-                self.unwritten[check.source_id] = f"{type(exc).__name__}: {exc}"
+                self.unwritten[check.source_id] = describe(exc)
 
     def close(self) -> dict[str, str]:
         """Write what is pending; return the sources whose checks could not be, and why."""
@@ -118,7 +118,7 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
         error, status = str(exc), getattr(exc, "status", None)
     except Exception as exc:  # a bug in a kind must not stop the other sources
         log.exception("unexpected error checking %s", settings.id)
-        error = f"internal error: {type(exc).__name__}: {exc}"
+        error = f"internal error: {describe(exc)}"
     if error is not None:
         return _fail(store, config, settings, state, error, CheckMeta(started_at, _ms(clock), status))
 
@@ -131,7 +131,7 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
         return _record_reading(*arguments)
     except Exception as exc:  # a document the record cannot take must not stop the pass
         log.exception("cannot record the check of %s", settings.id)
-        return _fail(store, config, settings, state, f"internal error: {type(exc).__name__}: {exc}",
+        return _fail(store, config, settings, state, f"internal error: {describe(exc)}",
                      CheckMeta(started_at, _ms(clock), reading.status, reading.size))
 
 
