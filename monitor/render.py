@@ -216,8 +216,14 @@ def plain_text(message: Message) -> str:
 
 
 def _a(url: str, label: str) -> str:
-    # Only web links become anchors; anything else (javascript:, data:) is shown as text.
-    if urlsplit(url).scheme in ("http", "https", "mailto"):
+    # Only web links become anchors; anything else (javascript:, data:, a URL no parser can
+    # read, or one with space around it that a reader would trim into another) is shown as text.
+    url = without_controls(url)
+    try:
+        linkable = url == url.strip() and urlsplit(url).scheme in ("http", "https", "mailto")
+    except ValueError:  # e.g. "https://[::1"
+        linkable = False
+    if linkable:
         return f'<a href="{escape(url, quote=True)}">{escape(label)}</a>'
     return escape(label)
 
