@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from config.settings import Settings, SourceSettings
 from monitor.developments import find_developments
 from monitor.diff import diff_documents
-from monitor.errors import CheckFailed, one_line
+from monitor.errors import CheckFailed, describe, one_line
 from monitor.fetch import Fetcher, Validators
 from monitor.ledger import Mark, Milestone, due_event, london_date, standing, target
 from monitor.notify import for_commitment, for_source_health
@@ -89,7 +89,7 @@ class UnchangedBatch:
             try:
                 self.store.record_unchanged_many([check])
             except Exception as exc:
-                self.unwritten[check.source_id] = f"{type(exc).__name__}: {exc}"
+                self.unwritten[check.source_id] = describe(exc)
 
     def close(self) -> dict[str, str]:
         """Write what is pending; return the sources whose checks could not be, and why
@@ -122,7 +122,7 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
         error, status = str(exc), getattr(exc, "status", None)
     except Exception as exc:  # a bug in a kind must not stop the other sources
         log.exception("unexpected error checking %s", settings.id)
-        error = f"internal error: {type(exc).__name__}: {exc}"
+        error = f"internal error: {describe(exc)}"
     if error is not None:
         return _fail(store, config, settings, state, error, CheckMeta(started_at, _ms(clock), status))
 
@@ -139,7 +139,7 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
         raise
     except Exception as exc:  # a document the record cannot take must not stop the pass
         log.exception("cannot record the check of %s", settings.id)
-        return _fail(store, config, settings, state, f"internal error: {type(exc).__name__}: {exc}",
+        return _fail(store, config, settings, state, f"internal error: {describe(exc)}",
                      CheckMeta(started_at, _ms(clock), reading.status, reading.size))
 
 
@@ -277,7 +277,7 @@ def _one_line(exc: Exception) -> str:
         return f"{where}: {error['msg'].removeprefix('Value error, ')}" if where else error["msg"]
     if isinstance(exc, KeyError):
         return f"unknown kind {exc.args[0]!r}"
-    return f"{type(exc).__name__}: {exc}"
+    return describe(exc)
 
 
 def ledger_standings(settings: Settings, store: Store, now: datetime | None = None) -> list:

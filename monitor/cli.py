@@ -18,6 +18,7 @@ from config import ConfigError, Settings, load_settings, parse_duration
 from config.loader import DEFAULT_FILENAME, embedded_watchlist_text
 from monitor.check import check_sources, ledger_standings
 from monitor.diff import render_text
+from monitor.document import without_controls
 from monitor.errors import one_line
 from monitor.export import standing_dict, to_csv, to_json
 from monitor.launch import release_signals
@@ -75,6 +76,12 @@ def _record_id(what: str):
     return record_id
 
 
+def _shown(text: object) -> str:
+    """Page-derived text made safe to print: a record written before page text was cleaned,
+    or an error quoting a server, may hold escape sequences a terminal would obey."""
+    return without_controls(str(text))
+
+
 def _fmt_time(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "never"
 
@@ -129,7 +136,7 @@ def cmd_check(args) -> int:
         counts[r.outcome] = counts.get(r.outcome, 0) + 1
         detail = r.error if r.outcome == "failed" else (r.summary or "")
         ref = f" [change {r.change_id}]" if r.change_id else ""
-        print(f"{r.outcome:<12} {r.source_id:<{width}}  {detail}{ref}".rstrip())
+        print(f"{r.outcome:<12} {r.source_id:<{width}}  {_shown(detail)}{ref}".rstrip())
         if r.developments:
             print(f"{'':<12} {'':<{width}}  development for: {', '.join(r.developments)}")
         for followed in r.followed:
@@ -207,13 +214,13 @@ def cmd_sources(args) -> int:
 def _print_source(r) -> None:
     state = "ok" if not r.consecutive_failures else f"{r.consecutive_failures} failure(s) in a row"
     flag = "" if r.active else " (no longer configured)"
-    print(f"{r.id}{flag}  [{r.kind}] {r.url}")
+    print(f"{r.id}{flag}  [{r.kind}] {_shown(r.url)}")
     print(f"    last check: {_fmt_time(r.last_checked_at)}   last change: {_fmt_time(r.last_changed_at)}"
           f"   {state}")
     if r.origin == "followed" and r.followed_from:
         print(f"    followed since development {r.followed_from}")
     if r.last_error:
-        print(f"    last error: {r.last_error}")
+        print(f"    last error: {_shown(r.last_error)}")
 
 
 def _source_json(r) -> dict:
@@ -238,7 +245,7 @@ def cmd_history(args) -> int:
             print(f"{args.source}: no snapshot yet (run: sendwatch check {args.source})")
         for snap in snapshots:
             change = by_target.get(snap.id)
-            how = f"change {change.id}: {change.summary}" if change else "first snapshot"
+            how = f"change {change.id}: {_shown(change.summary)}" if change else "first snapshot"
             print(f"snapshot {snap.id}  first seen {_fmt_time(snap.first_seen_at)}  "
                   f"last seen {_fmt_time(snap.last_seen_at)}  {snap.size:,} bytes")
             print(f"    {how}")
@@ -246,7 +253,7 @@ def cmd_history(args) -> int:
             print("\nrecent checks:")
             for c in store.checks(args.source, limit=args.checks):
                 detail = c.error or (f"HTTP {c.http_status}" if c.http_status else "")
-                print(f"  {_fmt_time(c.started_at)}  {c.outcome:<12} {c.duration_ms:>6} ms  {detail}")
+                print(f"  {_fmt_time(c.started_at)}  {c.outcome:<12} {c.duration_ms:>6} ms  {_shown(detail)}")
     return EXIT_OK
 
 
@@ -272,7 +279,7 @@ def cmd_diff(args) -> int:
                                  f"(see: sendwatch history {args.source})")
         old, new = store.document(from_id), store.document(to_id)
     print(f"{args.source}: snapshot {from_id} -> {to_id}")
-    print(render_text(old, new))
+    print(_shown(render_text(old, new)))
     return EXIT_OK
 
 
@@ -293,7 +300,7 @@ def cmd_changes(args) -> int:
     if not records:
         print("no changes" + (f" since {_fmt_time(since)}" if since else ""))
     for r in records:
-        print(f"{r.id:>5}  {_fmt_time(r.detected_at)}  {r.source_id}: {r.summary}")
+        print(f"{r.id:>5}  {_fmt_time(r.detected_at)}  {r.source_id}: {_shown(r.summary)}")
     return EXIT_OK
 
 
@@ -339,7 +346,7 @@ def cmd_commitments(args) -> int:
         if p.last:
             link = f" <{p.last.url}>" if p.last.url else ""
             known = "" if p.last.recorded else " (known before sendwatch watched)"
-            print(f"    last development {p.last.on:%d %b %Y}: {p.last.title}{link}{known}")
+            print(f"    last development {p.last.on:%d %b %Y}: {_shown(p.last.title)}{_shown(link)}{known}")
     return EXIT_OK
 
 
@@ -369,7 +376,7 @@ def cmd_explain(args) -> int:
         change = store.change_detail(record)
         developments = store.developments(change_id=record.id)
         source_record = store.source(record.source_id)
-    print(f"change {record.id} of {record.source_id} at {_fmt_time(record.detected_at)}: {record.summary}")
+    print(f"change {record.id} of {record.source_id} at {_fmt_time(record.detected_at)}: {_shown(record.summary)}")
     targets = [target(c) for c in settings.commitments]
     try:
         source_settings = settings.source(record.source_id)
@@ -380,7 +387,7 @@ def cmd_explain(args) -> int:
     if developments:
         print("\nrecorded developments:")
         for d in developments:
-            print(f"  {d.commitment_id}: {d.title} (score {d.score:.2f})")
+            print(f"  {d.commitment_id}: {_shown(d.title)} (score {d.score:.2f})")
     else:
         print("\nno development was recorded for this change")
     print("\nhow it scores against the commitments now (threshold 0.5):")
@@ -389,13 +396,13 @@ def cmd_explain(args) -> int:
         for item in items:
             print(f"\n document {item.title!r}:")
             for m in match(Subject.of_item(item), targets, bound):
-                print("  " + m.explain().replace("\n", "\n  "))
+                print("  " + _shown(m.explain()).replace("\n", "\n  "))
     else:
         considered = [t for t in targets if t.id in bound]
         if not considered:
             print("  its source is configured for no commitment, so it is matched against none")
         for m in match(Subject.of_change(change), considered, bound):
-            print("  " + m.explain().replace("\n", "\n  "))
+            print("  " + _shown(m.explain()).replace("\n", "\n  "))
     return EXIT_OK
 
 

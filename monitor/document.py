@@ -3,12 +3,17 @@
 Every source kind (an HTML page, an API item, a search, a feed) produces a Document.
 It holds no markup and no per-response noise, so two fetches of unchanged content give
 equal Documents and the same content hash. Snapshots, diffs and matching all work on it.
+
+It holds no control characters either: whatever a source sent, every string of a Document
+and its Items is free of C0 and C1 controls (tab and newline aside), so none reaches the
+database (PostgreSQL refuses NUL), a terminal (escape sequences) or an email.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 
 # Kinds of item. Items are the structured parts of a document that people care about
@@ -21,6 +26,19 @@ RESULT = "result"  # a search result or feed entry (discovery sources)
 PUBLICATION = "publication"  # a committee publication
 
 ITEM_KINDS = (ATTACHMENT, LINK, CHANGE_NOTE, NOTICE, RESULT, PUBLICATION)
+
+# C0 and C1 controls and DEL, all but tab and newline, and lone surrogates (a JSON string may
+# hold "\ud800"). From a watched page they are never content: PostgreSQL refuses NUL, ESC, BEL
+# and BS drive terminals, and a lone surrogate cannot even be written as UTF-8.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_ITEM_FIELDS = ("kind", "key", "title", "url", "date", "note")
+
+
+def without_controls(text: str) -> str:
+    """``text`` without C0/C1 control characters or lone surrogates; tab and newline are kept."""
+    # isprintable() is one C loop and true for nearly all text: the regex runs only when
+    # something (a control, a tab, a newline, a format character) may need it.
+    return text if text.isprintable() else _CONTROLS.sub("", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +55,15 @@ class Item:
     url: str | None = None
     date: str | None = None  # ISO 8601 date or instant, as the source gave it
     note: str | None = None  # a change note, a description, a document type...
+
+    def __post_init__(self) -> None:
+        if not (self.kind.isprintable() and self.key.isprintable() and self.title.isprintable()  # quick, usual
+                and (self.url or "").isprintable() and (self.date or "").isprintable()
+                and (self.note or "").isprintable()):
+            for name in _ITEM_FIELDS:
+                value = getattr(self, name)
+                if isinstance(value, str):
+                    object.__setattr__(self, name, without_controls(value))
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -82,7 +109,8 @@ class Document:
     items: tuple[Item, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "blocks", tuple(self.blocks))
+        object.__setattr__(self, "title", without_controls(self.title))
+        object.__setattr__(self, "blocks", _clean_blocks(self.blocks))
         object.__setattr__(self, "items", _unique_sorted(self.items))
 
     def to_dict(self) -> dict:
@@ -117,6 +145,14 @@ class Document:
     @property
     def text(self) -> str:
         return "\n".join(self.blocks)
+
+
+def _clean_blocks(blocks) -> tuple[str, ...]:
+    blocks = tuple(blocks)
+    if all(map(str.isprintable, blocks)):  # nearly always: one pass in C
+        return blocks
+    # A block that was nothing but control characters is no text at all.
+    return tuple(cleaned for block in blocks if (cleaned := without_controls(block)) or not block)
 
 
 def _unique_sorted(items) -> tuple[Item, ...]:

@@ -4,6 +4,8 @@ A ``CheckFailed`` (and its subclasses) means one source could not be checked thi
 it is recorded as a failed check and never touches the source's snapshots.
 """
 
+from monitor.document import without_controls
+
 
 class SendwatchError(Exception):
     """Base of every error sendwatch raises on purpose."""
@@ -30,13 +32,23 @@ class ExtractError(CheckFailed):
     """The response arrived but holds no usable content (e.g. the selector matched nothing)."""
 
 
-def one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException, limit: int = 300) -> str:
     """What went wrong, in one line for a person: the first line of the driver's own words
-    for a database error (not SQLAlchemy's SQL and link), the file and the reason for an
-    OSError."""
+    for a database error (not SQLAlchemy's SQL, parameters and link: a whole page's text,
+    say, NULs included), the file and the reason for an OSError."""
     cause = getattr(exc, "orig", None) or exc  # SQLAlchemy's DBAPIError wraps the driver's
     if isinstance(cause, OSError) and cause.strerror:
         names = [str(n) for n in (cause.filename, cause.filename2) if n is not None]
         return ": ".join([" -> ".join(names), cause.strerror] if names else [cause.strerror])
-    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
-    return lines[0] if lines else type(cause).__name__
+    first = next((line for line in str(cause).splitlines() if line.strip()), "")
+    first = " ".join(without_controls(first).split())
+    if len(first) > limit:
+        first = first[: limit - 1] + "…"
+    return first or type(cause).__name__
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message`` in one line, for the record of a check that failed inside sendwatch."""
+    text = one_line(exc)
+    name = type(exc).__name__
+    return name if text == name else f"{name}: {text}"

@@ -41,7 +41,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import lxml.etree
 
-from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, Document, Item
+from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, Document, Item, without_controls
 from monitor.errors import ExtractError
 
 if TYPE_CHECKING:
@@ -69,10 +69,15 @@ def _join_or(url: str, href: str) -> str:
 
 
 def collapse(text: str) -> str:
-    """Whitespace runs (nbsp included) to one space, invisible characters removed, NFC."""
+    """Whitespace runs (nbsp included) to one space, invisible and control characters
+    removed, NFC."""
+    # Controls go here, before the Document would drop them, so that "a \x1b b" is "a b".
     if text.isascii():  # the invisible characters are all non-ASCII, and ASCII is NFC
-        return " ".join(text.split())
+        text = " ".join(text.split())
+        return text if text.isprintable() else " ".join(without_controls(text).split())
     text = " ".join(text.translate(_INVISIBLE).split())
+    if not text.isprintable():
+        text = " ".join(without_controls(text).split())
     return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 

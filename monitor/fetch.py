@@ -22,6 +22,7 @@ import httpx
 from config.settings import FetchSettings
 from monitor import net
 from monitor.decoding import BoundedDecoder, DecodeFailed, OverLimit
+from monitor.document import without_controls
 from monitor.errors import FetchError
 
 log = logging.getLogger(__name__)
@@ -361,7 +362,7 @@ def api_message(body: bytes, content_type: str) -> str | None:
     except (ValueError, UnicodeDecodeError):
         return None
     found = _find_message(data)
-    return " ".join(found.split())[:300] if found else None
+    return " ".join(without_controls(found).split())[:300] if found else None
 
 
 def _find_message(data, depth: int = 0) -> str | None:

@@ -1,9 +1,10 @@
 """Emails as people read them: a plain-text part and an HTML part (pure).
 
 Everything that came from a watched page is untrusted: in the HTML part it is escaped,
-and in headers it is flattened to one line, so a hostile page can inject neither markup
-nor headers. Message-IDs are derived from the outbox row, so a retried email keeps its
-identity, and every email about one commitment refers to the same thread root.
+in headers it is flattened to one line, so a hostile page can inject neither markup nor
+headers, and neither part keeps a control character (a mail reader in a terminal would
+obey an escape sequence). Message-IDs are derived from the outbox row, so a retried email
+keeps its identity, and every email about one commitment refers to the same thread root.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from config.settings import CommitmentSettings, Settings
 from monitor.diff import Change
+from monitor.document import without_controls
 
 MAX_LINES = 12  # lines of a diff shown in an email; the dashboard has the rest
 MAX_SUBJECT = 180
@@ -43,7 +45,8 @@ class Message:
 
 def one_line(text: str, limit: int = MAX_SUBJECT) -> str:
     """Header-safe: no line breaks or control characters, bounded length."""
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    # Controls go as they go from page text; line breaks and other unprintables become spaces.
+    text = "".join(ch if ch.isprintable() else " " for ch in without_controls(text))
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -208,12 +211,19 @@ def plain_text(message: Message) -> str:
         lines.append("")
     for label, url in message.links:
         lines.append(f"{label}: {url}")
-    return "\n".join(lines).rstrip() + "\n"
+    # Documents are clean, but records written before they were, and error messages, may not be.
+    return without_controls("\n".join(lines)).rstrip() + "\n"
 
 
 def _a(url: str, label: str) -> str:
-    # Only web links become anchors; anything else (javascript:, data:) is shown as text.
-    if urlsplit(url).scheme in ("http", "https", "mailto"):
+    # Only web links become anchors; anything else (javascript:, data:, a URL no parser can
+    # read, or one with space around it that a reader would trim into another) is shown as text.
+    url = without_controls(url)
+    try:
+        linkable = url == url.strip() and urlsplit(url).scheme in ("http", "https", "mailto")
+    except ValueError:  # e.g. "https://[::1"
+        linkable = False
+    if linkable:
         return f'<a href="{escape(url, quote=True)}">{escape(label)}</a>'
     return escape(label)
 
@@ -240,8 +250,8 @@ def html_text(message: Message) -> str:
                                       for text, url in message.items) + "</ul>")
     if message.links:
         parts.append("<p>" + " · ".join(_a(url, label) for label, url in message.links) + "</p>")
-    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"></head>"
-            f"<body style=\"font-family:sans-serif;max-width:40em\">{''.join(parts)}</body></html>\n")
+    return without_controls("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"></head>"
+                            f"<body style=\"font-family:sans-serif;max-width:40em\">{''.join(parts)}</body></html>\n")
 
 
 def build_email(message: Message, *, notification_id: int, recipient: str, settings: Settings,

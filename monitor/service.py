@@ -75,7 +75,7 @@ from sqlalchemy.engine import make_url
 
 from config import ConfigError, Settings, SourceSettings, load_settings
 from monitor.check import CheckResult, check_source, followed_sources, record_due_events
-from monitor.errors import one_line
+from monitor.errors import describe
 from monitor.fetch import Fetcher
 from monitor.launch import hold_signals
 from monitor.outbox import send_due
@@ -536,7 +536,7 @@ class Service:
             log.debug("check of %s could not be recorded", source_id, exc_info=True)
             log.error(logfmt("check", source=source_id, status="error",
                              duration_ms=int((time.perf_counter() - clock) * 1000), bytes=0,
-                             outcome=f"not recorded: {type(exc).__name__}: {one_line(exc)}"))
+                             outcome=f"not recorded: {describe(exc)}"))
             return None
         finally:
             self._checks.pop(source_id, None)

@@ -13,8 +13,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+# The property tests (tests/test_properties.py) try a fixed number of generated cases each,
+# the same cases on every run (derandomize), and keep no example database in the checkout.
+# No deadline: this machine is shared, and a slow case is not a failing one.
+PROPERTY_CASES = 200
+settings.register_profile("sendwatch", max_examples=PROPERTY_CASES, derandomize=True, database=None,
+                          deadline=None, print_blob=False, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("sendwatch")
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,11 @@
 """sendwatch as a user runs it: the CLI against a real local site and a real database."""
 
 import json
+import re
 
 import pytest
 
-from tests.conftest import Reply, config_head
+from tests.conftest import CODE_OF_PRACTICE, Reply, config_head
 from tests.govuk_site import PageContent, render_govuk_page
 
 
@@ -165,6 +166,60 @@ def test_a_check_the_database_will_not_record_is_not_reported_as_a_success(sendw
     assert len(lines) == 2 and all(line.startswith("failed") for line in lines), result.out
     assert "checked (nothing new), but the check could not be recorded" in result.out
     assert "the disk is full" in result.out
+    assert "[SQL" not in result.out and "INSERT" not in result.out  # the database's words, not its statement
+
+
+CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1, newline and tab aside
+
+
+def test_page_text_with_terminal_escapes_is_printed_without_them(sendwatch, site, config):
+    config("code", "/code")
+    site.page("/code", page())
+    sendwatch("check")
+    site.page("/code", page(paragraphs=("The code explains the duties of local authorities.",
+                                        "Schools \x1b[2J\x1b]0;owned\x07must\x08 act.\x9b"),
+                            attachments=[("Easy\x1b[5m read\x07", "/media/easy-read.pdf", "PDF")]))
+    outputs = [sendwatch("check").out]
+    assert "1 document added: 'Easy[5m read'" in outputs[0]
+    outputs += [sendwatch(*args).out for args in (("changes",), ("diff", "code"), ("history", "code", "--checks", "3"),
+                                                  ("explain", "1"))]
+    assert "+Schools [2J]0;ownedmust act." in outputs[2]
+    for out in outputs:
+        assert not CONTROLS.search(out), out
+
+
+def test_a_record_written_before_page_text_was_cleaned_is_printed_without_escapes(sendwatch, site, config,
+                                                                                  database_url):
+    # Records kept from before page text was cleaned hold the escapes as they came, and an
+    # error may quote a server: each command that prints them makes them harmless.
+    from sqlalchemy import create_engine, text
+
+    from storage.store import compress_json, decompress_json
+
+    config("code", "/code", 'commitments = ["code-of-practice"]\n' + CODE_OF_PRACTICE)
+    site.page("/code", page())
+    sendwatch("check")
+    site.page("/code", page(attachments=[("SEND code of practice: 0 to 25 years (2026 revision)",
+                                          "/media/code-2026.pdf", "PDF")]))
+    assert "development for: code-of-practice" in sendwatch("check").out
+    hostile = "Revised\x1b]0;owned\x07 code\x08\x9b"
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        detail = decompress_json(conn.execute(text("SELECT detail FROM changes")).scalar_one())
+        detail["added_lines"] = [hostile]
+        conn.execute(text("UPDATE changes SET summary = :s, detail = :d"),
+                     {"s": hostile, "d": compress_json(detail)})
+        conn.execute(text("UPDATE developments SET title = :s"), {"s": hostile})
+        conn.execute(text("UPDATE checks SET error = :s"), {"s": hostile})
+        conn.execute(text("UPDATE sources SET last_error = :s, consecutive_failures = 1"), {"s": hostile})
+    engine.dispose()
+
+    runs = {args: sendwatch(*args) for args in (("changes",), ("history", "code", "--checks", "3"),
+                                                 ("explain", "1"), ("commitments",), ("sources",))}
+    for args, run in runs.items():
+        assert run.code == 0, run.err
+        assert "Revised]0;owned code" in run.out, (args, run.out)
+        assert not CONTROLS.search(run.out), (args, run.out)
 
 
 def test_a_selector_that_matches_nothing_is_a_failed_check(sendwatch, site, config):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+import re
 import ssl
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,10 +12,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import trustme
+from sqlalchemy import create_engine, text
 
 from config import load_settings
 from monitor.outbox import send_due
 from storage import NotificationDraft, Store
+from storage.store import compress_json, decompress_json
 from tests.conftest import CODE_OF_PRACTICE, UPDATE_LATER
 from tests.govuk_site import PageContent, render_govuk_page
 from tests.mailserver import MailServer, SilentServer, free_port
@@ -118,6 +121,39 @@ def test_hostile_page_text_cannot_inject_markup_or_headers(setup, sendwatch):
         assert "&lt;img src=x onerror=alert(1)&gt;" in html
         assert "&lt;script&gt;" in html
         assert 'href="javascript:' not in html
+
+
+CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def test_control_characters_of_an_earlier_record_are_never_mailed(setup, sendwatch):
+    # Page text is cleaned when it is read; a development recorded before that was not,
+    # and its email may still be waiting in the outbox.
+    with MailServer() as server:
+        server.handler.temporary = "451 4.3.0 Try again later"
+        setup.write(smtp=smtp_table(server.port))
+        development(setup, sendwatch)
+        settings = setup.settings()
+        engine = create_engine(settings.database_url)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE developments SET title = :t"),
+                         {"t": "1 document added: 'Code\x1b]0;owned\x07 of\x08 practice'"})
+            detail = conn.execute(text("SELECT detail FROM changes")).scalar_one()
+            change = decompress_json(detail)
+            change["added_lines"] = ["Duties \x1b[2Jof local\x9b authorities."]
+            conn.execute(text("UPDATE changes SET detail = :d"), {"d": compress_json(change)})
+        engine.dispose()
+        server.handler.temporary = None
+        with Store(settings.database_url) as store:
+            assert len(send_due(settings, store, now=datetime.now(UTC) + timedelta(minutes=5)).sent) == 1
+        (message,) = server.messages
+        plain = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        assert "1 document added: 'Code]0;owned of practice'" in message["Subject"]
+        assert "  + Duties [2Jof local authorities." in plain
+        assert "Duties [2Jof local authorities." in html
+        for part in (plain, html, message["Subject"]):
+            assert not CONTROLS.search(part.replace("\r\n", "\n")), repr(part)  # CRLF: SMTP's line ends
 
 
 def test_without_smtp_mail_goes_to_the_maildir(setup, sendwatch):

@@ -228,6 +228,18 @@ def test_per_response_noise_never_reaches_the_document():
 # --- selector -----------------------------------------------------------------------------
 
 
+def test_control_characters_never_reach_the_document():
+    # Terminal escapes, BEL and BS in page text would be printed raw by the CLI and mailed.
+    html = ("<html><head><title>x</title></head><body><main><h1>Code\x1b]0;owned\x07 of practice</h1>"
+            "<p>Local \x1b[2J authorities\x08 must act.\x85\x9b</p><pre>keep\ttab\x0c</pre>"
+            "<a href='/doc.pdf'>The\x7f plan\x1b</a></main></body></html>")
+    document = extract_page(html.encode("utf-8"), "utf-8", url=PAGE_URL)
+    assert document.title == "Code]0;owned of practice"
+    assert document.blocks == ("Code]0;owned of practice", "Local [2J authorities must act.", "keep tab",
+                               "The plan")
+    assert [item.title for item in document.items] == ["The plan"]
+
+
 def test_selector_narrows_the_document():
     html = render_govuk_page(send_code(), noise_seed=2)
     doc = extract(html, selector=".gem-c-govspeak")

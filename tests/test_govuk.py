@@ -694,6 +694,20 @@ def test_a_search_the_api_refuses_fails_with_its_message(sendwatch, site, config
     assert changes(sendwatch) == []
 
 
+def test_an_api_error_message_is_recorded_without_its_control_characters(sendwatch, site, config):
+    # The message is kept in the failure, so it reaches the database (no NUL on PostgreSQL),
+    # the terminal and the "source broken" email.
+    search_config(config)
+    site.set(SEARCH_PATH, as_json({"error": "bad\u0000 filter\x1b[2J\x07\x08 field\u0085"}, status=422))
+    result = sendwatch("check")
+    assert result.code == 0
+    assert result.out.startswith("failed") and result.out.rstrip().endswith("1 failed")
+    assert f"HTTP 422 Unprocessable Entity from {site.url(SEARCH_PATH)}" in result.out
+    (source,) = json.loads(sendwatch("sources", "--json").out)
+    assert source["consecutive_failures"] == 1
+    assert source["last_error"].endswith(": bad filter[2J field")
+
+
 def test_a_search_answer_that_is_not_a_search_fails(sendwatch, site, config):
     search_config(config)
     site.set(SEARCH_PATH, as_json({"documents": []}))
@@ -760,3 +774,27 @@ def test_following_can_be_switched_off(sendwatch, site, tmp_path, database_url):
     sendwatch("check")
     assert site.hits("/api/content" + REVISED_PATH) == []
     assert "followed by sendwatch" not in sendwatch("sources").out
+
+
+def test_control_characters_from_the_api_are_cleaned_and_the_change_recorded(sendwatch, site, config):
+    # PostgreSQL refuses NUL in text: left in, it failed every check of the source for ever.
+    config("code", "govuk-content", CODE_PATH)
+    data = load("send-code-of-practice.json")
+    site.set(CODE_API, as_json(data))
+    assert "first" in sendwatch("check").out
+
+    hostile = with_change_note(data, "Added\u0000 the \x1b[31mSENCO\x07 handbook\x08.\u009b\ud800")
+    hostile["title"] = "SEND code\u0000 of practice\x1b]0;owned\x07"
+    site.set(CODE_API, as_json(hostile))
+    result = sendwatch("check")
+    assert result.code == 0 and result.out.startswith("changed"), result.out
+    (change,) = changes(sendwatch)
+    assert change["summary"] == ("change note: 'Added the [31mSENCO handbook.'; "
+                                 "title changed to 'SEND code of practice]0;owned'")
+    (note,) = change["added_items"]
+    assert note["note"] == note["title"] == "Added the [31mSENCO handbook."
+    (source,) = json.loads(sendwatch("sources", "--json").out)
+    assert source["consecutive_failures"] == 0 and source["last_error"] is None
+
+    site.set(CODE_API, as_json(hostile))  # the same again: nothing new, no failure
+    assert sendwatch("check").out.startswith("unchanged")

@@ -22,7 +22,7 @@ from pydantic import Field, field_validator
 
 from config.settings import SourceSettings
 from monitor.diff import Change, summarise
-from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, RESULT, Document, Item
+from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, RESULT, Document, Item, without_controls
 from monitor.errors import CheckFailed, ExtractError, FetchError
 from monitor.extract import collapse, extract_html
 from monitor.fetch import Fetcher, Validators
@@ -144,7 +144,7 @@ def document_from_content_item(data: dict, *, base_url: str) -> Document:
     details = data.get("details") if isinstance(data.get("details"), dict) else {}
     if isinstance(data.get("base_path"), str) and data["base_path"].startswith("/"):
         base_url = _origin(base_url) + data["base_path"]
-    title = collapse(data.get("title") or "") or urlsplit(base_url).path
+    title = (collapse(data["title"]) if isinstance(data.get("title"), str) else "") or urlsplit(base_url).path
     blocks: list[str] = []
     items: list[Item] = []
     if isinstance(data.get("description"), str) and collapse(data["description"]):
@@ -268,7 +268,7 @@ def _attachments(details: dict, base_url: str) -> list[Item]:
 def _attachment(data: dict, base_url: str) -> Item | None:
     title = collapse(str(data.get("title") or ""))
     href = data.get("url")
-    url = urljoin(base_url, href) if isinstance(href, str) and href.strip() else None
+    url = _join(base_url, href) if isinstance(href, str) and href.strip() else None
     key = url or title or str(data.get("id") or "")
     if not key:
         return None
@@ -310,7 +310,8 @@ def html_attachments(fragment: str, *, base_url: str) -> list[Item]:
     """Attachments from the markup GOV.UK puts in ``details.documents``."""
     from bs4 import BeautifulSoup  # here: most checks never need it (see monitor/extract.py)
 
-    soup = BeautifulSoup(fragment, "lxml")
+    # A JSON string may hold a lone surrogate ("\ud800"), which bs4 cannot even encode.
+    soup = BeautifulSoup(without_controls(fragment), "lxml")
     boxes = soup.find_all(class_=_BOX_CLASSES)
     # By identity: bs4 compares tags by their markup, and a box inside a box is one attachment.
     found = {id(box) for box in boxes}
@@ -345,8 +346,8 @@ def _absolute(href: str, base_url: str) -> str | None:
     href = href.strip()
     if not href:
         return None
-    url = urljoin(base_url, href).split("#", 1)[0]
-    return url if urlsplit(url).scheme in ("http", "https") else None
+    url = (_join(base_url, href) or "").split("#", 1)[0]
+    return url if url and urlsplit(url).scheme in ("http", "https") else None
 
 
 def _collection(details: dict, links, base_url: str) -> tuple[list[str], list[Item]]:
@@ -375,11 +376,19 @@ def _collection(details: dict, links, base_url: str) -> tuple[list[str], list[It
             if member is None:
                 continue
             path = member.get("base_path") or member.get("web_url")
-            url = urljoin(base_url, path) if isinstance(path, str) else None
+            url = _join(base_url, path) if isinstance(path, str) else None
             title = collapse(str(member.get("title") or ""))
             if url or title:
                 items.append(Item(ATTACHMENT, url or title, title=title, url=url))
     return blocks, items
+
+
+def _join(base_url: str, href: str) -> str | None:
+    """``href`` made absolute, or None when no URL can be made of it ("https://[::1", say)."""
+    try:
+        return urljoin(base_url, href)
+    except ValueError:
+        return None
 
 
 def _list(value) -> list:
@@ -426,7 +435,7 @@ def _gone_details(error: FetchError, page_url: str) -> tuple[str | None, str | N
         explanation = details.get("explanation")
         blocks, _ = html_blocks(explanation if isinstance(explanation, str) else None, base_url=page_url)
         alternative = details.get("alternative_path")
-        alternative = urljoin(page_url, alternative.strip()) if isinstance(alternative, str) and alternative.strip() \
+        alternative = _join(page_url, alternative.strip()) if isinstance(alternative, str) and alternative.strip() \
             else None
         if blocks or alternative:
             return (" ".join(blocks) or None), alternative
@@ -568,7 +577,7 @@ def result_items(data, *, base_url: str) -> list[Item]:
         items.append(Item(
             RESULT, link,
             title=collapse(str(result.get("title") or "")) or link,
-            url=urljoin(_origin(base_url) + "/", link),
+            url=_join(_origin(base_url) + "/", link),
             date=instant(result.get("public_timestamp")),
             note=description or (collapse(str(kind).replace("_", " ")) if kind else None),
         ))

@@ -229,9 +229,9 @@ def document_from_publications(data, *, committee_id: int, previous: Document | 
             log.warning("skipping a publication without an id: %.200r", publication)
             continue
         items.append(item)
-        committee = publication.get("committee") or {}
-        if name is None and committee.get("id") == committee_id and committee.get("name"):
-            name = collapse(committee["name"])
+        committee = publication.get("committee")
+        if name is None and isinstance(committee, dict) and committee.get("id") == committee_id:
+            name = _text(committee.get("name")) or None
     if name:
         title = f"{name} publications"
     elif previous is not None and previous.title:
@@ -245,11 +245,11 @@ def publication_item(publication) -> Item | None:
     if not isinstance(publication, dict) or not isinstance(publication.get("id"), int):
         return None
     kind = publication.get("type") or {}
-    type_name = collapse(kind.get("name") or "") if isinstance(kind, dict) else ""
+    type_name = _text(kind.get("name")) if isinstance(kind, dict) else ""
     return Item(
         PUBLICATION,
         str(publication["id"]),
-        title=collapse(publication.get("description") or ""),
+        title=_text(publication.get("description")),
         url=publication_link(publication),
         date=uk_instant(publication.get("publicationStartDate")),
         note=type_name or None,
@@ -258,7 +258,8 @@ def publication_item(publication) -> Item | None:
 
 def publication_link(publication: dict) -> str | None:
     """Its first document on committees.parliament.uk, else the extra link it gives."""
-    document_ids = [d["documentId"] for d in publication.get("documents") or ()
+    documents = publication.get("documents")
+    document_ids = [d["documentId"] for d in (documents if isinstance(documents, list) else ())
                     if isinstance(d, dict) and isinstance(d.get("documentId"), int)]
     if document_ids:
         # The lowest id, not the first listed: the main paper is uploaded first, and the
@@ -266,6 +267,11 @@ def publication_link(publication: dict) -> str | None:
         return f"{WEBSITE}/publications/{publication['id']}/documents/{min(document_ids)}/default/"
     extra = publication.get("additionalContentUrl")
     return extra if isinstance(extra, str) and extra.startswith(("http://", "https://")) else None
+
+
+def _text(value) -> str:
+    # The API's JSON is read as it comes: a field of another type than documented is no text.
+    return collapse(value) if isinstance(value, str) else ""
 
 
 def uk_instant(value) -> str | None:

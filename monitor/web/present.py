@@ -15,8 +15,9 @@ from urllib.parse import quote, urlsplit
 
 from monitor.diff import ADDED, REMOVED, TextLine
 
-# XML 1.0 forbids most C0 controls even when escaped; a page may still contain them.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# XML 1.0 forbids most C0 controls even when escaped, and a lone surrogate is no character
+# at all (written as "&#55296;" it makes the feed unreadable); a record may still hold them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def web_url(url: object) -> str | None:
