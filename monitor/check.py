@@ -178,6 +178,11 @@ def _record_once(source, settings: SourceSettings, store: Store, config: Setting
     etag, last_modified = reading.validators.etag, reading.validators.last_modified
     health = for_source_health(config, settings, state.consecutive_failures, failed=False)
     unchanged = reading.document is None or reading.document.content_hash() == state.content_hash
+    if not unchanged and state.snapshot_id is not None:
+        previous = previous or store.document(state.snapshot_id)
+        # A snapshot stored before text was cleaned of control characters is cleaned as it
+        # loads, but keeps the hash of its raw text: the same text read today is no change.
+        unchanged = previous.content_hash() == reading.document.content_hash()
     if unchanged and batch is not None and not health and state.snapshot_id is not None:
         batch.add(Unchanged(settings.id, meta, state.snapshot_id, reading.document is None, etag, last_modified))
         return _result(settings.id, "not-modified" if reading.document is None else "unchanged", meta)
@@ -192,7 +197,7 @@ def _record_once(source, settings: SourceSettings, store: Store, config: Setting
     change = summary = None
     drafts = []
     if state.snapshot_id is not None:
-        change = diff_documents(previous or store.document(state.snapshot_id), reading.document)
+        change = diff_documents(previous, reading.document)
         summary = source.summarise(change)
         targets = tuple(target(c) for c in config.commitments)
         follow_kind = source.follow_kind if config.ledger.follow else None
