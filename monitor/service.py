@@ -569,9 +569,10 @@ class Service:
             started = datetime.now(UTC)
             try:
                 report = await _in_thread(send_due, self.settings, self.store)
-            except Exception as exc:
-                log.error(logfmt("outbox", status="failed", outcome=f"{type(exc).__name__}: {exc}"))
-                self.last_outbox = {"at": _iso(started), "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            except Exception as exc:  # the database gone, say: one line, the next run tries again
+                log.error(logfmt("outbox", status="failed", outcome=describe(exc)))
+                log.debug("outbox run failed", exc_info=True)
+                self.last_outbox = {"at": _iso(started), "ok": False, "error": describe(exc)}
             else:
                 self.last_outbox = {"at": _iso(started), "ok": True, "via": report.delivery,
                                     "sent": len(report.sent), "retrying": len(report.retrying),
@@ -595,8 +596,9 @@ class Service:
         try:
             events = await _in_thread(record_due_events, self.settings, self.store)
         except Exception as exc:
-            log.error(logfmt("ledger", status="failed", outcome=f"{type(exc).__name__}: {exc}"))
-            self.last_ledger = {"at": _iso(started), "ok": False, "error": str(exc)}
+            log.error(logfmt("ledger", status="failed", outcome=describe(exc)))
+            log.debug("ledger run failed", exc_info=True)
+            self.last_ledger = {"at": _iso(started), "ok": False, "error": describe(exc)}
             return
         self.last_ledger = {"at": _iso(started), "ok": True, "events": len(events)}
         for event in events:
@@ -632,8 +634,9 @@ class Service:
             self._write_status()
             return False
         except Exception as exc:
-            log.exception("reload failed")
-            self.last_reload = {"at": at, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            log.error(logfmt("reload", status="failed", outcome=f"{describe(exc)}; keeping the configuration in use"))
+            log.debug("reload failed", exc_info=True)
+            self.last_reload = {"at": at, "ok": False, "error": describe(exc)}
             return False
         self.settings = fresh
         self._schedule_housekeeping()
@@ -833,7 +836,7 @@ def status_report(settings: Settings, now: datetime | None = None) -> dict:
                 _record_part(report, store, settings, now)
             report["database"]["reachable"] = True
         except Exception as exc:  # any driver's error: the point is to say it, not to crash
-            report["database"]["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+            report["database"]["error"] = describe(exc)
     if not report["database"]["reachable"]:
         problems.append(f"the database cannot be read: {report['database'].get('error')}")
     next_checks = (status or {}).get("next_checks") or {}
