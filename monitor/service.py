@@ -595,6 +595,12 @@ class Service:
         started = datetime.now(UTC)
         try:
             events = await _in_thread(record_due_events, self.settings, self.store)
+        except asyncio.CancelledError:
+            # Cancelled by stop() (APScheduler's shutdown): the next start runs it again.
+            # Ending normally keeps APScheduler from logging it as the job's crash.
+            log.info(logfmt("ledger", status="cancelled",
+                            outcome="stopped before it finished; it runs at the next start"))
+            return
         except Exception as exc:
             log.error(logfmt("ledger", status="failed", outcome=describe(exc)))
             log.debug("ledger run failed", exc_info=True)

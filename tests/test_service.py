@@ -542,7 +542,7 @@ def test_a_sighup_during_start_up_is_kept_and_reloads_once_started(tmp_path, pau
     assert starting.process.poll() is None  # reloaded, and running
     starting.process.send_signal(signal.SIGTERM)
     assert starting.end() == 0, starting.log
-    assert "Traceback" not in starting.log
+    assert "Traceback" not in starting.log, starting.log
 
 
 def test_a_sigterm_while_loading_stops_the_service_cleanly_once_started(tmp_path):
