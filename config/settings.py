@@ -46,6 +46,7 @@ def is_web_url(value: object) -> bool:
         return False
     try:
         parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
     except ValueError:  # e.g. an unclosed "[" in an IPv6 host
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
@@ -320,17 +321,11 @@ class WebSettings(_Strict):
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
-        from urllib.parse import urlsplit
-
         if value is None:
             return None
-        try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
-        except ValueError:
-            parts = None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        if not is_web_url(value):
             raise ValueError(f"{value!r} is not an http:// or https:// URL such as 'https://sendwatch.example.org'")
+        parts = urlsplit(value)
         if parts.query or parts.fragment or value != value.strip():
             raise ValueError(f"{value!r} must be a plain base address, without spaces, '?' or '#'")
         return value.rstrip("/")
