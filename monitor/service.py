@@ -79,6 +79,7 @@ from monitor.errors import describe
 from monitor.fetch import Fetcher
 from monitor.launch import hold_signals
 from monitor.outbox import send_due
+from monitor.sdnotify import sd_notify
 from storage import Store
 
 log = logging.getLogger("sendwatch.service")
@@ -304,6 +305,7 @@ class Service:
         self.say(f"database: {shown_url(self.settings.database_url)}")
         self.say(f"status file: {status_path(self.settings)} (see: sendwatch status)")
         self._write_status()
+        sd_notify(f"READY=1\nSTATUS=watching {len(self.sources)} source(s)", self.env)
 
     async def stop(self) -> None:
         """Stop within ``stop_timeout``: let checks finish or cancel them, flush the outbox
@@ -316,6 +318,7 @@ class Service:
             self.state = "stopped"
             return
         self.state = "stopping"
+        sd_notify("STOPPING=1", self.env)
         loop = asyncio.get_running_loop()
         bound = self.settings.service.stop_timeout
         began = loop.time()

@@ -619,3 +619,29 @@ def test_a_second_service_on_the_same_database_is_refused_whatever_its_data_dire
     third = other.serve()  # once the first has stopped, the database is free
     services.append(third)
     assert third.my_status()["pid"] == third.process.pid
+
+
+def test_under_systemd_the_service_says_ready_once_it_keeps_signals_and_stopping_when_it_stops(setup, services,
+                                                                                               site):
+    import socket
+    import tempfile
+
+    site.page("/a", plain_page("Page A"))
+    setup.write(setup.source("a", "/a"))
+    folder = tempfile.mkdtemp(prefix="sw-", dir="/tmp")  # a socket's path must be short
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(f"{folder}/notify")
+    listener.settimeout(DEADLINE)
+    setup.env["NOTIFY_SOCKET"] = f"{folder}/notify"
+    try:
+        served = start(setup, services)
+        ready = listener.recv(4096).decode()
+        assert ready.startswith("READY=1\n") and "STATUS=watching 1 source(s)" in ready
+        served.signal(signal.SIGHUP)  # what systemd's reload sends once it knows the service is ready
+        served.wait_until(lambda: "reload status=ok" in served.log, "the reload")
+        assert served.stop()[0] == 0
+        assert listener.recv(4096) == b"STOPPING=1"
+    finally:
+        listener.close()
+        os.unlink(f"{folder}/notify")
+        os.rmdir(folder)
