@@ -207,6 +207,18 @@ _DROP_CLASSES = frozenset(
         "cookie-banner", "breadcrumb", "breadcrumbs", "skip-link",
     }
 )  # fmt: skip
+# Govspeak's headline figures ({stat-headline}) are an aside in the markup and the first
+# thing a reader of a statistics release sees: content, not a sidebar.
+_CONTENT_ASIDE_CLASS = "stat-headline"
+
+
+def _content_aside(classes) -> bool:
+    """Whether an ``aside`` with these classes (a list, a string or None) is content."""
+    if isinstance(classes, str):
+        classes = classes.split()
+    return bool(classes) and _CONTENT_ASIDE_CLASS in classes
+
+
 _DROP_IDS = frozenset(
     {"global-cookie-message", "cookie-banner", "global-bar", "skiplink-container",
      "global-header", "global-breadcrumb", "footer", "user-satisfaction-survey-container"}
@@ -236,9 +248,9 @@ def _chrome_by_attributes(get, classes) -> bool:
 
 def _is_chrome(tag: Tag) -> bool:
     name = tag.name
-    if name in _DROP_TAGS:
-        return True
     attrs = tag.attrs
+    if name in _DROP_TAGS and not (name == "aside" and _content_aside(attrs.get("class"))):
+        return True
     if attrs and _chrome_by_attributes(attrs.get, attrs.get("class")):
         return True
     # A page header holding the h1 is content (e.g. a publication's title block); the
@@ -248,7 +260,7 @@ def _is_chrome(tag: Tag) -> bool:
 
 def _chrome_element_by_markup(element) -> bool:
     """Whether an lxml element is chrome by its tag or attributes (the header rule aside)."""
-    if element.tag in _DROP_TAGS:
+    if element.tag in _DROP_TAGS and not (element.tag == "aside" and _content_aside(element.get("class"))):
         return True
     # One call for the attribute names, then only the values that can matter: reading
     # all six candidates of every element would cost more than the rest of the test.
@@ -370,7 +382,12 @@ _HISTORY_CLASSES = frozenset({"gem-c-published-dates", "app-c-published-dates"})
 _ITEM_CLASSES = _ATTACHMENT_CLASSES | _ATTACHMENT_LINK_CLASSES | _NOTICE_CLASSES | _HISTORY_CLASSES
 
 # Flags of what to do when leaving an element.
-_BLOCK, _ATOM, _SPACE, _LINK, _NOTICE, _ROW, _RUBY = 1, 2, 4, 8, 16, 32, 64
+_BLOCK, _ATOM, _SPACE, _LINK, _NOTICE, _ROW, _RUBY, _FOOTNOTE = 1, 2, 4, 8, 16, 32, 64, 128
+
+# A footnote marker: govspeak's <sup id="fnref:3"><a class="footnote">[footnote 3]</a></sup>,
+# older markup's bare "3", and other Markdown renderers' a.footnote-ref. Set in superscript
+# it needs no space before it; as text it would run into the word ("Observations3").
+_FOOTNOTE_LINK_CLASSES = frozenset({"footnote", "footnote-ref"})
 
 # Ruby annotations (pronunciation) are not the text itself: BeautifulSoup gives the text in
 # them string types of their own, which its readers and get_text() leave out.
@@ -525,6 +542,12 @@ class _Reader:
             if self._buf:  # (most are empty: a block boundary was just before)
                 self._flush()
             flags |= _BLOCK
+        if (name == "a" or name == "sup") and self._footnote_marker(element, name, classes):
+            buf = self._buf
+            if buf and buf[-1] and not buf[-1][-1].isspace():
+                buf.append(" ")
+            flags |= _FOOTNOTE
+            data = (len(buf), data)
         if name == "a":
             href = self._get(element, "href")
             if href:
@@ -540,6 +563,11 @@ class _Reader:
             else:  # the link held block elements (a card): rare, read it again
                 text = self._text(element)
             self._link(href, collapse(text) or collapse(self._get(element, "aria-label") or ""))
+        if flags & _FOOTNOTE:
+            at, data = data
+            marker = "".join(self._buf[at:]).strip()
+            if marker.isdigit():  # a bare number would read as part of a figure: "12 3"
+                self._buf[at:] = [f"[{marker}]"]
         if flags & _SPACE:
             self._buf.append(" ")
         if flags & _ATOM:
@@ -555,6 +583,15 @@ class _Reader:
             self._flush()
             self._notice = False
             self._notice_item(self.blocks[data:])
+
+    def _footnote_marker(self, element, name: str, classes) -> bool:
+        if name == "sup":
+            return (self._get(element, "id") or "").startswith("fnref") \
+                or self._get(element, "role") == "doc-noteref"
+        if classes and not _FOOTNOTE_LINK_CLASSES.isdisjoint(classes):
+            return True
+        rel = self._get(element, "rel")  # a list in BeautifulSoup, a string in lxml
+        return "footnote" in (rel if isinstance(rel, list) else (rel or "").split())
 
     # items
 
@@ -758,7 +795,7 @@ class _TreeReader(_Reader):
                     continue
                 # Chrome, as _is_chrome_element has it, with the classes kept for enter().
                 classes = None
-                if tag in drop_tags:
+                if tag in drop_tags and (tag != "aside" or not _content_aside(node.get("class"))):
                     chrome = True
                 else:
                     chrome = False

@@ -690,3 +690,41 @@ def test_a_utf8_page_with_one_broken_byte_stays_utf8():
     assert "â€" not in text
     # Text that is all windows-1252 (no valid UTF-8 sequence) is still read as such.
     assert decode_html("café crème".encode("cp1252"), "utf-8") == "café crème"
+
+
+# --- govspeak a reader sees that is easy to lose --------------------------------------------
+
+STATISTICS_BODY = (
+    '<aside class="stat-headline"><p><em>638,700</em> EHC plans in January 2026</p></aside>'
+    '<p>Observations<sup id="fnref:3"><a href="#fn:3" class="footnote" rel="footnote">3</a></sup> cover every '
+    'council.</p>'
+    '<p>Plans issued within 20 weeks<sup id="fnref:4" role="doc-noteref"><a href="#fn:4" class="footnote" '
+    'rel="footnote">[footnote 4]</a></sup> fell.</p>'
+    '<p>Classrooms of 60 m<sup>2</sup> and CO<sub>2</sub> levels.</p>'
+)
+
+
+def statistics_page(body: str = STATISTICS_BODY) -> str:
+    html = render_govuk_page(send_code(), noise_seed=1, nav_variant=1, banner=True)
+    paragraph = re.search(r"<p>The code explains the duties[^<]*</p>", html).group()
+    return html.replace(paragraph, body, 1)
+
+
+@pytest.mark.parametrize("selector", [None, "#content"])
+def test_headline_figures_are_content_and_footnote_markers_stand_apart(selector):
+    doc = extract(statistics_page(), selector=selector)
+    assert "638,700 EHC plans in January 2026" in doc.blocks
+    # A bare number in brackets, so it does not read as part of a figure; govspeak's own
+    # "[footnote 4]" as it is; a superscript that is not a footnote stays in its word.
+    assert "Observations [3] cover every council." in doc.blocks
+    assert "Plans issued within 20 weeks [footnote 4] fell." in doc.blocks
+    assert "Classrooms of 60 m2 and CO2 levels." in doc.blocks
+
+
+def test_a_new_headline_figure_is_a_change_and_other_asides_stay_chrome():
+    before = extract(statistics_page())
+    after = extract(statistics_page(STATISTICS_BODY.replace("638,700", "640,100")))
+    assert before != after
+    # An aside that is not a stat headline (a sidebar) is still not content.
+    sidebar = extract(statistics_page(STATISTICS_BODY + '<aside class="related"><p>Related: cookies</p></aside>'))
+    assert sidebar == before

@@ -17,6 +17,7 @@ import pytest
 
 from config import ConfigError, parse_settings
 from config.settings import FetchSettings, SourceSettings
+from monitor.diff import diff_documents
 from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, RESULT, Document, Item
 from monitor.fetch import Fetcher
 from monitor.sources import make_source
@@ -268,6 +269,156 @@ def test_single_change_notes_are_read_without_repeating_the_history():
         ("2025-05-01T10:00:00Z", "Section 2: Clarified annual reviews."),
         ("2025-06-12T08:30:00Z", "Added the June 2025 handbook.")]
     assert newest_change_note(data) == "Added the June 2025 handbook."
+
+
+# --- every schema: each field a reader sees is read, and only those -------------------------
+
+# One fixture per schema family, written for these tests in each schema's shape (the
+# whitehall body schemas are send-code-of-practice.json's).
+SCHEMA_FIXTURES = ("guide.json", "call-for-evidence.json", "statistics-announcement.json", "html-publication.json",
+                   "speech.json", "specialist-document.json", "step-by-step.json", "smart-answer.json",
+                   "transaction.json")
+
+
+def content_summary(old: dict, new: dict) -> str:
+    """The summary a check of ``new`` after ``old`` records ("no change" when the Documents are equal)."""
+    before, after = (document_from_content_item(d, base_url="https://www.gov.uk" + d["base_path"]) for d in (old, new))
+    if before == after:
+        return "no change"
+    url = "https://www.gov.uk" + old["base_path"]
+    source = GovukContentSource(SourceSettings(id="s", kind="govuk-content", url=url))
+    return source.summarise(diff_documents(before, after))
+
+
+def edited(data: dict, edit) -> dict:
+    data = copy.deepcopy(data)
+    edit(data)
+    return data
+
+
+def _set(*path_and_value):
+    *path, value = path_and_value
+
+    def edit(data):
+        node = data
+        for step in path[:-1]:
+            node = node[step]
+        node[path[-1]] = value
+    return edit
+
+
+def _moved_release(data):
+    details = data["details"]
+    details.update(display_date="9 April 2026 9:30am", previous_display_date=details["display_date"],
+                   state="confirmed", latest_change_note="Moved to allow time to check the new census data.")
+
+
+# (fixture, the reader-visible field, its edit, the summary a person reads)
+FIELD_EDITS = [
+    ("guide.json", "parts[].body (HTML of a multi-format body)",
+     _set("details", "parts", 0, "body", 1, "content", "<p>Your child may get SEN support at school or college.</p>"),
+     "1 line added, 1 line removed"),
+    ("guide.json", "parts[].body",
+     _set("details", "parts", 1, "body", "<p>The council must decide within 18 weeks.</p>"),
+     "1 line added, 1 line removed"),
+    ("guide.json", "parts[].title", _set("details", "parts", 2, "title", "Appeals"), "1 line added, 1 line removed"),
+    ("call-for-evidence.json", "outcome_detail",
+     _set("details", "outcome_detail", "<p>We received 1,204 responses and will publish a plan in 2026.</p>"),
+     "1 line added, 1 line removed"),
+    ("call-for-evidence.json", "closing_date", _set("details", "closing_date", "2025-06-30T23:59:00.000+01:00"),
+     "closing date moved from 31 May 2025 11:59pm to 30 June 2025 11:59pm"),
+    ("statistics-announcement.json", "display_date, previous_display_date, state, latest_change_note", _moved_release,
+     "change note: 'Moved to allow time to check the new census data.'; release date moved from 12 March 2026 "
+     "9:30am to 9 April 2026 9:30am; release status changed from provisional to confirmed"),
+    ("statistics-announcement.json", "state", _set("details", "state", "confirmed"),
+     "release status changed from provisional to confirmed"),
+    ("statistics-announcement.json", "cancellation_reason",
+     lambda d: d["details"].update(state="cancelled", cancellation_reason="The census data were not ready.",
+                                   cancelled_at="2026-03-01T10:00:00.000+00:00"),
+     "release status changed from provisional to cancelled; reason for cancellation: 'The census data were not "
+     "ready.'"),
+    ("html-publication.json", "aside.stat-headline in the body",
+     lambda d: d["details"].update(body=d["details"]["body"].replace("638,700", "640,100")),
+     "1 line added, 1 line removed"),
+    ("speech.json", "delivered_on", _set("details", "delivered_on", "2026-01-21T10:00:00.000+00:00"),
+     "delivery date moved from 20 January 2026 10am to 21 January 2026 10am"),
+    ("speech.json", "location", _set("details", "location", "Festival of Education"),
+     "location changed from Confederation of School Trusts conference to Festival of Education"),
+    ("speech.json", "speech_type_explanation", _set("details", "speech_type_explanation", "Speaker's notes"),
+     "1 line added, 1 line removed"),
+    ("specialist-document.json", "metadata",
+     _set("details", "metadata", "tribunal_decision_decision_date", "2026-01-10"),
+     "1 line added, 1 line removed"),
+    ("step-by-step.json", "step_by_step_nav.steps[].contents[].text",
+     _set("details", "step_by_step_nav", "steps", 1, "contents", 0, "text", "The council must tell you in 4 weeks."),
+     "1 line added, 1 line removed"),
+    ("smart-answer.json", "nodes[].options[].label",
+     _set("details", "nodes", 0, "options", 1, "label", "16 to 25"), "1 line added, 1 line removed"),
+    ("smart-answer.json", "nodes[].body", _set("details", "nodes", 2, "body", "<p>Ask your council.</p>"),
+     "1 line added, 1 line removed"),
+    ("transaction.json", "more_information",
+     _set("details", "more_information", 0, "content", "<p>You do not need a needs assessment.</p>"),
+     "1 line added, 1 line removed"),
+]
+
+
+@pytest.mark.parametrize("name, field, edit, summary", FIELD_EDITS, ids=[f"{e[0]}:{e[1]}" for e in FIELD_EDITS])
+def test_an_edit_in_every_field_a_reader_sees_is_a_change(name, field, edit, summary):
+    data = load(name)
+    assert content_summary(data, edited(data, edit)) == summary
+
+
+def _noise(data: dict) -> None:
+    """A publish that changes nothing a reader sees: per-publish fields, ids, slugs, flags,
+    analytics, derived headings, key order."""
+    data.update(updated_at="2026-05-01T08:00:00.000Z", public_updated_at="2026-05-01T09:00:00+01:00",
+                publishing_request_id="22-1777622400.000-10.13.9.1-77", links={}, content_id="ffffffff-0000-4000")
+    details = data["details"]
+    details.update(headers=[{"text": "Renamed heading", "level": 2, "id": "x"}], max_cache_time=60,
+                   political=not details.get("political"), first_public_at="2026-05-01T08:00:00Z",
+                   government={"title": "2029 government", "slug": "2029-government", "current": True},
+                   emphasised_organisations=["a"], external_related_links=[{"title": "Elsewhere", "url": "/x"}],
+                   hidden_search_terms=["another"], department_analytics_profile="UA-9",
+                   cancelled_at="2026-05-01T08:00:00Z", public_timestamp="2026-05-01T08:00:00Z",
+                   national_applicability={"england": {"label": "England", "applicable": True}})
+    for part in details.get("parts", []) + details.get("nodes", []):
+        part["slug"] += "-renamed"
+    if "metadata" in details:
+        details["metadata"]["bulk_published"] = True
+    data["details"] = dict(reversed(list(details.items())))  # the same fields in another order
+
+
+@pytest.mark.parametrize("name", SCHEMA_FIXTURES)
+def test_noise_in_any_schema_is_no_change(name):
+    data = load(name)
+    assert content_summary(data, edited(data, _noise)) == "no change"
+
+
+def test_a_statistics_announcement_reads_as_its_page_does():
+    data = edited(load("statistics-announcement.json"), _moved_release)
+    document = document_from_content_item(data, base_url="https://www.gov.uk/s")
+    assert document.blocks[1:] == ("Release date: 9 April 2026 9:30am", "Previous release date: 12 March 2026 9:30am",
+                                   "Release status: confirmed")
+    # The note of the latest move is a change note, undated: a later publish that moves
+    # public_updated_at does not make it new again.
+    assert newest_change_note(data) == "Moved to allow time to check the new census data."
+    data["public_updated_at"] = "2026-04-01T09:30:00Z"
+    assert content_summary(edited(load("statistics-announcement.json"), _moved_release), data) == "no change"
+
+
+def test_every_part_of_a_guide_is_read_in_order():
+    document = document_from_content_item(load("guide.json"), base_url="https://www.gov.uk/g")
+    assert document.blocks[1:] == (
+        "Overview", "Your child may get SEN support at school, or an education, health and care (EHC) plan if they "
+        "need more help.", "Extra help", "An EHC plan sets out the support your child needs. The council must decide "
+        "within 20 weeks.", "If you disagree", "You can appeal to the SEND Tribunal within 2 months of the decision.")
+
+
+def test_headline_figures_and_footnotes_of_an_html_publication_are_read():
+    document = document_from_content_item(load("html-publication.json"), base_url="https://www.gov.uk/h")
+    assert "638,700 EHC plans in January 2026, up 10.8% on last year" in document.blocks
+    assert "Observations [3] cover every local authority." in document.blocks
+    assert "New plans issued within 20 weeks [footnote 4] fell to 46.4%." in document.blocks
 
 
 def results(*pairs) -> list[Item]:
@@ -526,6 +677,24 @@ def test_a_withdrawn_notice_is_news(sendwatch, site, config):
                             "practice. GOV.UK points to "
                             + site.url("/government/publications/send-code-of-practice-2026"))
     assert "unchanged" in sendwatch("check").out
+
+
+def test_a_moved_release_date_is_a_change_that_says_so(sendwatch, site, config):
+    path = "/government/statistics/announcements/special-educational-needs-in-england-january-2026"
+    config("sen-stats", "govuk-content", path)
+    data = load("statistics-announcement.json")
+    site.set("/api/content" + path, as_json(data))
+    sendwatch("check")
+    site.set("/api/content" + path, as_json(edited(data, _noise)))
+    assert "unchanged" in sendwatch("check").out
+
+    site.set("/api/content" + path, as_json(edited(data, _moved_release)))
+    assert "changed" in sendwatch("check").out
+    (change,) = changes(sendwatch)
+    assert change["summary"] == (
+        "change note: 'Moved to allow time to check the new census data.'; release date moved from 12 March 2026 "
+        "9:30am to 9 April 2026 9:30am; release status changed from provisional to confirmed")
+    assert change["removed_lines"] == ["Release date: 12 March 2026 9:30am", "Release status: provisional"]
 
 
 def test_gone_without_a_gone_item_still_says_what_happened(sendwatch, site, config):

@@ -116,10 +116,49 @@ def _origin(url: str) -> str:
 
 # --- Content API items -----------------------------------------------------------------------
 
-# HTML fields of ``details`` that are read as text, in the order a page shows them.
+# Which fields of which schema a reader sees is tabled in the README ("What a
+# govuk-content source reads"), from publishing-api's content schemas. The reading below
+# is generic where the schemas are alike, and names the fields where they are not.
+
+# HTML fields of ``details`` read first, in the order a page shows them; the fields read
+# since (below) come after them, so that a snapshot of a page that has none of them is
+# the same as before they were read.
 _TEXT_FIELDS = ("body", "introduction", "final_outcome_detail", "public_feedback_detail")
 # Dates that are content: a consultation that closes later is news.
 _DATE_FIELDS = (("opening_date", "Opens"), ("closing_date", "Closes"))
+# Fields of ``details`` shown as "Label: value": a statistics release that moves, is
+# confirmed or is cancelled is news, and so is when and where a speech was given.
+_LABELLED_FIELDS = (
+    ("display_date", "Release date"), ("previous_display_date", "Previous release date"),
+    ("state", "Release status"), ("cancellation_reason", "Reason for cancellation"),
+    ("delivered_on", "Delivered on"), ("location", "Location"),
+    ("start_date", "Starts"), ("end_date", "Ends"),
+)
+_INSTANT_FIELDS = frozenset({"delivered_on", "start_date", "end_date"})
+# Keys whose words a reader sees wherever they sit under ``details``: a guide's and travel
+# advice's parts, a step by step's steps, a smart answer's nodes, a transaction's variants,
+# a manual's sections, featured documents. Any ``*_detail`` is too (a call for evidence's
+# outcome_detail). Every other string is left out: ids, slugs, URLs, timestamps, flags.
+_TEXT_KEYS = (  # in the order a page shows them, where one object holds several
+    "title", "label", "summary", "description", "introduction", "introductory_paragraph",
+    "body", "text", "context", "what_you_need_to_know", "need_to_know", "more_information",
+    "other_ways_to_apply", "licence_short_description", "licence_overview", "roll_call_introduction",
+    "speech_type_explanation", "speaker_without_profile", "change_description", "downtime_message",
+)
+_TEXT_KEY_SET = frozenset(_TEXT_KEYS)
+# Parts of ``details`` never read as text: read elsewhere (change notes, attachments,
+# collection groups, metadata), derived from the body (headers), or labels of the page
+# that hold titles of other things (government, organisations, related links, images).
+# national_applicability ("Applies to England") is shown, but set once when a page is
+# created; reading it now would report every page that has it as changed once.
+_NOT_TEXT = frozenset({
+    "change_history", "change_notes", "change_note", "latest_change_note", "attachments", "documents",
+    "featured_attachments", "collection_groups", "metadata", "headers", "headings", "image", "images",
+    "logo", "brand", "government", "political", "tags", "emphasised_organisations", "organisations",
+    "summary_organisations", "national_applicability", "external_related_links", "related_mainstream_content",
+    "social_media_links", "email_signup_link", "hidden_search_terms", "country", "alert_status",
+})
+_NOT_TEXT_SUFFIXES = ("_at", "_id", "_ids", "_url", "_path", "_attachments", "_documents")
 _TYPE_LABELS = {"application/pdf": "PDF", "text/html": "HTML", "text/csv": "CSV",
                 "application/vnd.oasis.opendocument.text": "ODT",
                 "application/vnd.oasis.opendocument.spreadsheet": "ODS",
@@ -132,14 +171,17 @@ _TYPE_LABELS = {"application/pdf": "PDF", "text/html": "HTML", "text/csv": "CSV"
 def document_from_content_item(data: dict, *, base_url: str) -> Document:
     """The Document of one Content API item.
 
-    Kept: title, description, the text of the body (and of other text fields such as a
-    consultation's outcome), consultation dates, attachments (``details.attachments`` and
-    the attachment markup of ``details.documents``, ``*_attachments``, ``*_documents``),
-    the documents of a collection's groups, links in the text, change notes and the
-    withdrawal notice. Everything that moves on a publish without being content
-    (``updated_at``, ``public_updated_at``, ``publishing_request_id``, ``links``, ids,
-    analytics fields) is left out. ``base_url`` is the page's public URL: relative links
-    are resolved against it.
+    Kept: title, description, the text of the body (and of every other field a reader sees
+    in any schema: a guide's parts, a consultation's or call for evidence's outcome, a
+    step by step's steps, a smart answer's questions), consultation dates, a statistics
+    announcement's release date and status, a speech's date and place, a specialist
+    document's facets, attachments (``details.attachments`` and the attachment markup of
+    ``details.documents``, ``*_attachments``, ``*_documents``), the documents of a
+    collection's groups, links in the text, change notes and the withdrawal notice.
+    Everything that moves on a publish without being content (``updated_at``,
+    ``public_updated_at``, ``publishing_request_id``, ``links``, ids, slugs, analytics
+    fields, headings derived from the body) is left out. ``base_url`` is the page's public
+    URL: relative links are resolved against it.
     """
     details = data.get("details") if isinstance(data.get("details"), dict) else {}
     if isinstance(data.get("base_path"), str) and data["base_path"].startswith("/"):
@@ -160,6 +202,15 @@ def document_from_content_item(data: dict, *, base_url: str) -> Document:
     group_blocks, members = _collection(details, data.get("links"), base_url)
     blocks += group_blocks
     items += members
+    for name, label in _LABELLED_FIELDS:
+        value = details.get(name)
+        if isinstance(value, str) and (text := instant(value) if name in _INSTANT_FIELDS else collapse(value)):
+            blocks.append(f"{label}: {text}")
+    blocks += _metadata(details.get("metadata"))
+    read = {*_TEXT_FIELDS, *(name for name, _ in _DATE_FIELDS), *(name for name, _ in _LABELLED_FIELDS)}
+    found_blocks, found_items = _text_of({k: v for k, v in details.items() if k not in read}, base_url)
+    blocks += found_blocks
+    items += found_items
     items += _attachments(details, base_url)
     items += change_notes(data)
     notice = withdrawn_notice(data, base_url=base_url)
@@ -169,6 +220,55 @@ def document_from_content_item(data: dict, *, base_url: str) -> Document:
     attached = {item.key for item in items if item.kind == ATTACHMENT}
     items = [item for item in items if not (item.kind == LINK and item.key in attached)]
     return Document(title=title, blocks=tuple(blocks), items=tuple(items))
+
+
+def _text_of(value, base_url: str) -> tuple[list[str], list[Item]]:
+    """The reader-visible text under a part of ``details``, in a fixed order.
+
+    An object's text keys come in ``_TEXT_KEYS`` order, its other keys sorted (so a
+    reordering of keys by the publisher is no change); a list keeps its order.
+    """
+    blocks: list[str] = []
+    items: list[Item] = []
+    if isinstance(value, list):
+        for element in value:
+            found_blocks, found_items = _text_of(element, base_url)
+            blocks += found_blocks
+            items += found_items
+        return blocks, items
+    if not isinstance(value, dict):
+        return blocks, items
+    for key in [k for k in _TEXT_KEYS if k in value] + sorted(k for k in value if k not in _TEXT_KEY_SET):
+        if key in _NOT_TEXT or not isinstance(key, str) or key.endswith(_NOT_TEXT_SUFFIXES):
+            continue
+        field = value[key]
+        if key in _TEXT_KEY_SET or key.endswith("_detail"):
+            html = _html_of(field)
+            if html is not None:
+                found_blocks, found_items = html_blocks(html, base_url=base_url)
+                blocks += found_blocks
+                items += found_items
+                continue
+        if isinstance(field, dict | list):
+            found_blocks, found_items = _text_of(field, base_url)
+            blocks += found_blocks
+            items += found_items
+    return blocks, items
+
+
+def _metadata(metadata) -> list[str]:
+    """A specialist document's facets as "Label: value" lines (``case_state`` -> "Case state")."""
+    if not isinstance(metadata, dict):
+        return []
+    lines = []
+    for key in sorted(k for k in metadata if isinstance(k, str)):
+        value = metadata[key]
+        values = value if isinstance(value, list) else [value]
+        # Flags (bulk_published) and numbers are how the page was made, not what it says.
+        words = [collapse(v) for v in values if isinstance(v, str) and collapse(v)]
+        if words:
+            lines.append(f"{collapse(key.replace('_', ' ')).capitalize()}: {', '.join(words)}")
+    return lines
 
 
 def html_blocks(html: str | None, *, base_url: str) -> tuple[list[str], list[Item]]:
@@ -220,6 +320,11 @@ def change_notes(data: dict) -> list[Item]:
         if isinstance(single, str) and collapse(single) and collapse(single) not in texts:
             found.append(_change_note(single, instant(data.get("public_updated_at"))))
             texts.add(collapse(single))
+    # A statistics announcement's note on its latest change of date or state. Undated: it
+    # stays the same while later publishes move public_updated_at.
+    latest = details.get("latest_change_note")
+    if isinstance(latest, str) and collapse(latest) and collapse(latest) not in texts:
+        found.append(_change_note(latest, None))
     return [item for item in found if item.note]
 
 
@@ -458,15 +563,19 @@ class GovukContentSource(SourceKind):
     ``url`` is the public page (``https://www.gov.uk/government/publications/x``) or its
     Content API address; the API address is derived from the page's. No options.
 
-    The Document holds the title, description, body text, attachments and documents
-    (including a collection's documents), links in the text, change notes and the
-    withdrawal notice. Timestamps are compared as instants, so the same time written
-    with ``Z``, ``+00:00`` or ``+01:00`` is equal. ``updated_at``, ``public_updated_at``,
-    ``publishing_request_id``, ``links`` and other per-publish fields are not content and
-    never count as a change.
+    The Document holds the title, description, the text a reader sees in any schema (the
+    body, a guide's parts, an outcome, a step by step's steps...), dates and states shown
+    on the page (a consultation's closing date, a statistics release's date and status),
+    attachments and documents (including a collection's documents), links in the text,
+    change notes and the withdrawal notice. Timestamps are compared as instants, so the
+    same time written with ``Z``, ``+00:00`` or ``+01:00`` is equal. ``updated_at``,
+    ``public_updated_at``, ``publishing_request_id``, ``links``, ids, slugs and other
+    per-publish fields are not content and never count as a change.
 
     A change's summary leads with GOV.UK's own change note when one was added
-    ("change note: 'Added the June 2025 handbook.'"), then what else changed.
+    ("change note: 'Added the June 2025 handbook.'"), then a moved date or state in words
+    ("release date moved from 12 March 2026 9:30am to 9 April 2026 9:30am"), then what
+    else changed.
 
     Withdrawal is news: a ``withdrawn_notice`` becomes a notice item, and an HTTP 410
     (Gone) is recorded as a change that keeps the last known content and adds a
@@ -502,13 +611,97 @@ class GovukContentSource(SourceKind):
         return Reading(document, response.url, response.status, len(response.body), response.validators)
 
     def summarise(self, change: Change) -> str:
-        notes = [item for item in change.added_items if item.kind == CHANGE_NOTE]
-        if not notes:
-            return summarise(change)
-        newest = max(notes, key=lambda item: _sort_key(item.date))
-        lead = f"change note: {_quote(newest.note or newest.title, 200)}"
-        rest = dataclasses.replace(change, added_items=tuple(i for i in change.added_items if i is not newest))
-        return lead if rest.is_empty else f"{lead}; {summarise(rest)}"
+        fields, rest = field_changes(change)
+        parts = []
+        notes = [item for item in rest.added_items if item.kind == CHANGE_NOTE]
+        if notes:
+            newest = max(notes, key=lambda item: _sort_key(item.date))
+            parts.append(f"change note: {_quote(newest.note or newest.title, 200)}")
+            rest = dataclasses.replace(rest, added_items=tuple(i for i in rest.added_items if i is not newest))
+        parts += fields
+        if not parts or not rest.is_empty:
+            parts.append(summarise(rest))
+        return "; ".join(parts)
+
+
+# How a changed "Label: value" line is told: (what it is, whether a new value is a move).
+_FIELD_NOUNS = {
+    "Opens": ("opening date", True), "Closes": ("closing date", True),
+    "Release date": ("release date", True), "Previous release date": ("previous release date", True),
+    "Release status": ("release status", False), "Reason for cancellation": ("reason for cancellation", False),
+    "Delivered on": ("delivery date", True), "Location": ("location", False),
+    "Starts": ("start date", True), "Ends": ("end date", True),
+}
+_LONDON = "Europe/London"
+
+
+def field_changes(change: Change) -> tuple[list[str], Change]:
+    """Phrases for the labelled fields a change moved, and the change without their lines.
+
+    "release date moved from 12 March 2026 9:30am to 9 April 2026 9:30am", "release status
+    changed from provisional to confirmed", "reason for cancellation: 'Data not ready'".
+    The previous release date GOV.UK adds when a date moves is said by the move itself.
+    """
+    old = _fields(change.removed_lines)
+    new = _fields(change.added_lines)
+    phrases: list[str] = []
+    said: set[str] = set()
+    for label, (noun, moves) in _FIELD_NOUNS.items():
+        if label not in old and label not in new:
+            continue
+        said.add(label)
+        if label == "Previous release date" and ("Release date" in old or "Release date" in new):
+            continue
+        before, after = old.get(label), new.get(label)
+        if before is not None and after is not None:
+            verb = "moved" if moves else "changed"
+            phrases.append(f"{noun} {verb} from {_shown(before)} to {_shown(after)}")
+        elif after is not None:
+            phrases.append(f"{noun}: {_shown(after)}" if moves else f"{noun}: {_quote(after, 200)}")
+        else:
+            phrases.append(f"{noun} removed (was {_shown(before)})")
+    if not said:
+        return [], change
+    rest = dataclasses.replace(
+        change,
+        added_lines=tuple(line for line in change.added_lines if _label(line) not in said),
+        removed_lines=tuple(line for line in change.removed_lines if _label(line) not in said),
+    )
+    return phrases, rest
+
+
+def _label(line: str) -> str | None:
+    label, sep, _value = line.partition(": ")
+    return label if sep and label in _FIELD_NOUNS else None
+
+
+def _fields(lines: Iterable[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for line in lines:
+        if label := _label(line):
+            found.setdefault(label, line.partition(": ")[2])
+    return found
+
+
+def _shown(value: str) -> str:
+    """An instant as London's date and time ("13 July 2016 10:45pm"), a day as a day, text as is."""
+    from zoneinfo import ZoneInfo
+
+    if _ISO_DAY.fullmatch(value):
+        return f"{int(value[8:10])} {datetime.strptime(value, '%Y-%m-%d'):%B %Y}"
+    if "T" in value:
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if when.tzinfo is not None:
+            when = when.astimezone(ZoneInfo(_LONDON))
+            clock = f"{when:%I:%M%p}".lstrip("0").lower().replace(":00", "")
+            return f"{when.day} {when:%B %Y} {clock}"
+    return value
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 # --- Search API ------------------------------------------------------------------------------
