@@ -23,7 +23,7 @@ from monitor.errors import CheckFailed, describe, one_line
 from monitor.fetch import Fetcher, Validators
 from monitor.ledger import Mark, Milestone, due_event, london_date, standing, target
 from monitor.notify import for_commitment, for_source_health
-from monitor.sources import make_source
+from monitor.sources import READS, make_source
 from storage import STALE, CheckMeta, DatabaseUnavailable, Store, Unchanged
 
 log = logging.getLogger("sendwatch.check")
@@ -228,7 +228,7 @@ async def check_sources(
 ) -> list[CheckResult]:
     """Check the given sources (default: every enabled one) concurrently, within the
     per-host limits, and return one result per source in config order."""
-    store.sync_sources(settings.sources)
+    store.sync_sources(settings.sources, READS)
     wanted = set(source_ids) if source_ids else None
     candidates = list(settings.sources) + (followed_sources(store) if settings.ledger.follow else [])
     chosen = [s for s in candidates if (s.id in wanted if wanted is not None else s.enabled)]

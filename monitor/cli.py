@@ -26,7 +26,7 @@ from monitor.ledger import DELIVERED, DROPPED, MARKS, OVERDUE, target
 from monitor.match import Subject, match
 from monitor.outbox import send_due
 from monitor.since import parse_since
-from monitor.sources import KINDS, make_source
+from monitor.sources import KINDS, READS, make_source
 from storage import DatabaseUnavailable, NotificationDraft, Store
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -92,7 +92,7 @@ def _open(args, *, sync: bool = True) -> tuple[Settings, Store]:
     settings = load_settings(args.config)
     store = Store(settings.database_url)
     if sync:
-        store.sync_sources(settings.sources)
+        store.sync_sources(settings.sources, READS)
     return settings, store
 
 
@@ -115,7 +115,7 @@ def cmd_init(args) -> int:
         print(f"wrote {target}: the shipped SEND watchlist; edit it to suit you.")
     settings = load_settings(target)
     with Store(settings.database_url) as store:
-        store.sync_sources(settings.sources)
+        store.sync_sources(settings.sources, READS)
     print(f"database ready: {settings.database_url}")
     print(f"{len(settings.sources)} sources configured. Next: sendwatch check")
     return EXIT_OK

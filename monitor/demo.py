@@ -40,6 +40,7 @@ from pathlib import Path
 
 from config import load_settings
 from monitor.service import Service, ServiceError
+from monitor.sources import READS
 from storage import Store
 
 MARKER = ".sendwatch-demo"  # a folder holding this is the demo's to clear and reuse
@@ -371,7 +372,7 @@ def run_demo(args) -> int:
         print(f"  demo site: {site.base}/ (a pretend GOV.UK whose pages change as the demo goes on)")
         print(f"  config:    {config}\n", flush=True)
         with Store(settings.database_url) as store:
-            store.sync_sources(settings.sources)
+            store.sync_sources(settings.sources, READS)
             return asyncio.run(_run(settings, store, config, env, site, folder, wait=not args.no_wait))
     finally:
         site.stop()

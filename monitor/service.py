@@ -80,6 +80,7 @@ from monitor.fetch import Fetcher
 from monitor.launch import hold_signals
 from monitor.outbox import send_due
 from monitor.sdnotify import sd_notify
+from monitor.sources import READS
 from storage import Store
 
 log = logging.getLogger("sendwatch.service")
@@ -283,7 +284,7 @@ class Service:
             raise ServiceError(f"another sendwatch serve is running on the database "
                                f"{shown_url(self.settings.database_url)}; stop it first")
         self.store.migrate()
-        self.store.sync_sources(self.settings.sources)
+        self.store.sync_sources(self.settings.sources, READS)
         app = self._make_web_app()  # binds the port first: a busy port fails the start
         self.fetcher = Fetcher(self.settings.fetch)
         await self.fetcher.__aenter__()
@@ -636,7 +637,7 @@ class Service:
             # Those are bound to what is open (the database, the fetcher, the socket): keep them.
             fresh = fresh.model_copy(update={"database_url": old.database_url, "data_dir": old.data_dir,
                                              "fetch": old.fetch, "web": old.web})
-            self.store.sync_sources(fresh.sources)
+            self.store.sync_sources(fresh.sources, READS)
         except ConfigError as exc:
             log.error(logfmt("reload", status="failed", outcome=f"{exc}; keeping the configuration in use"))
             self.last_reload = {"at": at, "ok": False, "error": str(exc)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -225,14 +225,20 @@ class Store:
 
     # -- sources -------------------------------------------------------------------------
 
-    def sync_sources(self, sources: Iterable) -> None:
-        """Make the configured sources known; those no longer configured become inactive."""
+    def sync_sources(self, sources: Iterable, reads: Mapping[str, int] | None = None) -> None:
+        """Make the configured sources known; those no longer configured become inactive.
+        ``reads`` is each kind's reading now (``monitor.sources.READS``): a source whose
+        kind reads differently from when it was last synced starts a new baseline, as an
+        edit of its options does."""
         sources = list(sources)
+        reads = reads or {}
         with self._session.begin() as session:
             locking.exclusive(session.connection(), locking.SOURCES)  # two processes would add each source
             known = {r.id: r for r in session.scalars(select(SourceRecord))}
             for settings in sources:
                 data = settings.model_dump(mode="json")
+                if reads.get(settings.kind, 1) > 1:  # absent for 1, so a first reading costs no baseline
+                    data["reads"] = reads[settings.kind]
                 record = known.get(settings.id)
                 if record is None:
                     session.add(SourceRecord(id=settings.id, kind=settings.kind, url=settings.url,

@@ -365,3 +365,19 @@ def test_a_newer_reading_than_another_process_recorded_is_sent_back_to_be_compar
         assert len(store.changes()) == 1 and len(store.checks("code")) == 2  # nothing of it was written
         # An unchanged reading of V1, newer than the recorded V2: V1 is back, to compare again.
         assert store.record_unchanged("code", at(3), seen_snapshot_id=v1).outcome == STALE
+
+
+def test_a_kind_that_reads_pages_differently_now_starts_a_new_baseline_once(database_url):
+    # Upgrading sendwatch may change what a kind reads of the same page (text it did not
+    # read before): that is not the publisher's change, so such sources start afresh.
+    with open_store(database_url) as store:
+        store.record_document("code", V1, None, at(0), etag='"abc"')
+        store.sync_sources([SOURCE], {"page": 1})  # reading 1 is the reading of old
+        assert store.source_state("code").snapshot_id is not None
+        store.sync_sources([SOURCE], {"page": 2})
+        state = store.source_state("code")
+        assert state.snapshot_id is None and state.etag is None
+        assert store.record_document("code", V2, None, at(1)).outcome == "first"
+        store.sync_sources([SOURCE], {"page": 2})  # once: the same reading keeps its baseline
+        assert store.source_state("code").snapshot_id is not None
+        assert store.changes() == []

@@ -12,8 +12,12 @@ KINDS: dict[str, type[SourceKind]] = {
 }
 
 
+# What each kind's reading is now (SourceKind.reads), for the record to compare with.
+READS: dict[str, int] = {kind: cls.reads for kind, cls in KINDS.items()}
+
+
 def make_source(settings) -> SourceKind:
     return KINDS[settings.kind](settings)
 
 
-__all__ = ["KINDS", "Reading", "SourceKind", "make_source"]
+__all__ = ["KINDS", "READS", "Reading", "SourceKind", "make_source"]

@@ -79,6 +79,11 @@ class SourceKind:
     # Discovery kinds list documents (results, entries, publications): each new one is
     # matched against every commitment, and may be followed on its own from then on.
     discovers: ClassVar[bool] = False
+    # How this kind turns an answer into a Document. Raised when a change of that reading
+    # would make the same page's Document differ from the stored one: the next check of
+    # each such source then starts a new baseline, instead of reporting text it merely
+    # reads now (or no longer) as the publisher's change.
+    reads: ClassVar[int] = 1
 
     def __init__(self, settings: SourceSettings) -> None:
         self.settings = settings

@@ -585,6 +585,7 @@ class GovukContentSource(SourceKind):
     """
 
     kind = "govuk-content"
+    reads = 2  # 2: the text of every schema (guide parts, *_detail, release dates and state)
     needs_previous = True  # a 410 keeps the previous content and adds the notice
 
     @property

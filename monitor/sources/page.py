@@ -46,6 +46,7 @@ class PageSource(SourceKind):
     """
 
     kind = "page"
+    reads = 2  # 2: headline figures (aside.stat-headline), footnote markers apart from their word
     Options = PageOptions
 
     async def read(self, fetcher: Fetcher, validators: Validators | None,
