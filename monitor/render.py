@@ -48,6 +48,10 @@ def one_line(text: str, limit: int = MAX_SUBJECT) -> str:
     # Controls go as they go from page text; line breaks and other unprintables become spaces.
     text = "".join(ch if ch.isprintable() else " " for ch in without_controls(text))
     text = " ".join(text.split())
+    # Python's email headers decode an RFC 2047 encoded word as they are set, so a title
+    # such as "=?utf-8?q?a=0D=0ABcc:_x?=" would become a line break and a header of its own.
+    # A word joiner between "=" and "?" shows the same and is no encoded word.
+    text = text.replace("=?", "=\u2060?")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

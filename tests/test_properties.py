@@ -256,6 +256,8 @@ SETTINGS = Settings()
 @example(Message("s", "h", "t", links=[("The document", "https://[::1")]))
 @example(Message("s", "h", "t", links=[("The document", " javascript:alert(1)")]))
 @example(Message("s", "h", "t", items=[("Plan", "https://www.gov.uk/\u2028\x1b")]))
+@example(Message("=?utf-8?q?a=0D=0ABcc:_evil@example.org?=", "h", "t"))  # an encoded word hiding a header
+@example(Message("=?utf-8?q?x?=", "h", "t"))
 def test_an_email_of_hostile_text_has_no_control_character_markup_or_header_of_its_own(message):
     plain, html = plain_text(message), html_text(message)
     assert_clean(plain)
