@@ -70,6 +70,8 @@ class Recorded:
     development_ids: tuple[int, ...] = ()  # developments this recording made, or made out of possible ones
     followed: tuple[str, ...] = ()  # ids of sources followed from now on
     possible_ids: tuple[int, ...] = ()  # possible developments it recorded, for a person to review
+    developed: tuple[str, ...] = ()  # the commitments of development_ids, in order
+    possible: tuple[str, ...] = ()  # the commitments of possible_ids, in order
     seen_again: tuple[int, ...] = ()  # developments (of any status) whose document it saw again
     queued: int = 0  # development emails it queued
     by_another: bool = False  # another process had already recorded what this check saw, or newer
@@ -420,6 +422,8 @@ class Store:
             change_id = None
             development_ids: list[int] = []
             possible_ids: list[int] = []
+            developed: list[str] = []
+            possible: list[str] = []
             seen_again: list[int] = []
             queued = 0
             followed: list[str] = []
@@ -445,15 +449,17 @@ class Store:
                         development.status = DEVELOPMENT
                     elif development.status == POSSIBLE:
                         possible_ids.append(development.id)
+                        possible.append(development.commitment_id)
                         continue
                     development_ids.append(development.id)
+                    developed.append(development.commitment_id)
                     queued += len(_enqueue(session, draft.notify, meta.started_at, development_id=development.id))
                     if draft.follow and _follow(session, draft.follow, development.id, meta.started_at):
                         followed.append(draft.follow["id"])
             source.current_snapshot_id = snapshot.id
             _succeeded(source, meta, etag, last_modified)
             return Recorded(check.id, outcome, snapshot.id, change_id, tuple(development_ids), tuple(followed),
-                            tuple(possible_ids), tuple(seen_again), queued)
+                            tuple(possible_ids), tuple(developed), tuple(possible), tuple(seen_again), queued)
 
     def record_failure(self, source_id: str, error: str, meta: CheckMeta,
                        notifications: Iterable[NotificationDraft] = ()) -> Recorded:
