@@ -143,9 +143,11 @@ def find_developments(change: Change, *, source: SourceSettings, summary: str, t
             judged = judge(found, subject.titles, rejections)
             if judged.status is None:
                 continue
-            url = _evidence_url(found, change)
+            evidence = _evidence(found, change)
+            url = evidence.url if evidence else None
             key = document_key(url) if url else _change_key(change, source)
-            drafts.append(_draft(judged, summary, url or source.url, document=key))
+            drafts.append(_draft(judged, summary, url or source.url, document=key,
+                                 document_title=evidence.title if evidence else None))
         return drafts
     drafts = []
     updated = {new.identity for _old, new in change.updated_items}
@@ -162,7 +164,7 @@ def find_developments(change: Change, *, source: SourceSettings, summary: str, t
             # Only a web address is followed: a feed's link may be anything, javascript: included.
             kind = follow_kind(item) if follow_kind and is_web_url(item.url) else None
             follow = follow_settings(item, kind, source, found.commitment_id) if kind else None
-            drafts.append(_draft(judged, title, item.url, item.key, follow, item_key(item, is_update)))
+            drafts.append(_draft(judged, title, item.url, item.key, follow, item_key(item, is_update), item.title))
     return drafts
 
 
@@ -184,13 +186,13 @@ def follow_settings(item: Item, kind: str, source: SourceSettings, commitment_id
             "interval": source.interval, "commitments": [commitment_id], "enabled": True}
 
 
-def _evidence_url(found: Match, change: Change) -> str | None:
-    """The link of the document whose title is the strongest evidence, if there is one:
+def _evidence(found: Match, change: Change) -> Item | None:
+    """The document whose title is the strongest evidence, if there is one with a link:
     "a new document was published" is best shown by that document."""
     titles = {hit.text for hit in found.hits if hit.where in ("expected document", "document title")}
     for item in list(change.added_items) + [new for _old, new in change.updated_items]:
         if item.url and item.title in titles:
-            return item.url
+            return item
     return None
 
 
@@ -205,7 +207,9 @@ def _item_title(item: Item, updated: bool) -> str:
 
 
 def _draft(judged: Judgement, title: str, url: str | None, item_key: str | None = None,
-           follow: dict | None = None, document: str | None = None) -> DevelopmentDraft:
+           follow: dict | None = None, document: str | None = None,
+           document_title: str | None = None) -> DevelopmentDraft:
     return DevelopmentDraft(commitment_id=judged.commitment_id, title=title, score=judged.score,
                             evidence=[asdict(hit) for hit in judged.hits], item_key=item_key, url=url,
-                            follow=follow, document_key=document, status=judged.status)
+                            follow=follow, document_key=document, document_title=document_title,
+                            status=judged.status)

@@ -165,6 +165,7 @@ class DevelopmentRecord(Base):
     # What identifies the document across sources ("gov.uk:/government/publications/x",
     # "parliament-publication:123"); None when the change names no document.
     document_key: Mapped[str | None] = mapped_column(Text)
+    document_title: Mapped[str | None] = mapped_column(Text)  # the document's own title, when it has one
     # development | possible (a person is to confirm or reject it) | confirmed | rejected
     status: Mapped[str] = mapped_column(String(20), default="development", server_default="development")
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

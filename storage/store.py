@@ -111,6 +111,7 @@ class DevelopmentDraft:
     follow: dict | None = None  # settings of a source to follow from now on, if any
     notify: tuple[NotificationDraft, ...] = ()  # one per subscribed recipient
     document_key: str | None = None  # what identifies the document; None: the change names none
+    document_title: str | None = None  # its own title (the development's title says what happened)
     status: str = DEVELOPMENT  # or POSSIBLE
 
 
@@ -120,7 +121,7 @@ class Rejection:
 
     commitment_id: str
     document_key: str | None
-    title: str
+    title: str  # the document's own title, else the development's
     rejected_at: datetime
 
 
@@ -566,8 +567,9 @@ class Store:
                notifications: Iterable[NotificationDraft] = ()) -> bool:
         """A person's verdict: CONFIRMED (a possible development becomes one, and its
         ``notifications`` are queued with it) or REJECTED (a possible development, or a
-        development, is set aside for good). False when the development is not, or no
-        longer, in a state the verdict applies to (another person got there first)."""
+        development, is set aside for good, and a document followed from it no longer is).
+        False when the development is not, or no longer, in a state the verdict applies to
+        (another person got there first)."""
         allowed = {CONFIRMED: (POSSIBLE,), REJECTED: (POSSIBLE, DEVELOPMENT, CONFIRMED)}[verdict]
         with self._session.begin() as session:
             done = session.scalar(update(DevelopmentRecord).where(
@@ -577,13 +579,18 @@ class Store:
                 return False
             if verdict == CONFIRMED:
                 _enqueue(session, notifications, at, development_id=development_id)
+            else:  # a document that is not a development is not followed either
+                session.execute(update(SourceRecord).where(SourceRecord.origin == "followed",
+                                                           SourceRecord.followed_from == development_id)
+                                .values(active=False))
             return True
 
     def rejections(self) -> list[Rejection]:
         """Every document a person rejected, and for which commitment, oldest first."""
         with self._session() as session:
             rows = session.execute(select(DevelopmentRecord.commitment_id, DevelopmentRecord.document_key,
-                                          DevelopmentRecord.title, DevelopmentRecord.reviewed_at,
+                                          func.coalesce(DevelopmentRecord.document_title, DevelopmentRecord.title),
+                                          DevelopmentRecord.reviewed_at,
                                           DevelopmentRecord.detected_at)
                                    .where(DevelopmentRecord.status == REJECTED)
                                    .order_by(DevelopmentRecord.reviewed_at, DevelopmentRecord.id))
@@ -823,7 +830,7 @@ def _development(session: Session, draft: DevelopmentDraft, change_id: int, sour
     values = {"commitment_id": draft.commitment_id, "change_id": change_id, "source_id": source_id,
               "item_key": draft.item_key, "title": draft.title, "url": draft.url, "score": draft.score,
               "evidence": draft.evidence, "detected_at": at, "document_key": draft.document_key,
-              "status": draft.status}
+              "document_title": draft.document_title, "status": draft.status}
     if draft.document_key is None:
         record = DevelopmentRecord(**values)
         session.add(record)

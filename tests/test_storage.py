@@ -461,3 +461,17 @@ def test_a_possible_development_seen_again_with_enough_evidence_becomes_a_develo
         (development,) = store.developments()
         assert development.status == DEVELOPMENT and again.development_ids == (development.id,)
         assert len(store.notifications()) == 2
+
+
+def test_a_rejected_development_is_no_longer_followed(database_url):
+    from dataclasses import replace
+
+    from storage import REJECTED
+
+    with open_store(database_url) as store:
+        follow = {"id": "followed-plan", "kind": "govuk-content", "url": "https://www.gov.uk/plan",
+                  "interval": 3600.0, "commitments": ["send-review"], "enabled": True}
+        recorded = _sighted(store, "code", 0, replace(_plan(), follow=follow))
+        assert recorded.followed == ("followed-plan",) and [s.id for s in store.followed_sources()] == ["followed-plan"]
+        assert store.review(recorded.development_ids[0], REJECTED, T0)
+        assert store.followed_sources() == []

@@ -41,6 +41,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('developments', schema=None) as batch_op:
         batch_op.add_column(sa.Column('document_key', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('document_title', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('status', sa.String(length=20), server_default='development', nullable=False))
         batch_op.add_column(sa.Column('reviewed_at', storage.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_unique_constraint(batch_op.f('uq_developments_commitment_id'), ['commitment_id', 'document_key'])
@@ -54,6 +55,7 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f('uq_developments_commitment_id'), type_='unique')
         batch_op.drop_column('reviewed_at')
         batch_op.drop_column('status')
+        batch_op.drop_column('document_title')
         batch_op.drop_column('document_key')
 
     with op.batch_alter_table('development_sightings', schema=None) as batch_op:
