@@ -42,6 +42,8 @@ class CheckResult:
     error: str | None = None
     change_id: int | None = None
     developments: tuple[str, ...] = ()  # commitment ids
+    possible: tuple[str, ...] = ()  # commitment ids of possible developments, for a person to review
+    seen_again: int = 0  # documents already known as developments (or rejected), seen again
     followed: tuple[str, ...] = ()  # sources followed from now on
     queued: int = 0  # notifications written to the outbox with this check
 
@@ -203,7 +205,8 @@ def _record_once(source, settings: SourceSettings, store: Store, config: Setting
         follow_kind = source.follow_kind if config.ledger.follow else None
         drafts = [replace(d, notify=for_commitment(config, "development", d.commitment_id))
                   for d in find_developments(change, source=settings, summary=summary, targets=targets,
-                                             discovers=source.discovers, follow_kind=follow_kind)]
+                                             discovers=source.discovers, follow_kind=follow_kind,
+                                             rejections=store.rejections())]
     recorded = store.record_document(settings.id, reading.document, change, meta, summary=summary,
                                      etag=etag, last_modified=last_modified, developments=drafts,
                                      notifications=health, expected_snapshot_id=state.snapshot_id)
@@ -213,8 +216,9 @@ def _record_once(source, settings: SourceSettings, store: Store, config: Setting
         return _recorded(settings.id, recorded, meta, len(health))
     summary = summary or _describe_first(reading.document)
     return _result(settings.id, recorded.outcome, meta, summary=summary, change_id=recorded.change_id,
-                   developments=tuple(sorted({d.commitment_id for d in drafts})), followed=recorded.followed,
-                   queued=len(health) + sum(len(d.notify) for d in drafts))
+                   developments=tuple(sorted(set(recorded.developed))), possible=tuple(sorted(set(recorded.possible))),
+                   seen_again=len(recorded.seen_again), followed=recorded.followed,
+                   queued=len(health) + recorded.queued)
 
 
 def _recorded(source_id: str, recorded, meta: CheckMeta, queued: int) -> CheckResult:

@@ -17,17 +17,19 @@ from sqlalchemy.engine import make_url
 from config import ConfigError, Settings, load_settings, parse_duration
 from config.loader import DEFAULT_FILENAME, embedded_watchlist_text
 from monitor.check import check_sources, ledger_standings
+from monitor.developments import POSSIBLE_FROM, judge
 from monitor.diff import render_text
 from monitor.document import without_controls
 from monitor.errors import one_line
 from monitor.export import standing_dict, to_csv, to_json
 from monitor.launch import release_signals
 from monitor.ledger import DELIVERED, DROPPED, MARKS, OVERDUE, target
-from monitor.match import Subject, match
+from monitor.match import THRESHOLD, Subject, match
+from monitor.notify import for_commitment
 from monitor.outbox import send_due
 from monitor.since import parse_since
 from monitor.sources import KINDS, READS, make_source
-from storage import DatabaseUnavailable, NotificationDraft, Store
+from storage import CONFIRMED, DEVELOPMENT, POSSIBLE, REJECTED, DatabaseUnavailable, NotificationDraft, Store
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 # The largest count either database takes (LIMIT is a signed 64-bit integer), and the
@@ -139,6 +141,12 @@ def cmd_check(args) -> int:
         print(f"{r.outcome:<12} {r.source_id:<{width}}  {_shown(detail)}{ref}".rstrip())
         if r.developments:
             print(f"{'':<12} {'':<{width}}  development for: {', '.join(r.developments)}")
+        if r.possible:
+            print(f"{'':<12} {'':<{width}}  possible development for: {', '.join(r.possible)} "
+                  "(confirm or reject: sendwatch review)")
+        if r.seen_again:
+            print(f"{'':<12} {'':<{width}}  seen before: {r.seen_again} document(s) already recorded, "
+                  "kept as further evidence (no new email)")
         for followed in r.followed:
             print(f"{'':<12} {'':<{width}}  now following: {followed}")
     print("checked {} source(s): {}".format(
@@ -374,7 +382,9 @@ def cmd_explain(args) -> int:
         if record is None:
             raise UsageError(f"no change {args.change} (see: sendwatch changes)")
         change = store.change_detail(record)
-        developments = store.developments(change_id=record.id)
+        developments = store.developments(change_id=record.id, statuses=None)
+        sightings = [(s, store.development(s.development_id)) for s in store.sightings(change_id=record.id)]
+        rejections = store.rejections()
         source_record = store.source(record.source_id)
     print(f"change {record.id} of {record.source_id} at {_fmt_time(record.detected_at)}: {_shown(record.summary)}")
     targets = [target(c) for c in settings.commitments]
@@ -387,23 +397,87 @@ def cmd_explain(args) -> int:
     if developments:
         print("\nrecorded developments:")
         for d in developments:
-            print(f"  {d.commitment_id}: {_shown(d.title)} (score {d.score:.2f})")
+            status = "" if d.status == DEVELOPMENT else f" [{d.status}]"
+            print(f"  {d.commitment_id}: {_shown(d.title)} (score {d.score:.2f}){status}")
     else:
         print("\nno development was recorded for this change")
-    print("\nhow it scores against the commitments now (threshold 0.5):")
+    if sightings:
+        print("\nseen before (further evidence, no new development or email):")
+        for sighting, first in sightings:
+            print(f"  {first.commitment_id}: {_shown(sighting.title)} (score {sighting.score:.2f}) is development "
+                  f"{first.id} [{first.status}], first recorded with change {first.change_id}")
+    print(f"\nhow it scores against the commitments now (a development from {THRESHOLD}, "
+          f"a possible one from {POSSIBLE_FROM}):")
     if discovers:
         items = list(change.added_items) + [new for _old, new in change.updated_items]
         for item in items:
             print(f"\n document {item.title!r}:")
             for m in match(Subject.of_item(item), targets, bound):
-                print("  " + _shown(m.explain()).replace("\n", "\n  "))
+                print("  " + _shown(judge(m, (item.title,), rejections).explain()).replace("\n", "\n  "))
     else:
         considered = [t for t in targets if t.id in bound]
         if not considered:
             print("  its source is configured for no commitment, so it is matched against none")
-        for m in match(Subject.of_change(change), considered, bound):
-            print("  " + _shown(m.explain()).replace("\n", "\n  "))
+        subject = Subject.of_change(change)
+        for m in match(subject, considered, bound):
+            print("  " + _shown(judge(m, subject.titles, rejections).explain()).replace("\n", "\n  "))
     return EXIT_OK
+
+
+def cmd_review(args) -> int:
+    settings, store = _open(args)
+    with store:
+        if args.action == "list":
+            if args.ids:
+                raise UsageError("review lists every possible development; give ids only to confirm or reject")
+            _list_possible(store.developments(statuses=(POSSIBLE,)))
+            return EXIT_OK
+        if not args.ids:
+            raise UsageError(f"give the id of each development to {args.action} (see: sendwatch review)")
+        verdict = CONFIRMED if args.action == "confirm" else REJECTED
+        allowed = (POSSIBLE,) if verdict == CONFIRMED else (POSSIBLE, DEVELOPMENT, CONFIRMED)
+        chosen = []
+        for development_id in dict.fromkeys(args.ids):  # all checked before any is changed
+            d = store.development(development_id)
+            if d is None:
+                raise UsageError(f"there is no development {development_id} (see: sendwatch review)")
+            if d.status not in allowed:
+                raise UsageError(f"development {development_id} is rejected already" if d.status == REJECTED else
+                                 f"development {development_id} is {d.status}, not possible: only a possible "
+                                 "development can be confirmed")
+            chosen.append(d)
+        now = datetime.now(UTC)
+        for d in chosen:
+            notify = for_commitment(settings, "development", d.commitment_id) if verdict == CONFIRMED else ()
+            if not store.review(d.id, verdict, now, notify):
+                print(f"development {d.id}: someone else reviewed it meanwhile; left as they decided")
+                continue
+            if verdict == CONFIRMED:
+                print(f"development {d.id} confirmed for {d.commitment_id}: {_shown(d.title)} "
+                      f"({len(notify)} email(s) queued)")
+            else:
+                print(f"development {d.id} rejected for {d.commitment_id}: {_shown(d.title)} "
+                      "(not raised again for it; similar titles score lower)")
+        report = send_due(settings, store) if verdict == CONFIRMED else None
+    if report is not None:
+        _print_report(report)
+    return EXIT_OK
+
+
+def _list_possible(possible) -> None:
+    if not possible:
+        print("nothing to review: no possible developments")
+        return
+    print(f"possible developments ({len(possible)}), newest first: confirm with sendwatch review confirm ID, "
+          "reject with sendwatch review reject ID")
+    for d in possible:
+        link = f" <{d.url}>" if d.url else ""
+        print(f"\n{d.id:>5}  {d.commitment_id}  {_fmt_time(d.detected_at)}  {_shown(d.title)}{_shown(link)}")
+        print(f"       score {d.score:.2f} (a development from {THRESHOLD}), change {d.change_id} of {d.source_id}")
+        for hit in d.evidence or []:
+            what = hit.get("text") if hit.get("where") == "rejected before" else \
+                f"{hit.get('phrase')!r} in {hit.get('text')!r}"
+            print(f"       {float(hit.get('weight') or 0):+.2f} {hit.get('where')}: {_shown(what)}")
 
 
 def cmd_export(args) -> int:
@@ -476,6 +550,8 @@ COMMANDS = {
                     "--note \"Improvement plan published 2 March 2023\""),
     "explain": (cmd_explain, "why a change did or did not become a development",
                 "sendwatch explain 12"),
+    "review": (cmd_review, "possible developments: list them, confirm (sends them) or reject (never again)",
+               "sendwatch review\n  sendwatch review confirm 14\n  sendwatch review reject 15 16"),
     "notify": (cmd_notify, "email: send what is due in the outbox, or a test email to every recipient",
                "sendwatch notify test\n  sendwatch notify send"),
     "serve": (cmd_serve, "run as a service: scheduled checks, email, the dashboard on 127.0.0.1",
@@ -534,6 +610,10 @@ def build_parser() -> argparse.ArgumentParser:
     parsers["commitments"].add_argument("--note", help="why (required for delivered and dropped)")
     parsers["commitments"].add_argument("--json", action="store_true", help="machine-readable output")
     parsers["explain"].add_argument("change", type=_record_id("change"), metavar="CHANGE_ID")
+    parsers["review"].add_argument("action", nargs="?", choices=["list", "confirm", "reject"], default="list",
+                                   help="list (the default), confirm or reject")
+    parsers["review"].add_argument("ids", nargs="*", type=_record_id("development"), metavar="ID",
+                                   help="development ids (with confirm or reject)")
     parsers["notify"].add_argument("action", choices=["test", "send"])
     parsers["status"].add_argument("--json", action="store_true", help="machine-readable output")
     parsers["demo"].add_argument("--dir", metavar="DIR", help="where the demo keeps its files (default: a new "

@@ -4,6 +4,12 @@ A change from an ordinary source is scored as a whole against the commitments it
 is configured for. A change from a discovery source (a search, a feed, a committee's
 publications) is scored one discovered document at a time, against every commitment,
 and a document that is a development can be followed from then on.
+
+Each development names the document it is about (``document_key``), so the same document
+found again by another route (the finder feed, a search, a watched page linking to it) is
+recognised as the same event. A score a little below the threshold is a *possible*
+development, for a person to confirm or reject; a document that resembles one a person
+rejected for a commitment scores lower for it, with a hit that says so.
 """
 
 from __future__ import annotations
@@ -11,41 +17,163 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 from config.settings import SourceSettings, is_web_url
 from monitor.diff import Change
-from monitor.document import PUBLICATION, RESULT, Item
-from monitor.match import Match, Subject, Target, match
-from storage import DevelopmentDraft
+from monitor.document import CHANGE_NOTE, PUBLICATION, RESULT, Item
+from monitor.match import THRESHOLD, Hit, Match, Subject, Target, match
+from storage import DEVELOPMENT, POSSIBLE, DevelopmentDraft, Rejection
 
 _SLUG = re.compile(r"[^a-z0-9]+")
+_WORD = re.compile(r"\w+")
+
+# A score from POSSIBLE_FROM up to the threshold is a possible development: close enough to
+# ask a person, not enough to tell subscribers. Below it, a change is only a change.
+POSSIBLE_FROM = 0.3
+# A document whose title shares at least ALIKE of its words with one a person rejected for
+# a commitment loses REJECTED_WEIGHT for that commitment: a title the matcher found strong
+# (0.8) becomes a question for a person (0.4), an expected document's title (1.0) stays
+# a development (0.6).
+ALIKE = 0.8
+REJECTED_WEIGHT = 0.4
+_GOVUK_HOSTS = ("www.gov.uk", "gov.uk")
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """A commitment's Match, with what people's rejections take off it, and what that makes
+    of it: a development, a possible development, or nothing."""
+
+    found: Match
+    rejected: tuple[Hit, ...] = ()
+
+    @property
+    def commitment_id(self) -> str:
+        return self.found.commitment_id
+
+    @property
+    def score(self) -> float:
+        return round(max(self.found.score + sum(h.weight for h in self.rejected), 0.0), 2)
+
+    @property
+    def status(self) -> str | None:
+        if self.score >= THRESHOLD:
+            return DEVELOPMENT
+        return POSSIBLE if self.score >= POSSIBLE_FROM else None
+
+    @property
+    def hits(self) -> tuple[Hit, ...]:
+        return self.found.hits + self.rejected
+
+    def explain(self) -> str:
+        """The scorer's own account, then what rejections took off and the verdict."""
+        lines = [self.found.explain()]
+        for hit in self.rejected:
+            lines.append(f"  {hit.weight:+.2f} {hit.where}: {hit.text}")
+        if self.rejected or self.status == POSSIBLE:
+            verdict = {DEVELOPMENT: "a development",
+                       POSSIBLE: f"a possible development (from {POSSIBLE_FROM} to {THRESHOLD}): a person "
+                                 "confirms or rejects it with sendwatch review",
+                       None: f"not a development (below {POSSIBLE_FROM})"}[self.status]
+            lines.append(f"  = score {self.score:.2f}: {verdict}")
+        return "\n".join(lines)
+
+
+def judge(found: Match, titles: Sequence[str], rejections: Sequence[Rejection]) -> Judgement:
+    """``found`` with a negative hit for each rejected document of its commitment whose
+    title is like one of ``titles`` (the titles of what is being scored)."""
+    rejected = []
+    for rejection in rejections:
+        if rejection.commitment_id != found.commitment_id:
+            continue
+        for title in titles:
+            shared, total = _alike(title, rejection.title)
+            if total and shared / total >= ALIKE:
+                rejected.append(Hit(
+                    rejection.title, "rejected before",
+                    f"{rejection.title!r} (by a person on {rejection.rejected_at:%Y-%m-%d}; "
+                    f"{shared} of {total} words as in {title!r})", -REJECTED_WEIGHT))
+                break
+    return Judgement(found, tuple(rejected[:1]))  # one rejection says it; more would not say more
+
+
+def _alike(a: str, b: str) -> tuple[int, int]:
+    """Words two titles share, and the words of both: plain words, not the matcher's long
+    forms, which would make every SEND title look like every other."""
+    words_a, words_b = set(_WORD.findall(a.casefold())), set(_WORD.findall(b.casefold()))
+    return len(words_a & words_b), len(words_a | words_b)
+
+
+def document_key(url: str | None) -> str | None:
+    """What identifies a document whatever route found it: its GOV.UK path for a GOV.UK
+    address (``gov.uk:/government/publications/x``), else its address without scheme,
+    query, fragment or trailing slash."""
+    if not url or not is_web_url(url):
+        return None
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    path = parts.path.rstrip("/") or "/"
+    if host in _GOVUK_HOSTS:
+        return f"gov.uk:{path}"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{host}{port}{path}"
+
+
+def item_key(item: Item, updated: bool = False) -> str | None:
+    """The document a discovered item is: a Committee publication by its id, anything else
+    by its address. An update is an event of its own, known by the day it was made."""
+    key = f"parliament-publication:{item.key}" if item.kind == PUBLICATION else document_key(item.url)
+    if key and updated and item.date:
+        key += f"@{item.date[:10]}"
+    return key
 
 
 def find_developments(change: Change, *, source: SourceSettings, summary: str, targets: Sequence[Target],
-                      discovers: bool, follow_kind=None) -> list[DevelopmentDraft]:
+                      discovers: bool, follow_kind=None,
+                      rejections: Sequence[Rejection] = ()) -> list[DevelopmentDraft]:
     """``follow_kind(item) -> kind | None`` says how to follow a discovered document
-    (None: do not follow)."""
+    (None: do not follow); ``rejections`` are the documents people rejected."""
     if not discovers:
         bound = [t for t in targets if t.id in source.commitments]
-        found = [m for m in match(Subject.of_change(change), bound, source.commitments) if m.relevant]
-        return [_draft(m, summary, _evidence_url(m, change) or source.url) for m in found]
+        subject = Subject.of_change(change)
+        drafts = []
+        for found in match(subject, bound, source.commitments):
+            judged = judge(found, subject.titles, rejections)
+            if judged.status is None:
+                continue
+            evidence = _evidence(found, change)
+            url = evidence.url if evidence else None
+            key = document_key(url) if url else _change_key(change, source)
+            drafts.append(_draft(judged, summary, url or source.url, document=key,
+                                 document_title=evidence.title if evidence else None))
+        return drafts
     drafts = []
     updated = {new.identity for _old, new in change.updated_items}
     items = list(change.added_items) + [new for _old, new in change.updated_items]
     for item in items:
         if item.kind not in (RESULT, PUBLICATION):
             continue
-        title = _item_title(item, item.identity in updated)
+        is_update = item.identity in updated
+        title = _item_title(item, is_update)
         for found in match(Subject.of_item(item), targets, source.commitments):
-            if not found.relevant:
+            judged = judge(found, (item.title,), rejections)
+            if judged.status is None:
                 continue
             # Only a web address is followed: a feed's link may be anything, javascript: included.
             kind = follow_kind(item) if follow_kind and is_web_url(item.url) else None
             follow = follow_settings(item, kind, source, found.commitment_id) if kind else None
-            drafts.append(_draft(found, title, item.url, item.key, follow))
+            drafts.append(_draft(judged, title, item.url, item.key, follow, item_key(item, is_update), item.title))
     return drafts
+
+
+def _change_key(change: Change, source: SourceSettings) -> str | None:
+    """A change that names no document, but adds the publisher's change note: the watched
+    page's update of that day, as a search or feed would report the same update."""
+    dates = sorted(i.date[:10] for i in change.added_items if i.kind == CHANGE_NOTE and i.date)
+    key = document_key(source.url)
+    return f"{key}@{dates[-1]}" if key and dates else None
 
 
 def follow_settings(item: Item, kind: str, source: SourceSettings, commitment_id: str) -> dict:
@@ -58,13 +186,13 @@ def follow_settings(item: Item, kind: str, source: SourceSettings, commitment_id
             "interval": source.interval, "commitments": [commitment_id], "enabled": True}
 
 
-def _evidence_url(found: Match, change: Change) -> str | None:
-    """The link of the document whose title is the strongest evidence, if there is one:
+def _evidence(found: Match, change: Change) -> Item | None:
+    """The document whose title is the strongest evidence, if there is one with a link:
     "a new document was published" is best shown by that document."""
     titles = {hit.text for hit in found.hits if hit.where in ("expected document", "document title")}
     for item in list(change.added_items) + [new for _old, new in change.updated_items]:
         if item.url and item.title in titles:
-            return item.url
+            return item
     return None
 
 
@@ -78,8 +206,10 @@ def _item_title(item: Item, updated: bool) -> str:
     return title
 
 
-def _draft(found: Match, title: str, url: str | None, item_key: str | None = None,
-           follow: dict | None = None) -> DevelopmentDraft:
-    return DevelopmentDraft(commitment_id=found.commitment_id, title=title, score=found.score,
-                            evidence=[asdict(hit) for hit in found.hits], item_key=item_key, url=url,
-                            follow=follow)
+def _draft(judged: Judgement, title: str, url: str | None, item_key: str | None = None,
+           follow: dict | None = None, document: str | None = None,
+           document_title: str | None = None) -> DevelopmentDraft:
+    return DevelopmentDraft(commitment_id=judged.commitment_id, title=title, score=judged.score,
+                            evidence=[asdict(hit) for hit in judged.hits], item_key=item_key, url=url,
+                            follow=follow, document_key=document, document_title=document_title,
+                            status=judged.status)

@@ -141,10 +141,16 @@ class ChangeRecord(Base):
 
 
 class DevelopmentRecord(Base):
-    """A change, or one newly discovered document, judged to bear on a commitment."""
+    """A change, or one newly discovered document, judged to bear on a commitment.
+
+    One row per commitment and document (``document_key``): the same document found again,
+    by another source or another route, is a ``SightingRecord`` of this row, not a row of
+    its own. A change that names no document has no key and is a row of its own.
+    """
 
     __tablename__ = "developments"
-    __table_args__ = (Index("ix_developments_commitment_detected", "commitment_id", "detected_at"),)
+    __table_args__ = (Index("ix_developments_commitment_detected", "commitment_id", "detected_at"),
+                      UniqueConstraint("commitment_id", "document_key"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     commitment_id: Mapped[str] = mapped_column(String(200))
@@ -156,6 +162,30 @@ class DevelopmentRecord(Base):
     score: Mapped[float] = mapped_column(Float)
     evidence: Mapped[list] = mapped_column(JSON)  # the matcher's hits: phrase, where, text, weight
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # What identifies the document across sources ("gov.uk:/government/publications/x",
+    # "parliament-publication:123"); None when the change names no document.
+    document_key: Mapped[str | None] = mapped_column(Text)
+    document_title: Mapped[str | None] = mapped_column(Text)  # the document's own title, when it has one
+    # development | possible (a person is to confirm or reject it) | confirmed | rejected
+    status: Mapped[str] = mapped_column(String(20), default="development", server_default="development")
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SightingRecord(Base):
+    """The same document seen again for a development's commitment: further evidence, no
+    new development and no new email."""
+
+    __tablename__ = "development_sightings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    development_id: Mapped[int] = mapped_column(ForeignKey("developments.id", ondelete="CASCADE"), index=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("changes.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    score: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[list] = mapped_column(JSON)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class CommitmentMarkRecord(Base):

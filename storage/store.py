@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Date, bindparam, create_engine, delete, event, func, insert, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +28,7 @@ from storage.models import (
     DevelopmentRecord,
     LedgerEventRecord,
     NotificationRecord,
+    SightingRecord,
     SnapshotRecord,
     SourceRecord,
     UTCDateTime,
@@ -65,12 +67,23 @@ class Recorded:
     outcome: str
     snapshot_id: int | None = None
     change_id: int | None = None
-    development_ids: tuple[int, ...] = ()
+    development_ids: tuple[int, ...] = ()  # developments this recording made, or made out of possible ones
     followed: tuple[str, ...] = ()  # ids of sources followed from now on
+    possible_ids: tuple[int, ...] = ()  # possible developments it recorded, for a person to review
+    developed: tuple[str, ...] = ()  # the commitments of development_ids, in order
+    possible: tuple[str, ...] = ()  # the commitments of possible_ids, in order
+    seen_again: tuple[int, ...] = ()  # developments (of any status) whose document it saw again
+    queued: int = 0  # development emails it queued
     by_another: bool = False  # another process had already recorded what this check saw, or newer
 
 
 STALE = "stale"
+
+# What a development's status may be. A possible development waits for a person: it is
+# never emailed as a development; confirming it does that, rejecting it keeps the document
+# from being raised again for that commitment.
+DEVELOPMENT, POSSIBLE, CONFIRMED, REJECTED = "development", "possible", "confirmed", "rejected"
+DEVELOPED = (DEVELOPMENT, CONFIRMED)  # what counts as a development everywhere it is shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +110,19 @@ class DevelopmentDraft:
     url: str | None = None
     follow: dict | None = None  # settings of a source to follow from now on, if any
     notify: tuple[NotificationDraft, ...] = ()  # one per subscribed recipient
+    document_key: str | None = None  # what identifies the document; None: the change names none
+    document_title: str | None = None  # its own title (the development's title says what happened)
+    status: str = DEVELOPMENT  # or POSSIBLE
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A person's rejection of a document for a commitment, as later scoring needs it."""
+
+    commitment_id: str
+    document_key: str | None
+    title: str  # the document's own title, else the development's
+    rejected_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +428,11 @@ class Store:
             session.flush()
             change_id = None
             development_ids: list[int] = []
+            possible_ids: list[int] = []
+            developed: list[str] = []
+            possible: list[str] = []
+            seen_again: list[int] = []
+            queued = 0
             followed: list[str] = []
             if previous_id is not None and change is not None and outcome == "changed":
                 record = ChangeRecord(source_id=source_id, check_id=check.id, from_snapshot_id=previous_id,
@@ -412,19 +443,30 @@ class Store:
                 change_id = record.id
                 source.last_changed_at = meta.started_at
                 for draft in developments:
-                    development = DevelopmentRecord(
-                        commitment_id=draft.commitment_id, change_id=change_id, source_id=source_id,
-                        item_key=draft.item_key, title=draft.title, url=draft.url, score=draft.score,
-                        evidence=draft.evidence, detected_at=meta.started_at)
-                    session.add(development)
-                    session.flush()
+                    development, fresh = _development(session, draft, change_id, source_id, meta.started_at)
+                    if not fresh:
+                        seen_again.append(development.id)
+                        session.add(SightingRecord(
+                            development_id=development.id, change_id=change_id, source_id=source_id,
+                            title=draft.title, url=draft.url, score=draft.score, evidence=draft.evidence,
+                            seen_at=meta.started_at))
+                        if not (development.status == POSSIBLE and draft.status == DEVELOPMENT):
+                            continue
+                        # Seen again with evidence enough: no longer a question for a person.
+                        development.status = DEVELOPMENT
+                    elif development.status == POSSIBLE:
+                        possible_ids.append(development.id)
+                        possible.append(development.commitment_id)
+                        continue
                     development_ids.append(development.id)
-                    _enqueue(session, draft.notify, meta.started_at, development_id=development.id)
+                    developed.append(development.commitment_id)
+                    queued += len(_enqueue(session, draft.notify, meta.started_at, development_id=development.id))
                     if draft.follow and _follow(session, draft.follow, development.id, meta.started_at):
                         followed.append(draft.follow["id"])
             source.current_snapshot_id = snapshot.id
             _succeeded(source, meta, etag, last_modified)
-            return Recorded(check.id, outcome, snapshot.id, change_id, tuple(development_ids), tuple(followed))
+            return Recorded(check.id, outcome, snapshot.id, change_id, tuple(development_ids), tuple(followed),
+                            tuple(possible_ids), tuple(developed), tuple(possible), tuple(seen_again), queued)
 
     def record_failure(self, source_id: str, error: str, meta: CheckMeta,
                        notifications: Iterable[NotificationDraft] = ()) -> Recorded:
@@ -496,11 +538,15 @@ class Store:
     # -- the commitments ledger ----------------------------------------------------------
 
     def developments(self, *, commitment_id: str | None = None, since: datetime | None = None,
-                     change_id: int | None = None) -> list[DevelopmentRecord]:
-        """Newest first."""
+                     change_id: int | None = None,
+                     statuses: tuple[str, ...] | None = DEVELOPED) -> list[DevelopmentRecord]:
+        """Newest first. By default only what counts as a development (recorded as one, or
+        confirmed by a person); ``statuses=None`` for every status."""
         with self._session() as session:
             query = select(DevelopmentRecord).order_by(DevelopmentRecord.detected_at.desc(),
                                                        DevelopmentRecord.id.desc())
+            if statuses is not None:
+                query = query.where(DevelopmentRecord.status.in_(statuses))
             if commitment_id is not None:
                 query = query.where(DevelopmentRecord.commitment_id == commitment_id)
             if since is not None:
@@ -512,6 +558,49 @@ class Store:
     def development(self, development_id: int) -> DevelopmentRecord | None:
         with self._session() as session:
             return session.get(DevelopmentRecord, development_id)
+
+    def sightings(self, *, development_id: int | None = None, change_id: int | None = None) -> list[SightingRecord]:
+        """Later sightings of developments' documents, oldest first."""
+        with self._session() as session:
+            query = select(SightingRecord).order_by(SightingRecord.seen_at, SightingRecord.id)
+            if development_id is not None:
+                query = query.where(SightingRecord.development_id == development_id)
+            if change_id is not None:
+                query = query.where(SightingRecord.change_id == change_id)
+            return list(session.scalars(query))
+
+    def review(self, development_id: int, verdict: str, at: datetime,
+               notifications: Iterable[NotificationDraft] = ()) -> bool:
+        """A person's verdict: CONFIRMED (a possible development becomes one, and its
+        ``notifications`` are queued with it) or REJECTED (a possible development, or a
+        development, is set aside for good, and a document followed from it no longer is).
+        False when the development is not, or no longer, in a state the verdict applies to
+        (another person got there first)."""
+        allowed = {CONFIRMED: (POSSIBLE,), REJECTED: (POSSIBLE, DEVELOPMENT, CONFIRMED)}[verdict]
+        with self._session.begin() as session:
+            done = session.scalar(update(DevelopmentRecord).where(
+                DevelopmentRecord.id == development_id, DevelopmentRecord.status.in_(allowed))
+                .values(status=verdict, reviewed_at=at).returning(DevelopmentRecord.id))
+            if done is None:
+                return False
+            if verdict == CONFIRMED:
+                _enqueue(session, notifications, at, development_id=development_id)
+            else:  # a document that is not a development is not followed either
+                session.execute(update(SourceRecord).where(SourceRecord.origin == "followed",
+                                                           SourceRecord.followed_from == development_id)
+                                .values(active=False))
+            return True
+
+    def rejections(self) -> list[Rejection]:
+        """Every document a person rejected, and for which commitment, oldest first."""
+        with self._session() as session:
+            rows = session.execute(select(DevelopmentRecord.commitment_id, DevelopmentRecord.document_key,
+                                          func.coalesce(DevelopmentRecord.document_title, DevelopmentRecord.title),
+                                          DevelopmentRecord.reviewed_at,
+                                          DevelopmentRecord.detected_at)
+                                   .where(DevelopmentRecord.status == REJECTED)
+                                   .order_by(DevelopmentRecord.reviewed_at, DevelopmentRecord.id))
+            return [Rejection(c, key, title, reviewed or detected) for c, key, title, reviewed, detected in rows]
 
     def mark(self, commitment_id: str, state: str, note: str, at: datetime) -> None:
         with self._session.begin() as session:
@@ -698,7 +787,8 @@ class Store:
             # Changes that are developments are the ledger's evidence: they are kept.
             changes = session.execute(delete(ChangeRecord).where(
                 ChangeRecord.detected_at < before,
-                ChangeRecord.id.not_in(select(DevelopmentRecord.change_id)))).rowcount
+                ChangeRecord.id.not_in(select(DevelopmentRecord.change_id)),
+                ChangeRecord.id.not_in(select(SightingRecord.change_id)))).rowcount
             referenced = (
                 select(SourceRecord.current_snapshot_id).where(SourceRecord.current_snapshot_id.is_not(None))
                 .union(select(ChangeRecord.from_snapshot_id), select(ChangeRecord.to_snapshot_id),
@@ -733,6 +823,34 @@ def _enqueue(session: Session, drafts: Iterable[NotificationDraft], at: datetime
         session.flush()
         ids.append(record.id)
     return ids
+
+
+def _development(session: Session, draft: DevelopmentDraft, change_id: int, source_id: str,
+                 at: datetime) -> tuple[DevelopmentRecord, bool]:
+    """The development of ``draft``'s commitment and document: a new row (True), or the
+    row already recorded for that document (False), whatever route found it first.
+
+    The insert does nothing when the row exists: on PostgreSQL it waits for another
+    process inserting the same row and then finds it, so two sources recording one
+    document at once still make one development."""
+    values = {"commitment_id": draft.commitment_id, "change_id": change_id, "source_id": source_id,
+              "item_key": draft.item_key, "title": draft.title, "url": draft.url, "score": draft.score,
+              "evidence": draft.evidence, "detected_at": at, "document_key": draft.document_key,
+              "document_title": draft.document_title, "status": draft.status}
+    if draft.document_key is None:
+        record = DevelopmentRecord(**values)
+        session.add(record)
+        session.flush()
+        return record, True
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    new_id = session.scalar(dialect.insert(DevelopmentRecord).values(**values)
+                            .on_conflict_do_nothing(index_elements=["commitment_id", "document_key"])
+                            .returning(DevelopmentRecord.id))
+    query = select(DevelopmentRecord).where(DevelopmentRecord.commitment_id == draft.commitment_id,
+                                            DevelopmentRecord.document_key == draft.document_key)
+    if new_id is None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()  # a person reviewing it, or another sighting, waits
+    return session.scalars(query.execution_options(populate_existing=True)).one(), new_id is not None
 
 
 def _follow(session: Session, settings: dict, development_id: int, at: datetime) -> bool:
@@ -770,5 +888,5 @@ def _succeeded(source: SourceRecord, meta: CheckMeta, etag: str | None, last_mod
     source.etag, source.last_modified = etag, last_modified
 
 
-__all__ = ["STALE", "CheckMeta", "DevelopmentDraft", "NotificationDraft", "PruneResult", "Recorded", "SourceState",
-           "Store"]
+__all__ = ["CONFIRMED", "DEVELOPED", "DEVELOPMENT", "POSSIBLE", "REJECTED", "STALE", "CheckMeta", "DevelopmentDraft",
+           "NotificationDraft", "PruneResult", "Recorded", "Rejection", "SourceState", "Store"]

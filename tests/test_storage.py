@@ -381,3 +381,113 @@ def test_a_kind_that_reads_pages_differently_now_starts_a_new_baseline_once(data
         store.sync_sources([SOURCE], {"page": 2})  # once: the same reading keeps its baseline
         assert store.source_state("code").snapshot_id is not None
         assert store.changes() == []
+
+
+# -- one development per document, possible developments, a person's review ----------------
+
+FEED = SourceSettings(id="feed", url="https://www.gov.uk/search/all.atom")
+PLAN_KEY = "gov.uk:/government/publications/send-and-alternative-provision-improvement-plan"
+
+
+def _sighted(store, source_id, hours, draft):
+    """Record on ``source_id`` a change that carries ``draft``."""
+    before = Document(source_id, (f"before {hours}",))
+    after = Document(source_id, (f"after {hours}",))
+    store.record_document(source_id, before, None, at(hours))
+    return store.record_document(source_id, after, diff_documents(before, after), at(hours + 1),
+                                 developments=[draft])
+
+
+def _plan(commitment="send-review", status="development", title="new document 'The plan'"):
+    from storage import DevelopmentDraft, NotificationDraft
+
+    return DevelopmentDraft(commitment_id=commitment, title=title, score=0.8 if status == "development" else 0.4,
+                            evidence=[], document_key=PLAN_KEY, status=status, url="https://www.gov.uk/plan",
+                            notify=(NotificationDraft("a@example.org", "development", commitment),
+                                    NotificationDraft("b@example.org", "development", commitment)))
+
+
+def test_a_document_seen_again_by_another_source_is_one_development_with_a_further_sighting(database_url):
+    with open_store(database_url) as store:
+        store.sync_sources([SOURCE, FEED])
+        first = _sighted(store, "code", 0, _plan())
+        again = _sighted(store, "feed", 24, _plan(title="new document 'The plan' (feed)"))
+        (development,) = store.developments()
+        assert first.development_ids == (development.id,) and first.queued == 2
+        assert again.development_ids == () and again.seen_again == (development.id,) and again.queued == 0
+        assert [n.recipient for n in store.notifications()] == ["a@example.org", "b@example.org"]
+        (sighting,) = store.sightings(development_id=development.id)
+        assert (sighting.source_id, sighting.title) == ("feed", "new document 'The plan' (feed)")
+        assert [s.id for s in store.sightings(change_id=again.change_id)] == [sighting.id]
+        # The same document for another commitment is that commitment's development.
+        other = _sighted(store, "feed", 48, _plan(commitment="code-of-practice"))
+        assert len(other.development_ids) == 1 and len(store.notifications()) == 4
+        # A change that names no document is never merged with another.
+        from dataclasses import replace
+        _sighted(store, "code", 72, replace(_plan(), document_key=None))
+        assert len(store.developments(commitment_id="send-review")) == 2
+        # Its sightings are evidence: pruning keeps the changes they came from.
+        store.prune(T0 + timedelta(days=365))
+        assert store.change(again.change_id) is not None
+
+
+def test_a_possible_development_is_emailed_only_once_a_person_confirms_it(database_url):
+    from storage import CONFIRMED, POSSIBLE, NotificationDraft
+
+    with open_store(database_url) as store:
+        recorded = _sighted(store, "code", 0, _plan(status=POSSIBLE))
+        (possible,) = store.developments(statuses=(POSSIBLE,))
+        assert recorded.possible_ids == (possible.id,) and recorded.development_ids == ()
+        assert store.developments() == [] and store.notifications() == []
+        later = datetime(2026, 2, 1, tzinfo=UTC)
+        assert store.review(possible.id, CONFIRMED, later, [NotificationDraft("a@example.org", "development")])
+        assert [n.development_id for n in store.notifications()] == [possible.id]
+        (confirmed,) = store.developments()
+        assert (confirmed.status, confirmed.reviewed_at) == (CONFIRMED, later)
+        # Confirming twice (two people at once) queues the email once.
+        assert not store.review(possible.id, CONFIRMED, later, [NotificationDraft("a@example.org", "development")])
+        assert len(store.notifications()) == 1
+
+
+def test_a_rejected_document_is_never_raised_again_for_that_commitment(database_url):
+    from storage import POSSIBLE, REJECTED
+
+    with open_store(database_url) as store:
+        store.sync_sources([SOURCE, FEED])
+        _sighted(store, "code", 0, _plan(status=POSSIBLE))
+        (possible,) = store.developments(statuses=(POSSIBLE,))
+        assert store.review(possible.id, REJECTED, T0 + timedelta(hours=5))
+        # Seen again, even as strong evidence: a sighting of the rejected document, no email.
+        again = _sighted(store, "feed", 24, _plan())
+        assert again.development_ids == () and again.seen_again == (possible.id,)
+        assert store.developments() == [] and store.notifications() == []
+        (rejection,) = store.rejections()
+        assert (rejection.commitment_id, rejection.document_key, rejection.title) == \
+            ("send-review", PLAN_KEY, "new document 'The plan'")
+        assert rejection.rejected_at == T0 + timedelta(hours=5)
+
+
+def test_a_possible_development_seen_again_with_enough_evidence_becomes_a_development(database_url):
+    from storage import DEVELOPMENT, POSSIBLE
+
+    with open_store(database_url) as store:
+        store.sync_sources([SOURCE, FEED])
+        _sighted(store, "code", 0, _plan(status=POSSIBLE))
+        again = _sighted(store, "feed", 24, _plan())
+        (development,) = store.developments()
+        assert development.status == DEVELOPMENT and again.development_ids == (development.id,)
+        assert len(store.notifications()) == 2
+
+
+def test_a_rejected_development_is_no_longer_followed(database_url):
+    from dataclasses import replace
+
+    from storage import REJECTED
+
+    with open_store(database_url) as store:
+        follow = {"id": "followed-plan", "kind": "govuk-content", "url": "https://www.gov.uk/plan",
+                  "interval": 3600.0, "commitments": ["send-review"], "enabled": True}
+        recorded = _sighted(store, "code", 0, replace(_plan(), follow=follow))
+        assert recorded.followed == ("followed-plan",) and [s.id for s in store.followed_sources()] == ["followed-plan"]
+        assert store.review(recorded.development_ids[0], REJECTED, T0)
+        assert store.followed_sources() == []

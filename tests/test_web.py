@@ -30,7 +30,7 @@ from monitor.document import ATTACHMENT, Document, Item
 from monitor.web import app as web_app
 from monitor.web import create_app
 from monitor.web.present import paginate, web_url
-from storage import CheckMeta, DevelopmentDraft, Store
+from storage import POSSIBLE, CheckMeta, DevelopmentDraft, Store
 from tests.conftest import UPDATE_LATER, Site, database_kinds, fresh_database
 from tests.govuk_site import PageContent, render_govuk_page
 
@@ -176,8 +176,11 @@ def record_javascript_development(store: Store) -> int:
     evidence = [{"phrase": SCRIPT, "where": "expected document", "text": IMG, "weight": 1.0}]
     draft = DevelopmentDraft(commitment_id="code-of-practice", title=f"revised {SCRIPT}", score=1.0,
                              evidence=evidence, url="javascript:alert(6)")
+    # And a possible development, for a person to review: listed on the dashboard, nowhere else.
+    possible = DevelopmentDraft(commitment_id="update-later-in-the-year", title=f"possible {SCRIPT}", score=0.4,
+                                evidence=evidence, url="javascript:alert(7)", status=POSSIBLE)
     recorded = store.record_document("hostile", new, diff_documents(old, new), CheckMeta(datetime.now(UTC), 1),
-                                     developments=[draft])
+                                     developments=[draft, possible])
     return recorded.change_id
 
 
@@ -421,6 +424,22 @@ def test_hostile_text_is_shown_escaped_and_never_becomes_markup(client, world):
     assert not bad.find("a", href=re.compile("javascript", re.I))
     assert "javascript:alert(5)" in text_of(bad)  # shown as text, not as a link
     assert IMG in text_of(bad.find("h2", id="developments").find_next("table"))
+
+
+def test_the_dashboard_lists_possible_developments_and_nothing_else_does(client, world):
+    section = soup(client.get("/")).find("h2", id="possible").parent
+    (row,) = section.find("tbody").find_all("tr")
+    cells = [td.get_text(" ", strip=True) for td in row.find_all("td")]
+    (possible,) = world.store.developments(statuses=(POSSIBLE,))
+    assert cells[0] == str(possible.id) and cells[4] == "0.40"
+    assert cells[3] == f"possible {SCRIPT}"  # the page's words, as text
+    assert row.find("a", string=f"possible {SCRIPT}")["href"] == f"/changes/{world.changes['javascript']}"
+    assert not row.find("a", href=re.compile("javascript", re.I))
+    assert "sendwatch review confirm ID" in text_of(section)
+    # Not a development: not in the list of developments, the feeds, the API or the ledger.
+    for path in ("/developments", "/feed.atom", "/api/developments", "/commitments/update-later-in-the-year"):
+        assert "possible &lt;script&gt;" not in client.get(path).text and "possible <script>" not in \
+            client.get(path).text, path
 
 
 def test_unknown_ids_answer_404(client):

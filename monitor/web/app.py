@@ -34,7 +34,7 @@ from monitor.render import ago, site_name
 from monitor.since import parse_since
 from monitor.web import present
 from monitor.web.atom import Entry, build_feed
-from storage import Store
+from storage import POSSIBLE, Store
 
 log = logging.getLogger("sendwatch.web")
 
@@ -161,7 +161,7 @@ class _Web:
                   for status in ("pending", "sending", "held", "failed")}
         return self._render(
             request, "dashboard.html", settings, section="dashboard", standings=standings, latest=latest,
-            recent=developments[:RECENT], sources=sources,
+            recent=developments[:RECENT], possible=self.store.developments(statuses=(POSSIBLE,)), sources=sources,
             failing=[s for s in sources if s.consecutive_failures],
             unchecked=[s for s in sources if s.last_checked_at is None], outbox=outbox)
 
