@@ -131,6 +131,9 @@ def _check_kinds(origin: str, settings: Settings) -> None:
         if kind is None:
             known = ", ".join(sorted(KINDS))
             raise ConfigError(f"{where}, field 'kind': unknown kind {source.kind!r}; known kinds: {known}")
+        if source.expected and kind.discovers:
+            raise ConfigError(f"{where}, field 'expected': a {source.kind} source lists documents as they come; "
+                              "only a page or govuk-content source is one page that can be expected to appear")
         try:
             kind.read_options(source)
         except ValidationError as exc:

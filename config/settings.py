@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -115,6 +124,17 @@ class SourceSettings(BaseModel):
     interval: Duration = 6 * 3600.0
     commitments: tuple[str, ...] = ()
     enabled: bool = True
+    # A page promised and not yet published: until it first appears, 404 and 410 mean
+    # "not yet", and its appearance is a development for its commitments.
+    expected: StrictBool = False
+
+    @field_validator("expected")
+    @classmethod
+    def _expected_for_a_commitment(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and not info.data.get("commitments"):
+            raise ValueError("an expected page needs the commitments its appearance bears on: "
+                             "add commitments = [\"...\"]")
+        return value
 
     @field_validator("id")
     @classmethod

@@ -23,7 +23,16 @@ from monitor.errors import CheckFailed, describe, one_line
 from monitor.fetch import Fetcher, Validators
 from monitor.ledger import Mark, Milestone, due_event, london_date, standing, target
 from monitor.notify import for_commitment, for_source_health
-from monitor.sources import READS, make_source
+from monitor.sources import READS, Reading, make_source
+from monitor.unpublished import (
+    NOT_YET,
+    NOT_YET_STATUSES,
+    UNPUBLISHED,
+    appearance,
+    not_yet,
+    not_yet_summary,
+    still_awaited,
+)
 from storage import STALE, CheckMeta, DatabaseUnavailable, Store, Unchanged
 
 log = logging.getLogger("sendwatch.check")
@@ -35,7 +44,7 @@ BY_ANOTHER = "recorded by another process"  # what a check that lost a race to r
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     source_id: str
-    outcome: str  # first | unchanged | not-modified | changed | failed
+    outcome: str  # first | unchanged | not-modified | changed | failed | unpublished
     duration_ms: int
     size: int | None = None
     summary: str | None = None
@@ -117,15 +126,23 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
     previous = None
     if source.needs_previous and state.snapshot_id is not None:
         previous = store.document(state.snapshot_id)
-    error = status = None
+    error = status = reading = None
     try:
         reading = await source.read(fetcher, validators, previous)
+        status = reading.status
     except CheckFailed as exc:
         error, status = str(exc), getattr(exc, "status", None)
     except Exception as exc:  # a bug in a kind must not stop the other sources
         log.exception("unexpected error checking %s", settings.id)
         error = f"internal error: {describe(exc)}"
-    if error is not None:
+    awaited = False
+    if settings.expected and status in NOT_YET_STATUSES:
+        current = previous if previous is not None or state.snapshot_id is None else store.document(state.snapshot_id)
+        awaited = not_yet(settings, current, status)
+    if awaited:
+        # An expected page not there yet: a successful check of nothing, never a failure.
+        reading = Reading(NOT_YET, settings.url, status, 0, Validators())
+    elif error is not None:
         return _fail(store, config, settings, state, error, CheckMeta(started_at, _ms(clock), status))
 
     try:
@@ -134,7 +151,10 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
             # Diffing and storing a very long page takes long enough to stall the service's
             # loop (signals, the dashboard, other checks): it gets a thread of its own.
             return await asyncio.to_thread(_record_reading, *arguments)
-        return _record_reading(*arguments)
+        result = _record_reading(*arguments)
+        if awaited and result.outcome != "failed":
+            result = replace(result, outcome=UNPUBLISHED, summary=not_yet_summary(status))
+        return result
     except DatabaseUnavailable:
         # The database itself refuses (gone, unreachable, disk full): recording a failure
         # would fail the same way, and it is no source's fault. The caller says it once.
@@ -198,7 +218,12 @@ def _record_once(source, settings: SourceSettings, store: Store, config: Setting
 
     change = summary = None
     drafts = []
-    if state.snapshot_id is not None:
+    if state.snapshot_id is not None and still_awaited(settings, previous):
+        # The awaited page has appeared: that is the news, for each of its commitments.
+        change = diff_documents(previous, reading.document)
+        summary, appeared = appearance(settings, reading.document, settings.url)
+        drafts = [replace(d, notify=for_commitment(config, "development", d.commitment_id)) for d in appeared]
+    elif state.snapshot_id is not None:
         change = diff_documents(previous, reading.document)
         summary = source.summarise(change)
         targets = tuple(target(c) for c in config.commitments)

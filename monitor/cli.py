@@ -343,7 +343,8 @@ def cmd_commitments(args) -> int:
     for p in standings:
         c = p.commitment
         years = p.days_since_promise / 365.25
-        print(f"{c.id}  [{p.state}]  {c.title}")
+        state = f"{p.state}; {p.lateness}" if p.lateness else p.state
+        print(f"{c.id}  [{state}]  {c.title}")
         print(f"    promised {c.made_on:%d %b %Y} ({years:.1f} years ago) in {c.made_in}")
         if c.expected_by:
             late = f", {p.days_overdue} days overdue" if p.state == OVERDUE else ""

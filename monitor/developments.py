@@ -202,7 +202,7 @@ def _item_title(item: Item, updated: bool) -> str:
         what = f"{'updated' if updated else 'new'} {(item.note or 'publication').lower()}"
     title = f"{what} '{item.title}'"
     if updated and item.kind == RESULT and item.note:
-        title += f" (change note: '{item.note}')"
+        title += f" ({item.note_label}: '{item.note}')"
     return title
 
 

@@ -27,11 +27,19 @@ PUBLICATION = "publication"  # a committee publication
 
 ITEM_KINDS = (ATTACHMENT, LINK, CHANGE_NOTE, NOTICE, RESULT, PUBLICATION)
 
+# What an item's note is. Only the publisher's change note is a change note; a search
+# result's description or a feed entry's summary says what a document is, not what changed.
+NOTE_CHANGE = "change note"
+NOTE_DESCRIPTION = "description"  # a search result's description (and an unlabelled discovered document's note)
+NOTE_SUMMARY = "summary"  # a feed entry's summary or content
+NOTE_DOCUMENT_TYPE = "document type"  # a search result without a description
+NOTE_PUBLICATION_TYPE = "publication type"  # a committee publication's type
+
 # C0 and C1 controls and DEL, all but tab and newline, and lone surrogates (a JSON string may
 # hold "\ud800"). From a watched page they are never content: PostgreSQL refuses NUL, ESC, BEL
 # and BS drive terminals, and a lone surrogate cannot even be written as UTF-8.
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-_ITEM_FIELDS = ("kind", "key", "title", "url", "date", "note")
+_ITEM_FIELDS = ("kind", "key", "title", "url", "date", "note", "note_kind")
 
 
 def without_controls(text: str) -> str:
@@ -55,6 +63,10 @@ class Item:
     url: str | None = None
     date: str | None = None  # ISO 8601 date or instant, as the source gave it
     note: str | None = None  # a change note, a description, a document type...
+    # What ``note`` is (NOTE_CHANGE, NOTE_DESCRIPTION...). It says how the text is labelled,
+    # not what the document holds: it is not compared and not hashed, so snapshots stored
+    # before it existed read the same and are not changes.
+    note_kind: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not (self.kind.isprintable() and self.key.isprintable() and self.title.isprintable()  # quick, usual
@@ -71,11 +83,19 @@ class Item:
 
     def to_dict(self) -> dict:
         data = {"kind": self.kind, "key": self.key, "title": self.title}
-        for name in ("url", "date", "note"):
+        for name in ("url", "date", "note", "note_kind"):
             value = getattr(self, name)
             if value is not None:
                 data[name] = value
         return data
+
+    @property
+    def note_label(self) -> str:
+        """What the note is, in words: its ``note_kind``; without one (an item stored before
+        notes were labelled) a change note's note is one, and any other's a description."""
+        if self.note_kind:
+            return self.note_kind
+        return NOTE_CHANGE if self.kind == CHANGE_NOTE else NOTE_DESCRIPTION
 
     @classmethod
     def from_dict(cls, data: dict) -> Item:
@@ -86,6 +106,7 @@ class Item:
             url=data.get("url"),
             date=data.get("date"),
             note=data.get("note"),
+            note_kind=data.get("note_kind"),
         )
 
     def describe(self) -> str:
@@ -120,6 +141,13 @@ class Document:
             "items": [item.to_dict() for item in self.items],
         }
 
+    def _content(self) -> dict:
+        # What the document says, without how its notes are labelled (see Item.note_kind).
+        data = self.to_dict()
+        for item in data["items"]:
+            item.pop("note_kind", None)
+        return data
+
     @classmethod
     def from_dict(cls, data: dict) -> Document:
         return cls(
@@ -129,15 +157,14 @@ class Document:
         )
 
     def to_json(self) -> str:
-        # sort_keys and fixed separators make the text, and so the hash, canonical.
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return _canonical(self.to_dict())
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Document:
         return cls.from_dict(json.loads(text))
 
     def content_hash(self) -> str:
-        return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
+        return hashlib.sha256(_canonical(self._content()).encode("utf-8")).hexdigest()
 
     def items_of(self, kind: str) -> tuple[Item, ...]:
         return tuple(item for item in self.items if item.kind == kind)
@@ -145,6 +172,11 @@ class Document:
     @property
     def text(self) -> str:
         return "\n".join(self.blocks)
+
+
+def _canonical(data: dict) -> str:
+    # sort_keys and fixed separators make the text, and so the hash, canonical.
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _clean_blocks(blocks) -> tuple[str, ...]:

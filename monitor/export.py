@@ -17,7 +17,8 @@ def standing_dict(p) -> dict:
     return {
         "id": c.id, "title": c.title, "state": p.state, "promise": c.promise, "made_in": c.made_in,
         "made_on": c.made_on.isoformat(), "expected_by": c.expected_by.isoformat() if c.expected_by else None,
-        "days_since_promise": p.days_since_promise, "days_overdue": p.days_overdue, "note": p.note,
+        "days_since_promise": p.days_since_promise, "days_overdue": p.days_overdue,
+        "lateness": p.lateness, "note": p.note,
         "last_development": ({"date": p.last.on.isoformat(), "title": p.last.title, "url": p.last.url}
                              if p.last else None),
     }

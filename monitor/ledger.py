@@ -7,6 +7,7 @@ Europe/London, since the promises are the UK government's: a commitment expected
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -53,6 +54,15 @@ class Standing:
         return (self.today - self.commitment.made_on).days
 
     @property
+    def lateness(self) -> str | None:
+        """How late it is ("5 years 11 months past the date it was expected"), until it is
+        delivered or dropped; None when it has no date or is not yet due."""
+        expected = self.commitment.expected_by
+        if self.state in (DELIVERED, DROPPED) or expected is None:
+            return None
+        return lateness(expected, self.today)
+
+    @property
     def days_overdue(self) -> int | None:
         expected = self.commitment.expected_by
         if self.state != OVERDUE or expected is None:
@@ -65,6 +75,37 @@ class Event:
     commitment_id: str
     kind: str  # overdue | reminder
     expected_by: date
+
+
+def lateness(expected_by: date, today: date) -> str | None:
+    """``today`` against the day something was expected by, in words: None until the day
+    after it, then "12 days past the date it was expected", and from a whole month on years
+    and months ("5 years 11 months past ..."), days left out as a person would.
+
+    Months are calendar months: one month after 31 January is the last day of February,
+    so the end of one month to the end of the next is one month."""
+    if today <= expected_by:
+        return None
+    months = (today.year - expected_by.year) * 12 + today.month - expected_by.month
+    if _add_months(expected_by, months) > today:
+        months -= 1
+    if months == 0:
+        parts = [_count((today - expected_by).days, "day")]
+    else:
+        years, months = divmod(months, 12)
+        parts = [_count(n, unit) for n, unit in ((years, "year"), (months, "month")) if n]
+    return f"{' '.join(parts)} past the date it was expected"
+
+
+def _add_months(day: date, months: int) -> date:
+    total = day.year * 12 + day.month - 1 + months
+    year, month = divmod(total, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}{'' if n == 1 else 's'}"
 
 
 def london_date(moment: datetime) -> date:

@@ -13,7 +13,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from monitor.diff import Change
-from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, PUBLICATION, RESULT, Item
+from monitor.document import (
+    ATTACHMENT,
+    CHANGE_NOTE,
+    LINK,
+    NOTE_CHANGE,
+    NOTE_DESCRIPTION,
+    NOTE_DOCUMENT_TYPE,
+    NOTE_PUBLICATION_TYPE,
+    NOTE_SUMMARY,
+    NOTICE,
+    PUBLICATION,
+    RESULT,
+    Item,
+)
 
 THRESHOLD = 0.5
 
@@ -25,6 +38,10 @@ WEIGHTS = {
     "change note": 0.8,
     "added text": 0.5,
 }
+# The publisher's other words about a discovered document weigh as its change note would;
+# each is named for what it is (a description, a feed entry's summary, a publication type).
+for _label in (NOTE_DESCRIPTION, NOTE_SUMMARY, NOTE_DOCUMENT_TYPE, NOTE_PUBLICATION_TYPE):
+    WEIGHTS[_label] = WEIGHTS["change note"]
 # A source configured for a commitment that publishes a change note or a new document is
 # news for that commitment even when it does not repeat the commitment's words.
 BOUND_PUBLICATION = 0.5
@@ -83,24 +100,32 @@ class Subject:
     notes: tuple[str, ...] = ()  # change notes added
     lines: tuple[str, ...] = ()  # text lines added
     publishes: bool = False  # a new document or change note was published
+    # The publisher's other text about a discovered document: (what it is, the text).
+    described: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of_change(cls, change: Change) -> Subject:
         items = list(change.added_items) + [new for _old, new in change.updated_items]
         titles = tuple(i.title for i in items if i.kind in (ATTACHMENT, LINK, RESULT, PUBLICATION, NOTICE) and i.title)
         notes = tuple(i.note for i in items if i.kind == CHANGE_NOTE and i.note)
-        # The note of a discovered document (its description or newest change note) is
-        # publisher text about that document.
-        notes += tuple(i.note for i in items if i.kind in (RESULT, PUBLICATION) and i.note)
+        # The note of a discovered document (its description, summary, or newest change
+        # note) is publisher text about that document, named for what it is.
+        discovered = [i for i in items if i.kind in (RESULT, PUBLICATION) and i.note]
+        notes += tuple(i.note for i in discovered if i.note_label == NOTE_CHANGE)
+        described = tuple((i.note_label, i.note) for i in discovered if i.note_label != NOTE_CHANGE)
         lines = change.added_lines
         if change.new_title != change.old_title:
             titles += (change.new_title,)
         publishes = any(i.kind in (ATTACHMENT, CHANGE_NOTE, RESULT, PUBLICATION, NOTICE) for i in items)
-        return cls(titles, notes, tuple(lines), publishes)
+        return cls(titles, notes, tuple(lines), publishes, described)
 
     @classmethod
     def of_item(cls, item: Item) -> Subject:
-        return cls((item.title,), (item.note,) if item.note else (), (), True)
+        if not item.note:
+            return cls((item.title,), (), (), True)
+        if item.note_label == NOTE_CHANGE:
+            return cls((item.title,), (item.note,), (), True)
+        return cls((item.title,), (), (), True, ((item.note_label, item.note),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +185,9 @@ def score(subject: Subject, target: Target, *, bound: bool = False) -> Match:
     hits = _find(target.documents, subject.titles, "expected document")
     hits += _find(target.phrases, subject.titles, "document title")
     hits += _find(target.phrases, subject.notes, "change note")
+    for label in dict.fromkeys(label for label, _text in subject.described):
+        hits += _find(target.phrases, [text for each, text in subject.described if each == label],
+                      label if label in WEIGHTS else NOTE_DESCRIPTION)
     hits += _find(target.phrases, subject.lines, "added text")
     best: dict[str, Hit] = {}
     for hit in hits:  # a phrase counts once, where it weighs most

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from config.settings import Settings
+from monitor.ledger import Mark
 from monitor.mail import PermanentMailError, TransientMailError, delivery_for
 from monitor.notify import digest_slot
 from monitor.render import build_email, compose
@@ -60,18 +61,25 @@ def queue_due_digests(settings: Settings, store: Store, now: datetime) -> int:
 
 
 def render(settings: Settings, store: Store, notification, now: datetime):
-    context = store.context(notification)
+    marks = store.latest_marks()
+    context = {**store.context(notification), "mark": _mark(marks, notification.commitment_id)}
     change = store.change_detail(context["change"]) if context.get("change") is not None else None
     digest = None
     if notification.kind == "digest":
         digest = []
         for row in store.notifications(digest_id=notification.id):
-            row_context = store.context(row)
+            row_context = {**store.context(row), "mark": _mark(marks, row.commitment_id)}
             row_change = store.change_detail(row_context["change"]) if row_context.get("change") else None
             digest.append((row, row_context, row_change))
     message = compose(notification, context, settings, now, change, digest)
     return build_email(message, notification_id=notification.id, recipient=notification.recipient,
                        settings=settings, now=now)
+
+
+def _mark(marks: dict, commitment_id: str | None) -> Mark | None:
+    """A person's latest verdict on the commitment, which decides whether it can still be late."""
+    record = marks.get(commitment_id) if commitment_id else None
+    return Mark(record.state, record.note, record.marked_at) if record is not None else None
 
 
 def send_due(settings: Settings, store: Store, *, now: datetime | None = None, delivery=None,

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from config.settings import CommitmentSettings, Settings
 from monitor.diff import Change
 from monitor.document import without_controls
+from monitor.ledger import IN_PROGRESS, OVERDUE, Mark, standing
 
 MAX_LINES = 12  # lines of a diff shown in an email; the dashboard has the rest
 MAX_SUBJECT = 180
@@ -97,7 +98,7 @@ def compose(notification, context: dict, settings: Settings, now: datetime, chan
         message = Message(subject=f"{title}: {development.title} on {where}", heading=f"{title}: {development.title}",
                           thread=f"commitment-{notification.commitment_id}", change=change)
         message.paragraphs.append(f"sendwatch found this on {where} on {_when(development.detected_at, settings)}.")
-        message.paragraphs += _about(commitment, today)
+        message.paragraphs += _about(commitment, now, today, IN_PROGRESS, context.get("mark"))
         evidence = development.evidence or []
         if evidence:
             reasons = "; ".join(f"{h['where']} {h['phrase']!r}" for h in evidence[:3])
@@ -120,7 +121,7 @@ def compose(notification, context: dict, settings: Settings, now: datetime, chan
                                   + (f" ({commitment.expected_note})" if commitment and commitment.expected_note
                                      else "")
                                   + ", and sendwatch has seen no development since.")
-        message.paragraphs += _about(commitment, today)
+        message.paragraphs += _about(commitment, now, today, OVERDUE, context.get("mark"))
         message.links.append(("The ledger", f"{dashboard}/commitments/{notification.commitment_id}"))
         return message
 
@@ -165,12 +166,18 @@ def compose(notification, context: dict, settings: Settings, now: datetime, chan
     raise ValueError(f"unknown notification kind {kind!r}")
 
 
-def _about(commitment: CommitmentSettings | None, today: date) -> list[str]:
+def _about(commitment: CommitmentSettings | None, now: datetime, today: date, state: str,
+           mark: Mark | None) -> list[str]:
+    """The commitment in two sentences; ``state`` is what the email itself shows it to be,
+    unless a person (``mark``) or the watchlist has called it delivered or dropped."""
     if commitment is None:
         return []
     made = (f"Promised {commitment.made_on:%d %B %Y} ({ago(commitment.made_on, today)}) "
             f"in {commitment.made_in}.")
-    expected = (f" Expected by {commitment.expected_by:%d %B %Y}." if commitment.expected_by else "")
+    expected = ""
+    if commitment.expected_by:
+        late = standing(commitment, [], mark, now).lateness  # None once delivered or dropped
+        expected = f" Expected by {commitment.expected_by:%d %B %Y}" + (f" ({state}; {late})." if late else ".")
     return [f"The commitment: {' '.join(commitment.promise.split())}", made + expected]
 
 

@@ -812,7 +812,7 @@ def _notification_row(draft: NotificationDraft, at: datetime, **links) -> dict:
 
 def _reading(settings: dict | None) -> dict:
     """The settings that decide what a source's document is (not when or for whom)."""
-    return {k: v for k, v in (settings or {}).items() if k not in ("interval", "commitments", "enabled")}
+    return {k: v for k, v in (settings or {}).items() if k not in ("interval", "commitments", "enabled", "expected")}
 
 
 def _enqueue(session: Session, drafts: Iterable[NotificationDraft], at: datetime, **links) -> list[int]:

@@ -245,3 +245,18 @@ def test_a_mistyped_date_names_its_line_field_and_the_form_expected(tmp_path, wr
     line = GOOD.splitlines().index("made_on = 2020-07-23") + 1
     assert message.endswith(f"sendwatch.toml, line {line}, field 'made_on': '{written}' is not a date; "
                             "write it as YYYY-MM-DD without quotes, such as 2020-07-23")
+
+
+def test_an_expected_page_is_a_yes_or_no_for_a_commitment_on_a_page_kind(tmp_path):
+    expected = GOOD.replace('interval = "6h"\n', 'interval = "6h"\nexpected = true\n')
+    assert load_settings(write(tmp_path, expected), env={}).sources[0].expected is True
+    message = problem(tmp_path, expected.replace("expected = true", 'expected = "yes"'))
+    assert "source 'code-of-practice' (sources[0]), field 'expected': Input should be a valid boolean (got 'yes')" \
+        in message
+    message = problem(tmp_path, expected.replace('commitments = ["code-of-practice"]', "commitments = []"))
+    assert ("source 'code-of-practice' (sources[0]), field 'expected': an expected page needs the commitments "
+            "its appearance bears on") in message
+    message = problem(tmp_path, expected.replace("expected = true", 'expected = true\nkind = "feed"')
+                      .replace('selector = "main"\n', ""))
+    assert ("source 'code-of-practice' (sources[0]), field 'expected': a feed source lists documents as they "
+            "come") in message

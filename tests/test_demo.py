@@ -69,7 +69,7 @@ def test_the_demo_shows_developments_email_and_a_broken_source_offline(tmp_path)
     # The record stays readable once the demo (and its site) are gone.
     ledger, _ = run(tmp_path, "--config", str(folder / "sendwatch.toml"), "commitments")
     assert ledger.returncode == 0
-    assert "send-review  [in progress]" in ledger.stdout and "code-of-practice  [in progress]" in ledger.stdout
+    assert "send-review  [in progress; " in ledger.stdout and "code-of-practice  [in progress" in ledger.stdout
 
 
 def test_the_demo_starts_afresh_in_its_own_folder_and_refuses_anyone_elses(tmp_path):

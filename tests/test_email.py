@@ -6,7 +6,7 @@ import mailbox
 import re
 import ssl
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.policy import default
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ import trustme
 from sqlalchemy import create_engine, text
 
 from config import load_settings
+from monitor.ledger import lateness, london_date
 from monitor.outbox import send_due
 from storage import NotificationDraft, Store
 from storage.store import compress_json, decompress_json
@@ -475,3 +476,22 @@ def test_held_mail_is_released_when_a_recipient_stops_taking_digests(setup, send
         assert [m["To"] for m in server.messages] == ["parent@example.org"]
         shown = sendwatch("sources").out
         assert "gone@example.org  development: the recipient is no longer in the config" in shown
+
+
+def test_a_development_email_says_how_late_the_commitment_is_until_it_is_delivered(setup, sendwatch):
+    due = COMMITMENT.replace("made_on = 2020-07-23\n", "made_on = 2020-07-23\nexpected_by = 2021-12-31\n")
+    late = lateness(date(2021, 12, 31), london_date(datetime.now(UTC)))
+    with MailServer() as server:
+        setup.write(smtp=smtp_table(server.port), commitments=due)
+        development(setup, sendwatch)
+        (message,) = [m for m in server.messages if "overdue" not in m["Subject"]]
+        plain = message.get_body(("plain",)).get_content()
+        assert f"Expected by 31 December 2021 (in progress; {late})." in " ".join(plain.split())
+
+        sendwatch("commitments", "mark", "code-of-practice", "delivered", "--note", "Revised code laid")
+        setup.site.page("/code", code_page(attachments=REVISION + [
+            ("SEND code of practice: easy read", "/media/easy-read.pdf", "PDF")]))
+        sendwatch("check")
+        later = [m for m in server.messages if "overdue" not in m["Subject"]][-1]
+        plain = " ".join(later.get_body(("plain",)).get_content().split())
+        assert "easy read" in plain and "Expected by 31 December 2021." in plain and "past the date" not in plain

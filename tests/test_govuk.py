@@ -771,7 +771,8 @@ def test_a_search_finds_a_new_document_and_nothing_falls_off(sendwatch, site, co
     assert change["summary"] == "1 new document: 'Local authority SEND capital funding: 2026 to 2027'"
     assert change["added_items"] == [{
         "kind": "result", "key": NEW_RESULT["link"], "title": NEW_RESULT["title"],
-        "url": site.url(NEW_RESULT["link"]), "date": "2026-03-05T09:30:00Z", "note": NEW_RESULT["description"]}]
+        "url": site.url(NEW_RESULT["link"]), "date": "2026-03-05T09:30:00Z", "note": NEW_RESULT["description"],
+        "note_kind": "description"}]
     assert change["removed_items"] == [] and change["updated_items"] == []
 
 

@@ -14,6 +14,7 @@ from monitor.ledger import (
     Mark,
     Milestone,
     due_event,
+    lateness,
     london_date,
     standing,
 )
@@ -121,3 +122,43 @@ def test_commitment_config_needs_something_to_match():
 
 def test_now_is_aware():
     assert standing(UPDATE, [], None, datetime(2021, 1, 1, tzinfo=UTC)).today == date(2021, 1, 1)
+
+
+@pytest.mark.parametrize("expected, today, words", [
+    (date(2020, 12, 31), date(2020, 12, 31), None),  # due today: on time until midnight
+    (date(2020, 12, 31), date(2021, 1, 1), "1 day past the date it was expected"),
+    (date(2020, 12, 31), date(2021, 1, 30), "30 days past the date it was expected"),
+    (date(2020, 12, 31), date(2021, 1, 31), "1 month past the date it was expected"),
+    # the end of one month to the end of the next is a month, however long February is
+    (date(2021, 1, 31), date(2021, 2, 27), "27 days past the date it was expected"),
+    (date(2021, 1, 31), date(2021, 2, 28), "1 month past the date it was expected"),
+    (date(2024, 1, 31), date(2024, 2, 29), "1 month past the date it was expected"),
+    (date(2020, 12, 31), date(2021, 12, 30), "11 months past the date it was expected"),
+    (date(2020, 12, 31), date(2021, 12, 31), "1 year past the date it was expected"),
+    (date(2020, 12, 31), date(2023, 2, 28), "2 years 2 months past the date it was expected"),
+    (date(2020, 12, 31), date(2026, 11, 29), "5 years 10 months past the date it was expected"),
+    (date(2020, 12, 31), date(2026, 11, 30), "5 years 11 months past the date it was expected"),
+    (date(2020, 12, 31), date(2026, 12, 30), "5 years 11 months past the date it was expected"),
+    (date(2020, 12, 31), date(2026, 12, 31), "6 years past the date it was expected"),
+    (date(2020, 2, 29), date(2021, 2, 28), "1 year past the date it was expected"),  # no 29th: the 28th
+])
+def test_lateness_in_years_months_and_days(expected, today, words):
+    assert lateness(expected, today) == words
+
+
+def test_lateness_stays_beside_the_state_once_developments_exist():
+    developments = [Milestone(date(2022, 3, 29), "green paper")]
+    position = standing(UPDATE, developments, None, at("2026-12-01T12:00:00+00:00"))
+    assert position.state == IN_PROGRESS
+    assert position.lateness == "5 years 11 months past the date it was expected"
+    assert standing(UPDATE, [], None, at("2021-01-01T00:30:00+00:00")).lateness == \
+        "1 day past the date it was expected"  # overdue too, in London time
+    assert standing(UPDATE, [], None, at("2020-12-31T23:59:00+00:00")).lateness is None
+
+
+def test_lateness_ends_when_delivered_or_dropped():
+    now = at("2026-12-01T12:00:00+00:00")
+    for state in (DELIVERED, DROPPED):
+        assert standing(UPDATE, [], Mark(state, "done", now), now).lateness is None
+    undated = UPDATE.model_copy(update={"expected_by": None})
+    assert standing(undated, [Milestone(date(2022, 3, 29), "green paper")], None, now).lateness is None

@@ -4,10 +4,11 @@ not), and the ledger, explanations and exports say so."""
 import csv
 import io
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from config import load_settings
 from monitor.check import record_due_events
+from monitor.ledger import lateness, london_date
 from storage import Store
 from tests.conftest import CODE_OF_PRACTICE, UPDATE_LATER
 from tests.govuk_site import PageContent, render_govuk_page
@@ -79,7 +80,7 @@ def test_an_overdue_commitment_is_an_event_once_then_a_reminder(sendwatch, site,
     sendwatch("check")
     sendwatch("check")
     out = sendwatch("commitments").out
-    assert "update-later-in-the-year  [overdue]" in out and "days overdue" in out
+    assert "update-later-in-the-year  [overdue; " in out and "days overdue" in out
 
     settings = load_settings(path, env={})
     with Store(settings.database_url) as store:
@@ -117,3 +118,19 @@ def test_export_round_trips_as_json_and_csv(sendwatch, site, tmp_path, database_
     overdue = next(r for r in rows if r["commitment_id"] == "update-later-in-the-year")
     assert overdue["state"] == "overdue" and overdue["development_id"] == ""
     assert int(overdue["days_overdue"]) > 2000
+
+
+def test_lateness_stays_beside_the_state_of_a_commitment_in_progress(sendwatch, tmp_path, database_url):
+    path = tmp_path / "sendwatch.toml"
+    path.write_text(f'database_url = "{database_url}"\n' + UPDATE_LATER
+                    + '[[commitment.known]]\ndate = 2022-03-29\ntitle = "Green paper published"\n')
+    late = lateness(date(2020, 12, 31), london_date(datetime.now(UTC)))
+    assert late.endswith("past the date it was expected") and "year" in late
+    out = sendwatch("commitments").out
+    assert f"update-later-in-the-year  [in progress; {late}]  An update later in the year" in out
+    (entry,) = json.loads(sendwatch("commitments", "--json").out)
+    assert (entry["state"], entry["lateness"]) == ("in progress", late)
+
+    sendwatch("commitments", "mark", "update-later-in-the-year", "dropped", "--note", "Replaced by the Review")
+    assert "update-later-in-the-year  [dropped]  An update" in sendwatch("commitments").out
+    assert json.loads(sendwatch("commitments", "--json").out)[0]["lateness"] is None

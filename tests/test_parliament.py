@@ -301,7 +301,7 @@ def test_a_committee_that_gains_a_government_response(sendwatch, site, parliamen
     assert changes[0]["summary"] == SUMMARY
     assert changes[0]["added_items"] == [{
         "kind": "publication", "key": "50220", "title": RESPONSE_TITLE, "date": "2025-12-11T10:00:00Z",
-        "note": "Government Response",
+        "note": "Government Response", "note_kind": "publication type",
         "url": "https://committees.parliament.uk/publications/50220/documents/262000/default/"}]
     assert changes[0]["removed_items"] == [] and changes[0]["updated_items"] == []
 

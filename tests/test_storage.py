@@ -289,6 +289,9 @@ def test_editing_how_a_source_is_read_starts_a_new_baseline_but_not_its_schedule
         store.record_document("code", V1, None, at(0), etag='"abc"')
         store.sync_sources([SourceSettings(id="code", url="https://www.gov.uk/code", interval=7200)])
         assert store.source_state("code").snapshot_id is not None  # a new interval reads the same
+        store.sync_sources([SourceSettings(id="code", url="https://www.gov.uk/code", commitments=("review",),
+                                           expected=True)])
+        assert store.source_state("code").snapshot_id is not None  # so does declaring the page expected
         store.sync_sources([SourceSettings(id="code", url="https://www.gov.uk/code", selector="main")])
         state = store.source_state("code")
         assert state.snapshot_id is None and state.etag is None

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,6 +27,7 @@ from config import Settings, load_settings
 from monitor.diff import diff_documents
 from monitor.diff import hunks as diff_hunks
 from monitor.document import ATTACHMENT, Document, Item
+from monitor.ledger import lateness, london_date
 from monitor.web import app as web_app
 from monitor.web import create_app
 from monitor.web.present import paginate, web_url
@@ -51,6 +52,7 @@ promise = "Revise the SEND Code of Practice."
 made_in = "Government response to the Education Committee"
 made_on = 2020-07-23
 made_url = "https://www.gov.uk/government/publications/send-review"
+expected_by = 2021-12-31
 phrases = ["SEND code of practice", "SEN support"]
 documents = ["SEND code of practice: 0 to 25 years"]
 known = [{{ date = 2023-03-02, title = "SEND and AP improvement plan published", url = "https://www.gov.uk/plan" }}]
@@ -268,7 +270,8 @@ def test_the_dashboard_shows_the_ledger_developments_sources_and_email(client, w
     ledger = page.find("h2", id="ledger").find_next("table")
     rows = {row.th.get_text(strip=True): row for row in ledger.tbody.find_all("tr")}
     code = rows["A revised SEND Code of Practice"]
-    assert "In progress" in code.get_text()
+    late = lateness(date(2021, 12, 31), london_date(datetime.now(UTC)))
+    assert f"In progress; {late}" in " ".join(code.find_all("td")[0].get_text().split())
     assert "23 July 2020" in code.get_text() and "years ago" in code.get_text()
     latest = code.find_all("td")[-1].find("a")
     assert latest["href"].startswith("/changes/")  # the latest development links to its change
@@ -290,7 +293,7 @@ def test_a_commitment_page_shows_the_promise_state_developments_and_known_facts(
     text = text_of(page)
     assert "Revise the SEND Code of Practice." in text
     assert "Government response to the Education Committee" in text and "23 July 2020" in text
-    assert "In progress" in text
+    assert f"In progress; {lateness(date(2021, 12, 31), london_date(datetime.now(UTC)))}" in text.replace(" ;", ";")
     timeline = page.find("h2", id="developments").find_next("ol")
     entries = timeline.find_all("li", recursive=False)
     assert len(entries) == 3
@@ -536,6 +539,7 @@ def test_the_json_api(client, world):
     assert [c["id"] for c in commitments] == ["code-of-practice", "update-later-in-the-year"]
     assert commitments[0]["state"] == "in progress" and commitments[1]["state"] == "overdue"
     assert commitments[1]["days_overdue"] > 1900
+    assert commitments[0]["lateness"] == lateness(date(2021, 12, 31), london_date(datetime.now(UTC)))
 
     one = client.get("/api/commitments/code-of-practice").json()
     assert one["title"] == "A revised SEND Code of Practice" and len(one["developments"]) == 3

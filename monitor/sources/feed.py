@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from monitor.diff import Change, summarise
-from monitor.document import RESULT, Document, Item
+from monitor.document import NOTE_SUMMARY, RESULT, Document, Item
 from monitor.errors import CheckFailed
 from monitor.extract import collapse
 from monitor.fetch import Fetcher, Validators
@@ -128,7 +128,8 @@ def entry_item(entry) -> Item | None:
             return None
         # No id and no link: the title and date are all that tell this entry apart.
         key = f"{title} @ {date}" if date else title
-    return Item(RESULT, key, title=title, url=link, date=date, note=entry_note(entry))
+    note = entry_note(entry)
+    return Item(RESULT, key, title=title, url=link, date=date, note=note, note_kind=NOTE_SUMMARY if note else None)
 
 
 def entry_date(entry) -> str | None:

@@ -22,7 +22,19 @@ from pydantic import Field, field_validator
 
 from config.settings import SourceSettings
 from monitor.diff import Change, summarise
-from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, RESULT, Document, Item, without_controls
+from monitor.document import (
+    ATTACHMENT,
+    CHANGE_NOTE,
+    LINK,
+    NOTE_CHANGE,
+    NOTE_DESCRIPTION,
+    NOTE_DOCUMENT_TYPE,
+    NOTICE,
+    RESULT,
+    Document,
+    Item,
+    without_controls,
+)
 from monitor.errors import CheckFailed, ExtractError, FetchError
 from monitor.extract import collapse, extract_html
 from monitor.fetch import Fetcher, Validators
@@ -774,6 +786,7 @@ def result_items(data, *, base_url: str) -> list[Item]:
             url=_join(_origin(base_url) + "/", link),
             date=instant(result.get("public_timestamp")),
             note=description or (collapse(str(kind).replace("_", " ")) if kind else None),
+            note_kind=NOTE_DESCRIPTION if description else NOTE_DOCUMENT_TYPE if kind else None,
         ))
     return items
 
@@ -911,7 +924,9 @@ class GovukSearchSource(SourceKind):
             for item in sorted(updated, key=lambda i: _sort_key(i.date), reverse=True)[:MAX_NOTE_LOOKUPS]:
                 notes[item.key] = await self._change_note(fetcher, response.url, item.key)
             # An update's note is its change note, or nothing: the description would read as one.
-            fresh = {item.key: dataclasses.replace(item, note=notes.get(item.key)) for item in updated}
+            fresh = {item.key: dataclasses.replace(item, note=notes.get(item.key),
+                                                   note_kind=NOTE_CHANGE if notes.get(item.key) else None)
+                     for item in updated}
             items = [fresh.get(item.key, item) for item in items]
         document = Document(title=self.search_title(pairs), items=tuple(items))
         return Reading(document, response.url, response.status, len(response.body), response.validators)
@@ -958,7 +973,7 @@ def _titles(items: list[Item], *, with_notes: bool = False) -> str:
     for item in items[:_SHOWN]:
         text = _quote(item.title or item.key)
         if with_notes and item.note:
-            text += f" (change note: {_quote(item.note, 200)})"
+            text += f" ({item.note_label}: {_quote(item.note, 200)})"
         shown.append(text)
     more = f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else ""
     return ", ".join(shown) + more

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator
 
 from monitor.diff import Change
-from monitor.document import PUBLICATION, Document, Item
+from monitor.document import NOTE_PUBLICATION_TYPE, PUBLICATION, Document, Item
 from monitor.errors import CheckFailed
 from monitor.extract import collapse
 from monitor.fetch import Fetcher, Validators
@@ -253,6 +253,7 @@ def publication_item(publication) -> Item | None:
         url=publication_link(publication),
         date=uk_instant(publication.get("publicationStartDate")),
         note=type_name or None,
+        note_kind=NOTE_PUBLICATION_TYPE if type_name else None,
     )
 
 
