@@ -17,19 +17,23 @@ from urllib.parse import urlsplit
 from config.settings import SourceSettings, is_web_url
 from monitor.diff import Change
 from monitor.document import PUBLICATION, RESULT, Item
-from monitor.match import Match, Subject, Target, match
+from monitor.match import Match, Specificity, Subject, Target, match
 from storage import DevelopmentDraft
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
 def find_developments(change: Change, *, source: SourceSettings, summary: str, targets: Sequence[Target],
-                      discovers: bool, follow_kind=None) -> list[DevelopmentDraft]:
+                      discovers: bool, follow_kind=None,
+                      specificity: Specificity | None = None) -> list[DevelopmentDraft]:
     """``follow_kind(item) -> kind | None`` says how to follow a discovered document
-    (None: do not follow)."""
+    (None: do not follow). ``specificity``: how specific each phrase is (default: from
+    ``targets`` alone, without the record's documents)."""
+    specificity = specificity or Specificity.of(targets)
     if not discovers:
         bound = [t for t in targets if t.id in source.commitments]
-        found = [m for m in match(Subject.of_change(change), bound, source.commitments) if m.relevant]
+        found = [m for m in match(Subject.of_change(change), bound, source.commitments, specificity)
+                 if m.relevant]
         return [_draft(m, summary, _evidence_url(m, change) or source.url) for m in found]
     drafts = []
     updated = {new.identity for _old, new in change.updated_items}
@@ -38,7 +42,7 @@ def find_developments(change: Change, *, source: SourceSettings, summary: str, t
         if item.kind not in (RESULT, PUBLICATION):
             continue
         title = _item_title(item, item.identity in updated)
-        for found in match(Subject.of_item(item), targets, source.commitments):
+        for found in match(Subject.of_item(item), targets, source.commitments, specificity):
             if not found.relevant:
                 continue
             # Only a web address is followed: a feed's link may be anything, javascript: included.

@@ -11,9 +11,13 @@ KINDS: dict[str, type[SourceKind]] = {
     for cls in (PageSource, GovukContentSource, GovukSearchSource, FeedSource, ParliamentCommitteeSource)
 }
 
+# The kinds whose items are documents discovered (search results, feed entries, committee
+# publications), not parts of one watched page.
+DISCOVERY_KINDS = tuple(kind for kind, cls in KINDS.items() if cls.discovers)
+
 
 def make_source(settings) -> SourceKind:
     return KINDS[settings.kind](settings)
 
 
-__all__ = ["KINDS", "Reading", "SourceKind", "make_source"]
+__all__ = ["DISCOVERY_KINDS", "KINDS", "Reading", "SourceKind", "make_source"]
