@@ -22,8 +22,9 @@ from monitor.diff import diff_documents
 from monitor.errors import CheckFailed, describe, one_line
 from monitor.fetch import Fetcher, Validators
 from monitor.ledger import Mark, Milestone, due_event, london_date, standing, target
+from monitor.match import Specificity
 from monitor.notify import for_commitment, for_source_health
-from monitor.sources import READS, Reading, make_source
+from monitor.sources import DISCOVERY_KINDS, READS, Reading, make_source
 from monitor.unpublished import (
     NOT_YET,
     NOT_YET_STATUSES,
@@ -227,11 +228,12 @@ def _record_once(source, settings: SourceSettings, store: Store, config: Setting
         change = diff_documents(previous, reading.document)
         summary = source.summarise(change)
         targets = tuple(target(c) for c in config.commitments)
+        specificity = Specificity.of(targets, store.discovered_texts(DISCOVERY_KINDS))
         follow_kind = source.follow_kind if config.ledger.follow else None
         drafts = [replace(d, notify=for_commitment(config, "development", d.commitment_id))
                   for d in find_developments(change, source=settings, summary=summary, targets=targets,
                                              discovers=source.discovers, follow_kind=follow_kind,
-                                             rejections=store.rejections())]
+                                             rejections=store.rejections(), specificity=specificity)]
     recorded = store.record_document(settings.id, reading.document, change, meta, summary=summary,
                                      etag=etag, last_modified=last_modified, developments=drafts,
                                      notifications=health, expected_snapshot_id=state.snapshot_id)

@@ -24,11 +24,11 @@ from monitor.errors import one_line
 from monitor.export import standing_dict, to_csv, to_json
 from monitor.launch import release_signals
 from monitor.ledger import DELIVERED, DROPPED, MARKS, OVERDUE, target
-from monitor.match import THRESHOLD, Subject, match
+from monitor.match import THRESHOLD, Specificity, Subject, match
 from monitor.notify import for_commitment
 from monitor.outbox import send_due
 from monitor.since import parse_since
-from monitor.sources import KINDS, READS, make_source
+from monitor.sources import DISCOVERY_KINDS, KINDS, READS, make_source
 from storage import CONFIRMED, DEVELOPMENT, POSSIBLE, REJECTED, DatabaseUnavailable, NotificationDraft, Store
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -387,8 +387,10 @@ def cmd_explain(args) -> int:
         sightings = [(s, store.development(s.development_id)) for s in store.sightings(change_id=record.id)]
         rejections = store.rejections()
         source_record = store.source(record.source_id)
+        discovered = store.discovered_texts(DISCOVERY_KINDS)
     print(f"change {record.id} of {record.source_id} at {_fmt_time(record.detected_at)}: {_shown(record.summary)}")
     targets = [target(c) for c in settings.commitments]
+    specificity = Specificity.of(targets, discovered)
     try:
         source_settings = settings.source(record.source_id)
     except KeyError:
@@ -413,14 +415,14 @@ def cmd_explain(args) -> int:
         items = list(change.added_items) + [new for _old, new in change.updated_items]
         for item in items:
             print(f"\n document {item.title!r}:")
-            for m in match(Subject.of_item(item), targets, bound):
+            for m in match(Subject.of_item(item), targets, bound, specificity):
                 print("  " + _shown(judge(m, (item.title,), rejections).explain()).replace("\n", "\n  "))
     else:
         considered = [t for t in targets if t.id in bound]
         if not considered:
             print("  its source is configured for no commitment, so it is matched against none")
         subject = Subject.of_change(change)
-        for m in match(subject, considered, bound):
+        for m in match(subject, considered, bound, specificity):
             print("  " + _shown(judge(m, subject.titles, rejections).explain()).replace("\n", "\n  "))
     return EXIT_OK
 

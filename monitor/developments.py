@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from config.settings import SourceSettings, is_web_url
 from monitor.diff import Change
 from monitor.document import CHANGE_NOTE, PUBLICATION, RESULT, Item
-from monitor.match import THRESHOLD, Hit, Match, Subject, Target, match
+from monitor.match import THRESHOLD, Hit, Match, Specificity, Subject, Target, match
 from storage import DEVELOPMENT, POSSIBLE, DevelopmentDraft, Rejection
 
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -33,11 +33,13 @@ _WORD = re.compile(r"\w+")
 # ask a person, not enough to tell subscribers. Below it, a change is only a change.
 POSSIBLE_FROM = 0.3
 # A document whose title shares at least ALIKE of its words with one a person rejected for
-# a commitment loses REJECTED_WEIGHT for that commitment: a title the matcher found strong
-# (0.8) becomes a question for a person (0.4), an expected document's title (1.0) stays
-# a development (0.6).
+# a commitment is at most a possible development for it (REJECTED_CEILING): a person said
+# such a document is not news for that commitment, so the next one is asked about, not
+# mailed. Only an expected document's title (the commitment names it) loses just
+# REJECTED_WEIGHT and may stay a development (1.0 becomes 0.6).
 ALIKE = 0.8
 REJECTED_WEIGHT = 0.4
+REJECTED_CEILING = 0.4
 _GOVUK_HOSTS = ("www.gov.uk", "gov.uk")
 
 
@@ -91,10 +93,12 @@ def judge(found: Match, titles: Sequence[str], rejections: Sequence[Rejection]) 
         for title in titles:
             shared, total = _alike(title, rejection.title)
             if total and shared / total >= ALIKE:
+                named = any(hit.where == "expected document" for hit in found.hits)
+                weight = REJECTED_WEIGHT if named else max(REJECTED_WEIGHT, found.score - REJECTED_CEILING)
                 rejected.append(Hit(
                     rejection.title, "rejected before",
                     f"{rejection.title!r} (by a person on {rejection.rejected_at:%Y-%m-%d}; "
-                    f"{shared} of {total} words as in {title!r})", -REJECTED_WEIGHT))
+                    f"{shared} of {total} words as in {title!r})", -round(weight, 2)))
                 break
     return Judgement(found, tuple(rejected[:1]))  # one rejection says it; more would not say more
 
@@ -132,14 +136,18 @@ def item_key(item: Item, updated: bool = False) -> str | None:
 
 def find_developments(change: Change, *, source: SourceSettings, summary: str, targets: Sequence[Target],
                       discovers: bool, follow_kind=None,
-                      rejections: Sequence[Rejection] = ()) -> list[DevelopmentDraft]:
+                      rejections: Sequence[Rejection] = (),
+                      specificity: Specificity | None = None) -> list[DevelopmentDraft]:
     """``follow_kind(item) -> kind | None`` says how to follow a discovered document
-    (None: do not follow); ``rejections`` are the documents people rejected."""
+    (None: do not follow); ``rejections`` are the documents people rejected;
+    ``specificity``: how specific each phrase is (default: from ``targets`` alone, without
+    the record's documents)."""
+    specificity = specificity or Specificity.of(targets)
     if not discovers:
         bound = [t for t in targets if t.id in source.commitments]
         subject = Subject.of_change(change)
         drafts = []
-        for found in match(subject, bound, source.commitments):
+        for found in match(subject, bound, source.commitments, specificity):
             judged = judge(found, subject.titles, rejections)
             if judged.status is None:
                 continue
@@ -157,7 +165,7 @@ def find_developments(change: Change, *, source: SourceSettings, summary: str, t
             continue
         is_update = item.identity in updated
         title = _item_title(item, is_update)
-        for found in match(Subject.of_item(item), targets, source.commitments):
+        for found in match(Subject.of_item(item), targets, source.commitments, specificity):
             judged = judge(found, (item.title,), rejections)
             if judged.status is None:
                 continue
@@ -189,7 +197,8 @@ def follow_settings(item: Item, kind: str, source: SourceSettings, commitment_id
 def _evidence(found: Match, change: Change) -> Item | None:
     """The document whose title is the strongest evidence, if there is one with a link:
     "a new document was published" is best shown by that document."""
-    titles = {hit.text for hit in found.hits if hit.where in ("expected document", "document title")}
+    titles = {hit.text for hit in found.hits
+              if hit.where in ("expected document", "document title", "phrase words in title")}
     for item in list(change.added_items) + [new for _old, new in change.updated_items]:
         if item.url and item.title in titles:
             return item

@@ -113,7 +113,8 @@ def london_date(moment: datetime) -> date:
 
 
 def target(commitment: CommitmentSettings) -> Target:
-    return Target(commitment.id, commitment.phrases, commitment.documents)
+    return Target(commitment.id, commitment.phrases, commitment.documents,
+                  f"{commitment.title}. {commitment.promise}")
 
 
 def milestones(commitment: CommitmentSettings, recorded: list[Milestone]) -> list[Milestone]:

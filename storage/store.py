@@ -492,6 +492,26 @@ class Store:
             raise KeyError(snapshot_id)
         return Document.from_json(zlib.decompress(blob))
 
+    def discovered_texts(self, kinds: Iterable[str]) -> list[str]:
+        """The title and note of every document the current snapshots of sources of these
+        kinds (the discovery kinds) hold, each document once: what matching measures how
+        common a phrase is against."""
+        query = (select(SnapshotRecord.content)
+                 .join(SourceRecord, SourceRecord.current_snapshot_id == SnapshotRecord.id)
+                 .where(SourceRecord.kind.in_(list(kinds)), SourceRecord.active.is_(True)))
+        with self._session() as session:
+            blobs = list(session.scalars(query))
+        seen: dict[str, str] = {}
+        for blob in blobs:
+            for item in Document.from_json(zlib.decompress(blob)).items:
+                # Two sources finding one document count it once (it is known by its address),
+                # with the fuller of their texts, whichever source is read first.
+                text = " / ".join(t for t in (item.title, item.note) if t)
+                key = item.url or item.key
+                if len(text) > len(seen.get(key, "")):
+                    seen[key] = text
+        return list(seen.values())
+
     def snapshots(self, source_id: str) -> list[SnapshotRecord]:
         with self._session() as session:
             return list(session.scalars(select(SnapshotRecord).where(SnapshotRecord.source_id == source_id)

@@ -926,9 +926,16 @@ def test_a_discovered_development_is_followed_and_its_updates_are_developments(
     assert "followed by sendwatch (1)" in shown
     assert shown.index("followed by sendwatch") < shown.index("[govuk-content]")  # listed apart, after
 
-    site.set("/api/content" + REVISED_PATH, as_json(with_change_note(item, "Consultation extended to 30 June.")))
+    # Being followed for a commitment is not evidence on its own: a note that says nothing
+    # of it is a change, not a development ...
+    corrected = with_change_note(item, "Corrected the contact address.")
+    site.set("/api/content" + REVISED_PATH, as_json(corrected))
+    assert "development for" not in sendwatch("check").out
+    # ... and one that does is a development.
+    note = "Consultation on the revised code of practice extended to 30 June."
+    site.set("/api/content" + REVISED_PATH, as_json(with_change_note(corrected, note, "2025-06-14T09:30:00.000+01:00")))
     update = sendwatch("check")
-    assert "change note: 'Consultation extended to 30 June.'" in update.out
+    assert f"change note: '{note}'" in update.out and "development for: code-of-practice" in update.out
     developments = json.loads(sendwatch("export").out)["commitments"][0]["developments"]
     assert [d["source_id"].startswith("followed-") for d in developments] == [True, False]
 
@@ -968,3 +975,26 @@ def test_control_characters_from_the_api_are_cleaned_and_the_change_recorded(sen
 
     site.set(CODE_API, as_json(hostile))  # the same again: nothing new, no failure
     assert sendwatch("check").out.startswith("unchanged")
+
+
+def test_a_phrase_in_many_of_the_documents_sendwatch_has_discovered_weighs_less(
+        sendwatch, site, tmp_path, database_url):
+    following_config(tmp_path, site, database_url, follow=False)
+    # 24 documents the search has found, 8 of them with "SEN support" in their title.
+    known = [{"title": f"SEN support in {place}: case study", "link": f"/government/case-studies/sen-support-{n}",
+              "description": "How one school organises its support.", "public_timestamp": "2025-01-01T09:30:00Z"}
+             for n, place in enumerate(["Leeds", "Bristol", "Derby", "Hull", "Bath", "York", "Wigan", "Crewe"])]
+    known += [{"title": f"School funding statistics: table {n}", "link": f"/government/statistics/funding-{n}",
+               "description": "Funding per pupil.", "public_timestamp": "2025-01-01T09:30:00Z"} for n in range(16)]
+    site.set(SEARCH_PATH, search_page(known))
+    sendwatch("check")
+    new = {"title": "SEN support in Truro: case study", "link": "/government/case-studies/sen-support-truro",
+           "description": "How one school organises its support.", "public_timestamp": "2025-02-01T09:30:00Z"}
+    site.set(SEARCH_PATH, search_page([new, *known]))
+    found = sendwatch("check")
+    assert "1 new document: 'SEN support in Truro: case study'" in found.out
+    assert "development for" not in found.out
+    explained = sendwatch("explain", "1").out
+    # 9 of the 25 held now: 0.8 x 0.1 / 0.36
+    assert ("+0.22 document title: 'SEN support' in 'SEN support in Truro: case study' "
+            "(in 9 of 25 discovered documents: x0.28)") in explained

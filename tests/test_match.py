@@ -24,6 +24,7 @@ CARE = Target("childrens-social-care-review",
 INSPECT = Target("send-inspection-framework",
                  phrases=("area SEND inspection", "local area SEND inspection", "area SEND framework"),
                  documents=("Area SEND inspections: framework and handbook",))
+NOTIONAL = Target("notional-send-budget", phrases=("notional SEN budget", "SEN support"))
 TARGETS = (REVIEW, CODE, CARE, INSPECT)
 
 
@@ -95,11 +96,18 @@ def test_near_misses_and_irrelevant_changes_do_not(name, subject_change):
     assert not any(m.relevant for m in results), "\n".join(m.explain() for m in results)
 
 
-def test_a_watched_source_publishing_a_change_note_is_news_for_its_commitment():
+def test_a_watched_source_publishing_a_change_note_without_other_evidence_is_no_development():
+    # Being watched for a commitment is not evidence on its own (it used to add the whole
+    # threshold, so every change note of the Code page was a Code of Practice development).
     subject = Subject.of_change(change(notes=["Updated to reflect the Children and Families Act amendments."]))
-    assert not score(subject, CODE).relevant
     bound = score(subject, CODE, bound=True)
-    assert bound.relevant
+    assert not bound.relevant and bound.score == 0, bound.explain()
+
+
+def test_a_watched_source_strengthens_weak_evidence():
+    subject = Subject.of_change(change(notes=["Added support for pupils with SEN to the early years section."]))
+    alone, bound = score(subject, NOTIONAL), score(subject, NOTIONAL, bound=True)
+    assert not alone.relevant and bound.relevant, (alone.explain(), bound.explain())
     assert bound.hits[-1].where == "watched source"
 
 
@@ -114,7 +122,8 @@ def test_explanations_name_phrase_place_and_text():
     text = score(subject, CODE).explain()
     assert "code-of-practice: score 1.00 matches" in text
     assert "+1.00 expected document: 'SEND code of practice: 0 to 25 years'" in text
-    assert "+0.50 added text: 'SEN support' in 'SEN support expectations are clarified.'" in text
+    # A further phrase adds 0.1, and is shown with the 0.1 it adds.
+    assert "+0.10 added text: 'SEN support' in 'SEN support expectations are clarified.' (a further phrase)" in text
 
 
 def test_a_publication_is_scored_by_its_title_and_type():

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, func, inspect, select
 
 from config import SourceSettings
 from monitor.diff import diff_documents
-from monitor.document import ATTACHMENT, Document, Item
+from monitor.document import ATTACHMENT, RESULT, Document, Item
 from storage import CheckMeta, Store, Unchanged
 from storage.migrate import current_revision
 from storage.models import Base, SnapshotRecord
@@ -494,3 +494,21 @@ def test_a_rejected_development_is_no_longer_followed(database_url):
         assert recorded.followed == ("followed-plan",) and [s.id for s in store.followed_sources()] == ["followed-plan"]
         assert store.review(recorded.development_ids[0], REJECTED, T0)
         assert store.followed_sources() == []
+
+
+def test_the_documents_discovered_are_those_the_discovery_sources_hold_now_each_once(database_url):
+    search = SourceSettings(id="search", kind="govuk-search", url="https://www.gov.uk/api/search.json")
+    feed = SourceSettings(id="feed", kind="feed", url="https://www.gov.uk/search/all.atom")
+    plan = Item(RESULT, "/plan", "SEND and AP improvement plan", "https://www.gov.uk/plan", note="Our plan.")
+    older = Document("Search", (), (Item(RESULT, "/gone", "Replaced", "https://www.gov.uk/gone"),))
+    with Store(database_url) as store:
+        store.sync_sources([SOURCE, search, feed])
+        store.record_document("code", V2, None, at(0))  # a watched page's documents are not discovered
+        store.record_document("search", older, None, at(0))
+        now = Document("Search", (), (plan,))
+        store.record_document("search", now, diff_documents(older, now), at(1))
+        store.record_document("feed", Document("Feed", (), (
+            Item(RESULT, "tag:plan", "SEND and AP improvement plan", "https://www.gov.uk/plan"),
+            Item(RESULT, "tag:pay", "Teachers' pay award", "https://www.gov.uk/pay"))), None, at(0))
+        texts = store.discovered_texts(["govuk-search", "feed"])
+    assert sorted(texts) == ["SEND and AP improvement plan / Our plan.", "Teachers' pay award"]

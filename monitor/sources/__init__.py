@@ -11,6 +11,10 @@ KINDS: dict[str, type[SourceKind]] = {
     for cls in (PageSource, GovukContentSource, GovukSearchSource, FeedSource, ParliamentCommitteeSource)
 }
 
+# The kinds whose items are documents discovered (search results, feed entries, committee
+# publications), not parts of one watched page.
+DISCOVERY_KINDS = tuple(kind for kind, cls in KINDS.items() if cls.discovers)
+
 
 # What each kind's reading is now (SourceKind.reads), for the record to compare with.
 READS: dict[str, int] = {kind: cls.reads for kind, cls in KINDS.items()}
@@ -20,4 +24,4 @@ def make_source(settings) -> SourceKind:
     return KINDS[settings.kind](settings)
 
 
-__all__ = ["KINDS", "READS", "Reading", "SourceKind", "make_source"]
+__all__ = ["DISCOVERY_KINDS", "KINDS", "READS", "Reading", "SourceKind", "make_source"]
