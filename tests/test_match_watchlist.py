@@ -79,7 +79,10 @@ def test_one_publication_is_a_development_for_every_commitment_it_answers():
                                   "health-education-care"}, explained(plan)
     green_paper = found("SEND review: right support, right place, right time",
                         "A consultation on the government's proposals for the SEND and alternative provision system.")
-    assert developments(green_paper) == {"send-review", "notional-send-budget"}, explained(green_paper)
+    # The green paper proposed the standards and EHC plan process of a revised Code, the
+    # notional budget's review, and local partnerships of health, education and care.
+    assert developments(green_paper) == {"send-review", "code-of-practice", "notional-send-budget",
+                                         "health-education-care"}, explained(green_paper)
 
 
 # Items 1 and 2: SEND-adjacent DfE publications that name SEND, AP or tribunals, and bear

@@ -35,8 +35,9 @@ from monitor.developments import find_developments  # noqa: E402
 from monitor.diff import Change  # noqa: E402
 from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, PUBLICATION, RESULT, Item  # noqa: E402
 from monitor.ledger import target  # noqa: E402
-from monitor.match import Subject, match  # noqa: E402
+from monitor.match import Specificity, Subject, match  # noqa: E402
 from monitor.sources import make_source  # noqa: E402
+from storage import DEVELOPMENT  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SPLITS = ("dev", "heldout")
@@ -134,15 +135,20 @@ def score_item(item: dict, settings, targets) -> Outcome:
         raise CorpusError(f"{item['_where']}: a watched item needs 'as': one of {', '.join(WATCHED_AS)}")
     source = make_source(source_settings)
     change = change_for(item)
+    # Without the record's discovered documents: as a new installation scores (the "common
+    # phrase" rule needs 20 or more of them), with the commitments' shared phrases weighed.
+    specificity = Specificity.of(targets)
     drafts = find_developments(change, source=source_settings, summary=change.summary, targets=targets,
-                               discovers=source.discovers)
+                               discovers=source.discovers, specificity=specificity)
+    # Only developments are what subscribers are told; a possible development waits for a person.
+    drafts = [d for d in drafts if d.status == DEVELOPMENT]
     # The explanation `sendwatch explain` would give: each discovered document on its own
     # against every commitment, or the whole change against the commitments of its source.
     bound = source_settings.commitments
     if source.discovers:
-        matches = match(Subject.of_item(change.added_items[0]), targets, bound)
+        matches = match(Subject.of_item(change.added_items[0]), targets, bound, specificity)
     else:
-        matches = match(Subject.of_change(change), [t for t in targets if t.id in bound], bound)
+        matches = match(Subject.of_change(change), [t for t in targets if t.id in bound], bound, specificity)
     return Outcome(item, frozenset(item["labels"]), frozenset(d.commitment_id for d in drafts),
                    {m.commitment_id: m.explain() for m in matches})
 
