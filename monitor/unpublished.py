@@ -10,6 +10,7 @@ the page says: the commitment is why the page was awaited, and its being there i
 from __future__ import annotations
 
 from config.settings import SourceSettings
+from monitor.developments import document_key
 from monitor.document import Document
 from storage import DevelopmentDraft
 
@@ -41,6 +42,9 @@ def appearance(settings: SourceSettings, page: Document, url: str) -> tuple[str,
     what = f"published '{title}'"
     evidence = [{"phrase": "(page expected for this commitment)", "where": EVIDENCE,
                  "text": f"{url} answered with the page after being awaited", "weight": 1.0}]
-    drafts = [DevelopmentDraft(commitment_id=commitment_id, title=what, score=1.0, evidence=evidence, url=url)
+    # Known by its address, as a search or feed finding the same page would know it: one
+    # development per commitment whichever route sees it first.
+    drafts = [DevelopmentDraft(commitment_id=commitment_id, title=what, score=1.0, evidence=evidence, url=url,
+                               document_key=document_key(url), document_title=title)
               for commitment_id in settings.commitments]
     return f"{what}: the expected page appeared", drafts

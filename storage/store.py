@@ -231,6 +231,7 @@ class Store:
         self.engine = make_engine(url)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self.service_lock = locking.ServiceLock(self.engine)
+        self._discovered: tuple | None = None  # discovered_texts' last answer, and what it was of
         if migrate:
             self.migrate()
 
@@ -496,11 +497,20 @@ class Store:
         """The title and note of every document the current snapshots of sources of these
         kinds (the discovery kinds) hold, each document once: what matching measures how
         common a phrase is against."""
-        query = (select(SnapshotRecord.content)
-                 .join(SourceRecord, SourceRecord.current_snapshot_id == SnapshotRecord.id)
-                 .where(SourceRecord.kind.in_(list(kinds)), SourceRecord.active.is_(True)))
+        kinds = sorted(kinds)
+        current = (select(SourceRecord.current_snapshot_id)
+                   .where(SourceRecord.kind.in_(kinds), SourceRecord.active.is_(True),
+                          SourceRecord.current_snapshot_id.is_not(None)))
         with self._session() as session:
-            blobs = list(session.scalars(query))
+            # Every change of a pass asks; the answer moves only when a discovery source
+            # records a new version, so it is kept until then (one small query instead of
+            # decompressing every discovery source's snapshot for every change).
+            version = (tuple(kinds), tuple(sorted(session.scalars(current))))
+            cached = self._discovered
+            if cached is not None and cached[0] == version:
+                return list(cached[1])
+            blobs = list(session.scalars(select(SnapshotRecord.content)
+                                         .where(SnapshotRecord.id.in_(version[1]))))
         seen: dict[str, str] = {}
         for blob in blobs:
             for item in Document.from_json(zlib.decompress(blob)).items:
@@ -510,6 +520,7 @@ class Store:
                 key = item.url or item.key
                 if len(text) > len(seen.get(key, "")):
                     seen[key] = text
+        self._discovered = (version, tuple(seen.values()))
         return list(seen.values())
 
     def snapshots(self, source_id: str) -> list[SnapshotRecord]:

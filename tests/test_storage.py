@@ -511,4 +511,8 @@ def test_the_documents_discovered_are_those_the_discovery_sources_hold_now_each_
             Item(RESULT, "tag:plan", "SEND and AP improvement plan", "https://www.gov.uk/plan"),
             Item(RESULT, "tag:pay", "Teachers' pay award", "https://www.gov.uk/pay"))), None, at(0))
         texts = store.discovered_texts(["govuk-search", "feed"])
-    assert sorted(texts) == ["SEND and AP improvement plan / Our plan.", "Teachers' pay award"]
+        assert sorted(texts) == ["SEND and AP improvement plan / Our plan.", "Teachers' pay award"]
+        # Asked again after a discovery source recorded a new version: the new version's.
+        later = Document("Search", (), (plan, Item(RESULT, "/fe", "FE funding", "https://www.gov.uk/fe")))
+        store.record_document("search", later, diff_documents(now, later), at(2))
+        assert "FE funding" in store.discovered_texts(["govuk-search", "feed"])

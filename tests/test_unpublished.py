@@ -74,3 +74,19 @@ def test_a_410_is_not_yet_published_too_and_a_page_there_from_the_start_is_only_
     # Already there when sendwatch first looked: nothing says it appeared today.
     assert "first        there  first snapshot" in result.out and "development" not in result.out
     assert mail(tmp_path) == []
+
+
+def test_an_awaited_page_that_appears_is_known_by_the_address_a_search_would_give_it():
+    # One development per commitment whichever route sees the page first: the appearance
+    # and a search result for the same page are the same document.
+    from config.settings import SourceSettings
+    from monitor.developments import item_key
+    from monitor.document import RESULT, Document, Item
+    from monitor.unpublished import appearance
+
+    page = "https://www.gov.uk/government/publications/send-national-standards"
+    source = SourceSettings(id="standards", url=page, commitments=["send-review"], expected=True)
+    _summary, (draft,) = appearance(source, Document("SEND national standards", ("The standards.",)), page)
+    found = Item(RESULT, "/government/publications/send-national-standards", "SEND national standards",
+                 "https://www.gov.uk/government/publications/send-national-standards/?utm_source=search")
+    assert draft.document_key == item_key(found) == "gov.uk:/government/publications/send-national-standards"
