@@ -150,7 +150,8 @@ class DevelopmentRecord(Base):
 
     __tablename__ = "developments"
     __table_args__ = (Index("ix_developments_commitment_detected", "commitment_id", "detected_at"),
-                      UniqueConstraint("commitment_id", "document_key"))
+                      # One development per commitment and document (a unique index: see 0004).
+                      Index("uq_developments_commitment_id", "commitment_id", "document_key", unique=True))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     commitment_id: Mapped[str] = mapped_column(String(200))

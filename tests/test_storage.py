@@ -516,3 +516,40 @@ def test_the_documents_discovered_are_those_the_discovery_sources_hold_now_each_
         later = Document("Search", (), (plan, Item(RESULT, "/fe", "FE funding", "https://www.gov.uk/fe")))
         store.record_document("search", later, diff_documents(now, later), at(2))
         assert "FE funding" in store.discovered_texts(["govuk-search", "feed"])
+
+
+def test_upgrading_a_database_with_developments_keeps_their_email(database_url):
+    # Migrations run on every start against the user's record: one that rebuilt a table
+    # would, through ON DELETE CASCADE, delete the notifications of every development.
+    from sqlalchemy import MetaData, insert
+
+    from storage.migrate import upgrade
+    from storage.store import make_engine
+
+    engine = make_engine(database_url)
+    upgrade(engine, "0003")
+    tables = MetaData()
+    tables.reflect(engine)
+    t = tables.tables
+    now = T0
+    with engine.begin() as conn:
+        conn.execute(insert(t["sources"]).values(id="code", kind="page", url="https://www.gov.uk/code", settings={},
+                                                 origin="config", active=True, created_at=now,
+                                                 consecutive_failures=0))
+        for n in (1, 2):
+            conn.execute(insert(t["snapshots"]).values(id=n, source_id="code", content_hash=f"h{n}", content=b"x",
+                                                       size=1, first_seen_at=now, last_seen_at=now))
+        conn.execute(insert(t["changes"]).values(id=1, source_id="code", from_snapshot_id=1, to_snapshot_id=2,
+                                                 detected_at=now, summary="s", detail=b"x"))
+        conn.execute(insert(t["developments"]).values(id=1, commitment_id="code-of-practice", change_id=1,
+                                                      source_id="code", title="t", score=1.0, evidence=[],
+                                                      detected_at=now))
+        conn.execute(insert(t["notifications"]).values(recipient="a@example.org", kind="development",
+                                                       development_id=1, payload={}, status="pending", attempts=0,
+                                                       next_attempt_at=now, created_at=now))
+    engine.dispose()
+
+    with Store(database_url) as store:  # migrates to the newest revision
+        (development,) = store.developments()
+        assert development.id == 1 and development.status == "development"
+        assert [(n.development_id, n.status) for n in store.notifications()] == [(1, "pending")]
