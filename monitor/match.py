@@ -309,7 +309,8 @@ def _find_words(phrases: Iterable[str], texts: Sequence[str], where: str, specif
 
 
 def _weighed(phrase: str, where: str, text: str, specificity: Specificity) -> Hit:
-    if set(words(phrase)) <= TOPIC:
+    plain = set(words(phrase))
+    if plain and plain <= TOPIC:  # (a phrase of function words only is weighed as it is)
         if where == "added text":
             return Hit(phrase, "names only SEND", _clip(text), 0.0, "in body text: nothing")
         return Hit(phrase, "names only SEND", _clip(text), TOPIC_ONLY, f"found as {where}")
@@ -360,7 +361,9 @@ def score(subject: Subject, target: Target, *, bound: bool = False,
     promise = _promise_words(subject, target, specificity)
     if promise:
         ranked.append(promise)
-    if bound and ranked and (subject.publishes or subject.lines):
+    # Being watched strengthens a phrase; it never makes a development with the promise's
+    # words alone (a change note "Code of practice: fixed broken links" is not news).
+    if bound and best and (subject.publishes or subject.lines):
         weight = BOUND_PUBLICATION if subject.publishes else BOUND_TEXT
         what = "published a document or change note" if subject.publishes else "changed its text"
         ranked.append(Hit("(source watched for this commitment)", "watched source", what, weight))

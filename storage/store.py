@@ -443,7 +443,9 @@ class Store:
                 session.flush()
                 change_id = record.id
                 source.last_changed_at = meta.started_at
-                for draft in developments:
+                # In one order in every process: two recording the same documents for two
+                # sources at once would otherwise wait on each other's rows (a deadlock).
+                for draft in sorted(developments, key=lambda d: (d.commitment_id, d.document_key or "")):
                     development, fresh = _development(session, draft, change_id, source_id, meta.started_at)
                     if not fresh:
                         seen_again.append(development.id)

@@ -135,6 +135,20 @@ def test_a_change_note_on_the_code_page_that_is_not_about_the_code_is_no_develop
     assert developments(subject, bound=["code-of-practice"]) == set(), explained(subject, ["code-of-practice"])
 
 
+@pytest.mark.parametrize("note", ["Code of practice: corrected paragraph numbering in the process chapter",
+                                  "Code of practice: fixed broken links"])
+def test_the_promise_words_and_being_watched_together_are_no_development(note):
+    # Each is weak evidence alone; two weak pieces without a phrase are not news either.
+    subject = change_note(note)
+    assert developments(subject, bound=["code-of-practice"]) == set(), explained(subject, ["code-of-practice"])
+
+
+def test_a_phrase_of_function_words_only_is_not_said_to_name_only_send():
+    own = Target("response", ("Government response to the Committee's report",), ())
+    (found_,) = match(found("Government response to the Committee's report"), [own])
+    assert found_.relevant and all(hit.where != "names only SEND" for hit in found_.hits), found_.explain()
+
+
 @pytest.mark.parametrize("title, kind", [
     ("Teacher recruitment, training and retention", "Report"),
     ("Teacher recruitment, training and retention: Government Response to the Committee's Fifth Report",
