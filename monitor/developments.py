@@ -143,6 +143,7 @@ def find_developments(change: Change, *, source: SourceSettings, summary: str, t
     ``specificity``: how specific each phrase is (default: from ``targets`` alone, without
     the record's documents)."""
     specificity = specificity or Specificity.of(targets)
+    updated = {new.identity for _old, new in change.updated_items}
     if not discovers:
         bound = [t for t in targets if t.id in source.commitments]
         subject = Subject.of_change(change)
@@ -154,11 +155,14 @@ def find_developments(change: Change, *, source: SourceSettings, summary: str, t
             evidence = _evidence(found, change)
             url = evidence.url if evidence else None
             key = document_key(url) if url else _change_key(change, source)
+            if key and evidence is not None and evidence.identity in updated:
+                # A link or attachment whose title changed (a consultation's outcome added
+                # to it) is news of its own, not another sighting of the document as it was.
+                key = item_key(evidence, updated=True) if evidence.date else f"{key}#{_version(evidence)}"
             drafts.append(_draft(judged, summary, url or source.url, document=key,
                                  document_title=evidence.title if evidence else None))
         return drafts
     drafts = []
-    updated = {new.identity for _old, new in change.updated_items}
     items = list(change.added_items) + [new for _old, new in change.updated_items]
     for item in items:
         if item.kind not in (RESULT, PUBLICATION):
@@ -174,6 +178,11 @@ def find_developments(change: Change, *, source: SourceSettings, summary: str, t
             follow = follow_settings(item, kind, source, found.commitment_id) if kind else None
             drafts.append(_draft(judged, title, item.url, item.key, follow, item_key(item, is_update), item.title))
     return drafts
+
+
+def _version(item: Item) -> str:
+    """A short name for what an item says now, for an update that carries no date."""
+    return hashlib.sha256(f"{item.title}\n{item.note or ''}".encode()).hexdigest()[:8]
 
 
 def _change_key(change: Change, source: SourceSettings) -> str | None:

@@ -65,3 +65,24 @@ def test_a_discovered_document_is_drafted_with_its_key_and_status():
     (draft,) = find_developments(diff_documents(before, after), source=source, summary="", targets=targets,
                                  discovers=True)
     assert (draft.document_key, draft.status) == (f"gov.uk:{PLAN}", DEVELOPMENT)
+
+
+def test_a_link_on_a_watched_page_that_is_updated_is_news_of_its_own():
+    # The same address, a new title: the consultation's outcome, not a sighting of the
+    # consultation already reported.
+    from monitor.document import LINK
+
+    source = SourceSettings(id="review", url="https://www.gov.uk/government/groups/send-review",
+                            commitments=["send-review"])
+    targets = [Target("send-review", ("SEND review",))]
+    url = "https://www.gov.uk/government/consultations/send-review-consultation"
+    page = Document("Review", (), ())
+    consultation = Document("Review", (), (Item(LINK, url, "SEND review: consultation", url=url),))
+    outcome = Document("Review", (), (Item(LINK, url, "SEND review: consultation outcome and government response",
+                                           url=url),))
+    (first,) = find_developments(diff_documents(page, consultation), source=source, summary="", targets=targets,
+                                 discovers=False)
+    (then,) = find_developments(diff_documents(consultation, outcome), source=source, summary="", targets=targets,
+                                discovers=False)
+    assert first.document_key == "gov.uk:/government/consultations/send-review-consultation"
+    assert then.document_key.startswith(first.document_key + "#") and then.status == DEVELOPMENT
