@@ -170,6 +170,15 @@ class DevelopmentRecord(Base):
     # development | possible (a person is to confirm or reject it) | confirmed | rejected
     status: Mapped[str] = mapped_column(String(20), default="development", server_default="development")
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A possible development's source to follow once a person confirms it (a development's
+    # is followed when it is recorded).
+    follow: Mapped[dict | None] = mapped_column(JSON)
+
+    @property
+    def announced_at(self) -> datetime:
+        """When it became a development for subscribers: recorded as one, or later
+        confirmed by a person or seen again with evidence enough."""
+        return self.reviewed_at or self.detected_at
 
 
 class SightingRecord(Base):

@@ -457,6 +457,7 @@ class Store:
                             continue
                         # Seen again with evidence enough: no longer a question for a person.
                         development.status = DEVELOPMENT
+                        development.reviewed_at = meta.started_at  # when subscribers are told
                     elif development.status == POSSIBLE:
                         possible_ids.append(development.id)
                         possible.append(development.commitment_id)
@@ -576,14 +577,15 @@ class Store:
         """Newest first. By default only what counts as a development (recorded as one, or
         confirmed by a person); ``statuses=None`` for every status."""
         with self._session() as session:
-            query = select(DevelopmentRecord).order_by(DevelopmentRecord.detected_at.desc(),
-                                                       DevelopmentRecord.id.desc())
+            # Newest by when subscribers were told: a confirmed one is news the day it is confirmed.
+            announced = func.coalesce(DevelopmentRecord.reviewed_at, DevelopmentRecord.detected_at)
+            query = select(DevelopmentRecord).order_by(announced.desc(), DevelopmentRecord.id.desc())
             if statuses is not None:
                 query = query.where(DevelopmentRecord.status.in_(statuses))
             if commitment_id is not None:
                 query = query.where(DevelopmentRecord.commitment_id == commitment_id)
             if since is not None:
-                query = query.where(DevelopmentRecord.detected_at >= since)
+                query = query.where(announced >= since)
             if change_id is not None:
                 query = query.where(DevelopmentRecord.change_id == change_id)
             return list(session.scalars(query))
@@ -616,12 +618,27 @@ class Store:
                 .values(status=verdict, reviewed_at=at).returning(DevelopmentRecord.id))
             if done is None:
                 return False
+            development = session.get(DevelopmentRecord, development_id)
             if verdict == CONFIRMED:
                 _enqueue(session, notifications, at, development_id=development_id)
-            else:  # a document that is not a development is not followed either
-                session.execute(update(SourceRecord).where(SourceRecord.origin == "followed",
-                                                           SourceRecord.followed_from == development_id)
-                                .values(active=False))
+                if development.follow:  # as it would have been, had it scored a development
+                    _follow(session, development.follow, development_id, at)
+                return True
+            # A document that is not a development is not followed either, unless it is
+            # still one for another commitment: then that one follows it from now on.
+            other = None
+            if development.document_key is not None:
+                other = session.scalars(select(DevelopmentRecord).where(
+                    DevelopmentRecord.document_key == development.document_key,
+                    DevelopmentRecord.id != development_id,
+                    DevelopmentRecord.status.in_(DEVELOPED)).order_by(DevelopmentRecord.id).limit(1)).first()
+            for followed in session.scalars(select(SourceRecord).where(SourceRecord.origin == "followed",
+                                                                       SourceRecord.followed_from == development_id)):
+                if other is None:
+                    followed.active = False
+                else:
+                    followed.followed_from = other.id
+                    followed.settings = {**followed.settings, "commitments": [other.commitment_id]}
             return True
 
     def rejections(self) -> list[Rejection]:
@@ -869,7 +886,8 @@ def _development(session: Session, draft: DevelopmentDraft, change_id: int, sour
     values = {"commitment_id": draft.commitment_id, "change_id": change_id, "source_id": source_id,
               "item_key": draft.item_key, "title": draft.title, "url": draft.url, "score": draft.score,
               "evidence": draft.evidence, "detected_at": at, "document_key": draft.document_key,
-              "document_title": draft.document_title, "status": draft.status}
+              "document_title": draft.document_title, "status": draft.status,
+              "follow": draft.follow if draft.status == POSSIBLE else None}
     if draft.document_key is None:
         record = DevelopmentRecord(**values)
         session.add(record)
@@ -887,11 +905,15 @@ def _development(session: Session, draft: DevelopmentDraft, change_id: int, sour
 
 
 def _follow(session: Session, settings: dict, development_id: int, at: datetime) -> bool:
-    """Start following a discovered document, unless something already watches its URL."""
-    if session.get(SourceRecord, settings["id"]) is not None:
-        return False
-    if session.scalar(select(SourceRecord.id).where(SourceRecord.url == settings["url"]).limit(1)):
-        return False
+    """Start following a discovered document, unless something already watches its URL.
+    One followed before and set aside (its development rejected) is followed again."""
+    existing = session.get(SourceRecord, settings["id"]) or session.scalars(
+        select(SourceRecord).where(SourceRecord.url == settings["url"]).limit(1)).first()
+    if existing is not None:
+        if existing.origin != "followed" or existing.active:
+            return False
+        existing.active, existing.followed_from, existing.settings = True, development_id, settings
+        return True
     session.add(SourceRecord(id=settings["id"], kind=settings["kind"], url=settings["url"], settings=settings,
                              origin="followed", followed_from=development_id, active=True,
                              consecutive_failures=0, created_at=at))

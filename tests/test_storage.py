@@ -496,6 +496,44 @@ def test_a_rejected_development_is_no_longer_followed(database_url):
         assert store.followed_sources() == []
 
 
+def test_a_document_rejected_for_one_commitment_is_still_followed_for_another(database_url):
+    from dataclasses import replace
+
+    from storage import REJECTED
+
+    follow = {"id": "followed-plan", "kind": "govuk-content", "url": "https://www.gov.uk/plan",
+              "interval": 3600.0, "commitments": ["send-review"], "enabled": True}
+    with open_store(database_url) as store:
+        review = _sighted(store, "code", 0, replace(_plan(), follow=follow))
+        code = _sighted(store, "code", 10, replace(_plan("code-of-practice"), follow=follow))
+        assert code.followed == ()  # already followed for the Review
+        assert store.review(review.development_ids[0], REJECTED, T0)
+        (followed,) = store.followed_sources()  # still wanted: now for the Code
+        assert followed.settings["commitments"] == ["code-of-practice"]
+        assert store.review(code.development_ids[0], REJECTED, T0)
+        assert store.followed_sources() == []
+        again = _sighted(store, "code", 20, replace(_plan("health-education-care"), follow=follow))
+        assert again.followed == ("followed-plan",)  # a document set aside can be followed again
+        assert [s.id for s in store.followed_sources()] == ["followed-plan"]
+
+
+def test_a_confirmed_possible_development_is_followed_and_is_news_the_day_it_is_confirmed(database_url):
+    from dataclasses import replace
+
+    from storage import CONFIRMED
+
+    follow = {"id": "followed-plan", "kind": "govuk-content", "url": "https://www.gov.uk/plan",
+              "interval": 3600.0, "commitments": ["send-review"], "enabled": True}
+    with open_store(database_url) as store:
+        possible = _sighted(store, "code", 0, replace(_plan(status="possible"), follow=follow))
+        assert possible.followed == () and store.followed_sources() == []
+        confirmed_at = T0 + timedelta(days=30)
+        assert store.review(possible.possible_ids[0], CONFIRMED, confirmed_at)
+        assert [s.id for s in store.followed_sources()] == ["followed-plan"]
+        (development,) = store.developments(since=confirmed_at - timedelta(days=1))  # a feed polled since
+        assert development.announced_at == confirmed_at
+
+
 def test_the_documents_discovered_are_those_the_discovery_sources_hold_now_each_once(database_url):
     search = SourceSettings(id="search", kind="govuk-search", url="https://www.gov.uk/api/search.json")
     feed = SourceSettings(id="feed", kind="feed", url="https://www.gov.uk/search/all.atom")

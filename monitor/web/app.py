@@ -254,8 +254,8 @@ class _Web:
                        + (f" Why it bears on this commitment: {why}." if why else "")
                        + (f" The document: {d.url}" if d.url else ""))
             entries.append(Entry(id=_tag(settings, f"development/{d.id}"), title=f"{about}: {d.title}",
-                                 updated=d.detected_at, link=link, summary=summary, category=d.commitment_id))
-        updated = developments[0].detected_at if developments else datetime(2000, 1, 1, tzinfo=UTC)
+                                 updated=d.announced_at, link=link, summary=summary, category=d.commitment_id))
+        updated = developments[0].announced_at if developments else datetime(2000, 1, 1, tzinfo=UTC)
         body = build_feed(feed_id=feed_id, title=title, self_url=self_url, page_url=page_url, updated=updated,
                           entries=entries, subtitle=subtitle)
         return Response(body, media_type="application/atom+xml; charset=utf-8")
