@@ -931,8 +931,9 @@ def test_a_discovered_development_is_followed_and_its_updates_are_developments(
     corrected = with_change_note(item, "Corrected the contact address.")
     site.set("/api/content" + REVISED_PATH, as_json(corrected))
     assert "development for" not in sendwatch("check").out
-    # ... and one that does is a development.
-    note = "Consultation on the revised code of practice extended to 30 June."
+    # ... and one that names it is a development. (The promise's own words with being
+    # followed, "the revised code of practice", make only a possible development.)
+    note = "Consultation on the revised SEND code of practice extended to 30 June."
     site.set("/api/content" + REVISED_PATH, as_json(with_change_note(corrected, note, "2025-06-14T09:30:00.000+01:00")))
     update = sendwatch("check")
     assert f"change note: '{note}'" in update.out and "development for: code-of-practice" in update.out
