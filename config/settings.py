@@ -297,7 +297,8 @@ class EmailSettings(_Strict):
     reply_to: str | None = None
     smtp: SmtpSettings | None = None
     maildir: Path = Field(default=Path("mail"), description="Used without SMTP; relative to data_dir.")
-    dashboard_url: str = Field(default="http://127.0.0.1:8080", description="Base of links to the dashboard.")
+    dashboard_url: str | None = Field(default=None, description="Base of links to the dashboard in emails; "
+                                      "default: [web] public_url, else http://127.0.0.1:8080.")
     timezone: str = "Europe/London"
     broken_after: int = Field(default=5, ge=1, description="Failed checks in a row that make a source broken.")
     retry_backoff: Duration = Field(default=60.0, description="First retry of a transient failure; doubles.")
@@ -360,6 +361,9 @@ class ServiceSettings(_Strict):
     stop_timeout: Duration = Field(default=20.0, description="Longest wait for checks in flight on shutdown.")
 
 
+DEFAULT_DASHBOARD = "http://127.0.0.1:8080"
+
+
 class Settings(_Strict):
     """The whole configuration, after defaults are applied."""
 
@@ -397,6 +401,12 @@ class Settings(_Strict):
                                  f"and recipients[{index}]): every email would go to it twice")
             first[address] = index
         return self
+
+    @property
+    def dashboard_url(self) -> str:
+        """Where readers reach the dashboard: ``[email] dashboard_url``, else ``[web]
+        public_url`` (one address set once serves emails and feeds), else the default."""
+        return self.email.dashboard_url or self.web.public_url or DEFAULT_DASHBOARD
 
     def commitment(self, commitment_id: str) -> CommitmentSettings:
         for commitment in self.commitments:

@@ -88,7 +88,7 @@ def compose(notification, context: dict, settings: Settings, now: datetime, chan
     kind = notification.kind
     today = now.astimezone(ZoneInfo(settings.email.timezone)).date()
     commitment = _commitment(settings, notification.commitment_id)
-    dashboard = settings.email.dashboard_url.rstrip("/")
+    dashboard = settings.dashboard_url.rstrip("/")
     source = context.get("source")
 
     if kind == "development":

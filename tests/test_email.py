@@ -495,3 +495,14 @@ def test_a_development_email_says_how_late_the_commitment_is_until_it_is_deliver
         later = [m for m in server.messages if "overdue" not in m["Subject"]][-1]
         plain = " ".join(later.get_body(("plain",)).get_content().split())
         assert "easy read" in plain and "Expected by 31 December 2021." in plain and "past the date" not in plain
+
+
+def test_emails_link_to_the_public_address_of_the_dashboard_set_once_for_feeds_and_emails(setup, sendwatch):
+    # One address for readers: [web] public_url serves the emails' links too, unless
+    # [email] dashboard_url says otherwise.
+    setup.write(smtp="\n[web]\npublic_url = \"https://send.example.org/watch/\"\n")
+    development(setup, sendwatch)
+    maildir = mailbox.Maildir(setup.tmp_path / "xdg" / "sendwatch" / "mail", create=False)
+    (message,) = [email_message for email_message in maildir]
+    plain = message.get_payload(0).get_payload(decode=True).decode()
+    assert "https://send.example.org/watch/changes/1" in plain and "127.0.0.1:8080" not in plain

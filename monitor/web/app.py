@@ -354,7 +354,7 @@ def _tag(settings: Settings, what: str) -> str:
     named after the configured dashboard address."""
     from urllib.parse import quote, urlsplit
 
-    authority = urlsplit(settings.email.dashboard_url).hostname or "sendwatch.invalid"
+    authority = urlsplit(settings.dashboard_url).hostname or "sendwatch.invalid"
     return f"tag:{authority},2026:sendwatch/{quote(what)}"
 
 
