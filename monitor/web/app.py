@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from config.settings import CommitmentSettings, Settings
+from config.settings import DEFAULT_DASHBOARD, CommitmentSettings, Settings
 from monitor import diff
 from monitor.check import ledger_standings
 from monitor.export import development_dict, standing_dict
@@ -354,7 +354,8 @@ def _tag(settings: Settings, what: str) -> str:
     named after the configured dashboard address."""
     from urllib.parse import quote, urlsplit
 
-    authority = urlsplit(settings.dashboard_url).hostname or "sendwatch.invalid"
+    # Not settings.dashboard_url: setting [web] public_url must not change every id.
+    authority = urlsplit(settings.email.dashboard_url or DEFAULT_DASHBOARD).hostname or "sendwatch.invalid"
     return f"tag:{authority},2026:sendwatch/{quote(what)}"
 
 
