@@ -87,8 +87,10 @@ def test_a_rejected_document_teaches_the_scorer_and_a_possible_one_waits_for_a_p
     confirmed = sendwatch("review", "confirm", "2")
     assert confirmed.code == 0, confirmed.err
     assert "development 2 confirmed for send-review" in confirmed.out and "1 email(s) queued" in confirmed.out
-    assert subjects(tmp_path)[1] == ("The SEND Review: new document 'SEND review: call for evidence (closed)' "
-                                     "on 127.0.0.1")
+    # Maildir file names do not say which email came first: compare the set.
+    assert sorted(subjects(tmp_path)) == ["The SEND Review: new document 'SEND review: call for evidence (closed)' "
+                                          "on 127.0.0.1",
+                                          "The SEND Review: new document 'SEND review: call for evidence' on 127.0.0.1"]
     assert "nothing to review" in sendwatch("review").out
     with Store(database_url) as store:
         assert [(d.id, d.status) for d in store.developments()] == [(2, "confirmed")]
