@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from importlib import metadata
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -27,7 +28,17 @@ from monitor.errors import FetchError
 
 log = logging.getLogger(__name__)
 
-VERSION = "0.1.0"
+
+
+def _version() -> str:
+    """The installed package's version (pyproject.toml), for the User-Agent."""
+    try:
+        return metadata.version("sendwatch")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "0+unknown"
+
+
+VERSION = _version()
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -94,6 +105,7 @@ class _HostGate:
 
     semaphore: asyncio.Semaphore
     delay: float
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # the Fetcher's, so tests need not wait
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     next_start: float = 0.0
 
@@ -103,7 +115,7 @@ class _HostGate:
             async with self.lock:
                 wait = self.next_start - time.monotonic()
                 if wait > 0:
-                    await asyncio.sleep(wait)
+                    await self.sleep(wait)
                 self.next_start = time.monotonic() + self.delay
         except BaseException:
             self.semaphore.release()
@@ -152,7 +164,7 @@ class Fetcher:
         gate = self._gates.get(host)
         if gate is None:
             concurrency, delay = self.settings.limits_for(host)
-            gate = _HostGate(asyncio.Semaphore(concurrency), delay)
+            gate = _HostGate(asyncio.Semaphore(concurrency), delay, self._sleep)
             self._gates[host] = gate
         return gate
 
@@ -182,11 +194,13 @@ class Fetcher:
                 )
             if attempt > s.retries:
                 raise error
-            wait = s.backoff * 2 ** (attempt - 1) * random.uniform(0.9, 1.1)
             if error.retry_after is not None:
-                wait = error.retry_after
-                # The whole host asked for a pause, not just this request.
-                self._gate(url).defer(wait)
+                # The whole host asked for a pause, not just this request: the host's gate
+                # holds this retry and every other request to it until then.
+                log.info("retrying %s in %.1f s, as the server asked, after: %s", url, error.retry_after, error)
+                self._gate(url).defer(error.retry_after)
+                continue
+            wait = s.backoff * 2 ** (attempt - 1) * random.uniform(0.9, 1.1)
             log.info("retrying %s in %.1f s after: %s", url, wait, error)
             await self._sleep(wait)
 

@@ -59,6 +59,8 @@ def test_database_defaults_to_sqlite_in_the_data_dir(tmp_path):
 
 
 def test_environment_wins_for_the_database_and_data_dir(tmp_path):
+    # A PostgreSQL URL loads only with its driver (sendwatch[postgres]; the test extras have it).
+    pytest.importorskip("psycopg", reason="the PostgreSQL driver is not installed (pip install 'sendwatch[postgres]')")
     env = {"SENDWATCH_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1/x",
            "SENDWATCH_DATA_DIR": str(tmp_path / "d")}
     settings = load_settings(write(tmp_path, 'database_url = "sqlite:///ignored.db"\n' + GOOD), env=env)
