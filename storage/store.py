@@ -725,14 +725,20 @@ class Store:
                      .order_by(NotificationRecord.next_attempt_at, NotificationRecord.id).limit(limit))
             if session.bind.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            candidates = list(session.scalars(query))
-            if not candidates:
-                return []
-            claimed = list(session.scalars(
-                update(NotificationRecord)
-                .where(NotificationRecord.id.in_(candidates), NotificationRecord.status == "pending")
-                .values(status="sending", attempts=NotificationRecord.attempts + 1, next_attempt_at=now)
-                .returning(NotificationRecord.id)))
+            while True:
+                candidates = list(session.scalars(query))
+                if not candidates:
+                    return []
+                claimed = list(session.scalars(
+                    update(NotificationRecord)
+                    .where(NotificationRecord.id.in_(candidates), NotificationRecord.status == "pending")
+                    .values(status="sending", attempts=NotificationRecord.attempts + 1, next_attempt_at=now)
+                    .returning(NotificationRecord.id)))
+                if claimed:
+                    break
+                # Another sender claimed them between the look and the claim (on SQLite the
+                # look is not yet in the write transaction): look again. Returning nothing
+                # here would end this sender's run with email still due.
             return list(session.scalars(select(NotificationRecord).where(NotificationRecord.id.in_(claimed))
                                         .order_by(NotificationRecord.id)
                                         .execution_options(populate_existing=True)))

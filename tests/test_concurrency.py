@@ -43,7 +43,9 @@ def test_processes_that_read_the_same_change_record_it_once(tmp_path, site, data
     developments = [n for n in watch.rows(NotificationRecord.__table__) if n.kind == "development"]
     assert len(developments) == SOURCES
     mailed = list((tmp_path / "data" / "mail" / "new").iterdir())
-    assert len(mailed) == SOURCES  # the three processes drained the outbox together: each email once
+    statuses = sorted((n.status, n.attempts, str(n.last_error)) for n in watch.rows(NotificationRecord.__table__))
+    # The three processes drained the outbox together: each email once.
+    assert len(mailed) == SOURCES, (statuses, [run.stdout for run in runs])
     assert_every_version_made_current_by_a_change(watch)
 
 

@@ -591,3 +591,26 @@ def test_upgrading_a_database_with_developments_keeps_their_email(database_url):
         (development,) = store.developments()
         assert development.id == 1 and development.status == "development"
         assert [(n.development_id, n.status) for n in store.notifications()] == [(1, "pending")]
+
+
+def test_a_sender_that_loses_a_claim_to_another_takes_the_next_notification(tmp_path):
+    # SQLite only: there the look for due notifications is not yet in the write transaction,
+    # so another sender can claim what this one saw (PostgreSQL skips locked rows instead).
+    from sqlalchemy import event
+
+    from storage import NotificationDraft
+
+    url = f"sqlite:///{tmp_path / 'sendwatch.db'}"
+    with Store(url) as store, Store(url) as other:
+        store.enqueue([NotificationDraft(recipient=f"r{n}@example.org", kind="test") for n in range(2)], T0)
+        later = T0 + timedelta(minutes=1)
+        taken = []
+
+        @event.listens_for(store.engine, "after_cursor_execute")
+        def another_sender_claims_first(conn, cursor, statement, parameters, context, executemany):
+            if statement.startswith("SELECT notifications.id") and not taken:
+                taken.extend(other.claim_due(later))
+
+        claimed = store.claim_due(later)
+        assert [n.recipient for n in taken] == ["r0@example.org"]
+        assert [n.recipient for n in claimed] == ["r1@example.org"]  # not nothing: the run goes on
