@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import ValidationError
 
 from config.settings import Settings, SourceSettings
-from monitor.developments import find_developments
+from monitor.developments import document_key, find_developments
 from monitor.diff import diff_documents
 from monitor.errors import CheckFailed, describe, one_line
 from monitor.fetch import Fetcher, Validators
@@ -34,7 +34,7 @@ from monitor.unpublished import (
     not_yet_summary,
     still_awaited,
 )
-from storage import STALE, CheckMeta, DatabaseUnavailable, Store, Unchanged
+from storage import POSSIBLE, STALE, CheckMeta, DatabaseUnavailable, Store, Unchanged
 
 log = logging.getLogger("sendwatch.check")
 
@@ -223,6 +223,12 @@ def _record_once(source, settings: SourceSettings, store: Store, config: Setting
         # The awaited page has appeared: that is the news, for each of its commitments.
         change = diff_documents(previous, reading.document)
         summary, appeared = appearance(settings, reading.document, settings.url)
+        if document_key(reading.url) != document_key(settings.url):
+            # The address now leads elsewhere: perhaps where the page was published, perhaps
+            # to something else entirely. A person decides; nobody is told yet.
+            summary = f"the expected address now leads to {reading.url}: '{reading.document.title}'"
+            appeared = [replace(d, status=POSSIBLE, url=reading.url, document_key=document_key(reading.url))
+                        for d in appeared]
         drafts = [replace(d, notify=for_commitment(config, "development", d.commitment_id)) for d in appeared]
     elif state.snapshot_id is not None:
         change = diff_documents(previous, reading.document)

@@ -90,3 +90,18 @@ def test_an_awaited_page_that_appears_is_known_by_the_address_a_search_would_giv
     found = Item(RESULT, "/government/publications/send-national-standards", "SEND national standards",
                  "https://www.gov.uk/government/publications/send-national-standards/?utm_source=search")
     assert draft.document_key == item_key(found) == "gov.uk:/government/publications/send-national-standards"
+
+
+def test_an_expected_address_that_leads_elsewhere_is_only_a_possible_development(sendwatch, site, tmp_path,
+                                                                                  database_url):
+    from tests.conftest import Reply
+
+    write_config(tmp_path, site, database_url)
+    assert "not yet published (HTTP 404)" in sendwatch("check").out
+    site.set("/plan", Reply(b"", status=301, headers={"Location": site.url("/collections")}))
+    site.page("/collections", render_govuk_page(PageContent(title="Education collections", body=["Lists."])))
+    moved = sendwatch("check")
+    assert f"the expected address now leads to {site.url('/collections')}: 'Education collections'" in moved.out
+    assert "possible development for: code-of-practice" in moved.out
+    assert "\n                     development for" not in moved.out and mail(tmp_path) == []  # nobody told
+    assert "Education collections" in sendwatch("review").out
