@@ -695,3 +695,12 @@ def test_a_commitment_removed_from_the_config_is_named_not_linked(world):
     assert page.status_code == 200
     assert "(no longer in the configuration)" in page.text
     assert "/commitments/" not in page.text.split("<main", 1)[1]
+
+
+def test_a_nul_in_an_address_is_a_bad_request_not_a_database_outage(client, world):
+    # PostgreSQL refuses a NUL in text: asked for, it was a 503 "cannot reach its database".
+    for path in ("/api/changes?source=%00", "/sources/%00", "/api/developments?commitment=a%00b"):
+        response = client.get(path)
+        assert response.status_code == 400, (path, response.status_code)
+        assert response.headers["x-content-type-options"] == "nosniff"  # still secured
+    assert client.get("/healthz").status_code == 200

@@ -447,6 +447,16 @@ class _Guard:
                     headers[name] = value
             await send(message)
 
+        if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"").lower():
+            # No id or query holds a NUL; PostgreSQL would refuse it as a database error
+            # (a 503 "cannot reach its database" that monitors read as an outage).
+            bad = _json({"error": "bad request: a NUL character in the address"}, 400) \
+                if scope.get("path", "").startswith(("/api/", "/healthz")) else \
+                HTMLResponse(_FAILED_PAGE.format(title="Bad request", text="The address holds a NUL character."),
+                             status_code=400)
+            await bad(scope, receive, send_secured)
+            return
+
         try:
             await self.app(scope, receive, send_secured)
         except Exception as exc:
