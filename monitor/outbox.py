@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from config.settings import Settings
+from monitor.errors import describe
 from monitor.ledger import Mark
 from monitor.mail import PermanentMailError, TransientMailError, delivery_for
 from monitor.notify import digest_slot
@@ -136,6 +137,12 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
                     report.retrying.append((notification.id, notification.recipient, str(exc)))
                     log.info("notification %s to %s will be retried in %.0f s: %s", notification.id,
                              notification.recipient, wait, exc)
+                    continue
+                except Exception as exc:  # it cannot be written (a bug): it never will be, so say so
+                    log.exception("notification %s to %s cannot be sent", notification.id, notification.recipient)
+                    error = f"cannot be written: {describe(exc)}"
+                    store.mark_failed(notification.id, error)
+                    report.failed.append((notification.id, notification.recipient, error))
                     continue
                 if after_accept is not None:
                     after_accept(notification.id)

@@ -506,3 +506,22 @@ def test_emails_link_to_the_public_address_of_the_dashboard_set_once_for_feeds_a
     (message,) = [email_message for email_message in maildir]
     plain = message.get_payload(0).get_payload(decode=True).decode()
     assert "https://send.example.org/watch/changes/1" in plain and "127.0.0.1:8080" not in plain
+
+
+def test_an_email_that_cannot_be_written_fails_on_its_own_and_the_rest_go(setup):
+    from storage import NotificationDraft
+
+    with MailServer() as server:
+        setup.write(smtp=smtp_at(server.port, timeout=5))
+        settings = setup.settings()
+        with Store(settings.database_url) as store:
+            # A kind this version cannot write (a row left by a newer one, say).
+            store.enqueue([NotificationDraft(recipient="parent@example.org", kind="from-the-future")],
+                          datetime.now(UTC))
+            queue(settings, store, 2, datetime.now(UTC))
+            report = send_due(settings, store)
+            assert len(report.sent) == 2
+            (failed,) = store.notifications(status="failed")
+            assert failed.kind == "from-the-future" and "unknown notification kind" in failed.last_error
+            assert store.notifications(status="sending") == []  # never claimed for ever
+        assert len(server.messages) == 2
