@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from config import ConfigError, Settings, load_settings, parse_duration
 from config.loader import DEFAULT_FILENAME, embedded_watchlist_text
@@ -32,6 +33,7 @@ from monitor.sources import DISCOVERY_KINDS, KINDS, READS, make_source
 from storage import CONFIRMED, DEVELOPMENT, POSSIBLE, REJECTED, DatabaseUnavailable, NotificationDraft, Store
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 # The largest count either database takes (LIMIT is a signed 64-bit integer), and the
 # largest id a record can have (ids are Integer columns: 32 bits on PostgreSQL).
 LARGEST = 2**63 - 1
@@ -629,6 +631,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:  # Ctrl-C: the user's own wish, not an error to explain
+        print("sendwatch: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command != "serve":
         release_signals()  # held while sendwatch loaded, for serve's sake (monitor/launch.py)
@@ -651,6 +661,10 @@ def main(argv: list[str] | None = None) -> int:
     # made, a full disk) is said in one line: a traceback buries it, and it is not a bug.
     except DatabaseUnavailable as exc:
         print(f"sendwatch: cannot use the database{_database_of(args)}: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except SQLAlchemyError as exc:  # refused for another reason: no permission to create tables, say
+        logging.getLogger("sendwatch").debug("database error", exc_info=True)
+        print(f"sendwatch: the database{_database_of(args)} refused: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
         print(f"sendwatch: {one_line(exc)}", file=sys.stderr)

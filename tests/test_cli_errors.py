@@ -176,3 +176,33 @@ def test_a_disk_that_fills_during_a_check_is_one_line_and_exit_2_and_corrupts_no
     outcomes = [line.split()[0] for line in again.stdout.splitlines() if line.startswith(("first", "unchanged",
                                                                                             "failed"))]
     assert len(outcomes) == 6 and set(outcomes) <= {"first", "unchanged"}, again.stdout
+
+
+@pytest.mark.skipif(not os.environ.get("SENDWATCH_TEST_DATABASE_URL"), reason="needs the tests' PostgreSQL server")
+@pytest.mark.parametrize("command", ["check", "sources"])
+def test_a_database_that_refuses_for_want_of_permission_is_one_line_and_exit_2(tmp_path, command):
+    # Reachable, but the role may not create sendwatch's tables (PostgreSQL 15's default
+    # for a role that does not own the schema).
+    from sqlalchemy import create_engine, text
+
+    server = make_url(os.environ["SENDWATCH_TEST_DATABASE_URL"])
+    name, role = f"sendwatch_noperm_{uuid.uuid4().hex[:8]}", f"sw_reader_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+    on_it = create_engine(server.set(database=name), isolation_level="AUTOCOMMIT")
+    with on_it.connect() as conn:
+        conn.execute(text("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+    on_it.dispose()
+    try:
+        url = server.set(database=name, username=role, password=None).render_as_string(hide_password=False)
+        write_config(tmp_path, f'data_dir = "{tmp_path / "data"}"\n' + config_head(url), A_SOURCE)
+        line = the_one_line(sendwatch(tmp_path, command), command)
+        assert line.startswith(f"sendwatch: the database {make_url(url).render_as_string(hide_password=True)} "
+                               "refused: permission denied for schema public"), line
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()

@@ -645,3 +645,12 @@ def test_under_systemd_the_service_says_ready_once_it_keeps_signals_and_stopping
         listener.close()
         os.unlink(f"{folder}/notify")
         os.rmdir(folder)
+
+
+def test_a_ctrl_c_while_a_command_loads_ends_it_in_one_line(tmp_path):
+    starting = Starting(tmp_path, pause=True, command=("sources",))
+    starting.wait_for("test: loading monitor.cli")
+    starting.process.send_signal(signal.SIGINT)
+    starting.go_on()
+    assert starting.end() == 130
+    assert "sendwatch: interrupted" in starting.log and "Traceback" not in starting.log
