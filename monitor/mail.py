@@ -33,6 +33,11 @@ class PermanentMailError(MailError):
     pass
 
 
+class BudgetSpent(TransientMailError):
+    """The outbox run's time ran out while this email was being sent: not the server's
+    fault, so not an attempt; the email waits, as it was, for the next run."""
+
+
 class MaildirDelivery:
     """Writes each email into a Maildir (new/), atomically, for a local mail reader."""
 
@@ -151,6 +156,14 @@ class SmtpDelivery:
 
     def deliver(self, message: EmailMessage, recipient: str, deadline: float | None = None) -> None:
         """Send one message; no wait in it goes past ``deadline`` (``time.monotonic()``)."""
+        try:
+            self._deliver(message, recipient, deadline)
+        except TransientMailError as exc:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise BudgetSpent(str(exc)) from exc
+            raise
+
+    def _deliver(self, message: EmailMessage, recipient: str, deadline: float | None) -> None:
         if self._smtp is None:
             self._smtp = self._connect(deadline)
         self._smtp.deadline = deadline

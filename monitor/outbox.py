@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from config.settings import Settings
 from monitor.errors import describe
 from monitor.ledger import Mark
-from monitor.mail import PermanentMailError, TransientMailError, delivery_for
+from monitor.mail import BudgetSpent, PermanentMailError, TransientMailError, delivery_for
 from monitor.notify import digest_slot
 from monitor.render import build_email, compose
 from storage import Store
@@ -126,6 +126,11 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
                     log.warning("notification %s to %s failed for good: %s", notification.id,
                                 notification.recipient, exc)
                     continue
+                except BudgetSpent:
+                    # The run's time ran out mid-send: put it back as it was, attempt not counted.
+                    # (Due since it was queued: it was due when claimed, whatever its schedule.)
+                    store.unclaim(notification.id, notification.created_at)
+                    break
                 except TransientMailError as exc:
                     if notification.attempts >= email_settings.max_attempts:
                         store.mark_failed(notification.id, f"gave up after {notification.attempts} attempts: {exc}")

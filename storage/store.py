@@ -743,6 +743,14 @@ class Store:
                                         .order_by(NotificationRecord.id)
                                         .execution_options(populate_existing=True)))
 
+    def unclaim(self, notification_id: int, due: datetime) -> None:
+        """Put back a claimed notification that was not tried to the end (the sender's time
+        ran out): pending again, due at ``due``, its attempt not counted."""
+        with self._session.begin() as session:
+            session.execute(update(NotificationRecord).where(
+                NotificationRecord.id == notification_id, NotificationRecord.status == "sending")
+                .values(status="pending", attempts=NotificationRecord.attempts - 1, next_attempt_at=due))
+
     def mark_sent(self, notification_id: int, at: datetime) -> None:
         with self._session.begin() as session:
             record = session.get(NotificationRecord, notification_id)

@@ -525,3 +525,18 @@ def test_an_email_that_cannot_be_written_fails_on_its_own_and_the_rest_go(setup)
             assert failed.kind == "from-the-future" and "unknown notification kind" in failed.last_error
             assert store.notifications(status="sending") == []  # never claimed for ever
         assert len(server.messages) == 2
+
+
+def test_an_email_cut_off_by_the_run_s_budget_is_not_an_attempt(setup):
+    # The run's time ran out while the server was still silent: not the server refusing,
+    # so no attempt is spent (with max_attempts = 1 it would have failed for good).
+    with SilentServer() as server:
+        setup.write(smtp=smtp_at(server.port, timeout=5), email="send_budget = 0.3\nmax_attempts = 1")
+        settings = setup.settings()
+        with Store(settings.database_url) as store:
+            queued_at = datetime.now(UTC)
+            (only,) = queue(settings, store, 1, queued_at)
+            report = send_due(settings, store, now=queued_at)
+            (row,) = store.notifications()
+            assert (row.status, row.attempts) == ("pending", 0) and row.next_attempt_at <= queued_at
+            assert report.failed == [] and report.retrying == [] and report.left == 1
