@@ -39,6 +39,9 @@ class SendReport:
     recovered: int = 0
     left: int = 0  # due, and not tried: the run's send_budget ran out first
     delivery: str = ""
+    # The email being sent right now, as (id, queued at), for a service that must stop
+    # before the run can end to put back (Store.unclaim) rather than leave claimed.
+    sending: tuple[int, datetime] | None = None
 
 
 def queue_due_digests(settings: Settings, store: Store, now: datetime) -> int:
@@ -85,7 +88,7 @@ def _mark(marks: dict, commitment_id: str | None) -> Mark | None:
 
 def send_due(settings: Settings, store: Store, *, now: datetime | None = None, delivery=None,
              lease: timedelta = LEASE, after_accept: Callable[[int], None] | None = None,
-             budget: float | None = None) -> SendReport:
+             budget: float | None = None, report: SendReport | None = None) -> SendReport:
     """Send what is due at ``now``, for at most ``budget`` seconds (default ``[email]
     send_budget``). Each notification is tried at most once in a run: one that fails is
     due again when its backoff has passed, which is a later run's business, so attempts
@@ -93,7 +96,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
     left as it was, its attempts not counted. ``after_accept`` is called between the
     server's acceptance and the local record (tests use it to crash there)."""
     now = now or datetime.now(UTC)
-    report = SendReport()
+    report = report if report is not None else SendReport()
     report.recovered = store.recover_interrupted(before=now - lease)
     report.digests = queue_due_digests(settings, store, now)
     configured = {r.email for r in settings.recipients}
@@ -117,6 +120,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
                     store.mark_failed(notification.id, error)
                     report.failed.append((notification.id, notification.recipient, error))
                     continue
+                report.sending = (notification.id, notification.created_at)
                 try:
                     message = render(settings, store, notification, now)
                     delivery.deliver(message, notification.recipient, deadline)
@@ -153,6 +157,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
                     after_accept(notification.id)
                 store.mark_sent(notification.id, datetime.now(UTC))
                 report.sent.append((notification.id, notification.recipient))
+    report.sending = None
     if time.monotonic() >= deadline:
         report.left = sum(1 for n in store.notifications(status="pending") if n.next_attempt_at <= now)
         if report.left:

@@ -64,6 +64,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ from monitor.check import CheckResult, check_source, followed_sources, record_du
 from monitor.errors import describe
 from monitor.fetch import Fetcher
 from monitor.launch import hold_signals
-from monitor.outbox import send_due
+from monitor.outbox import SendReport, send_due
 from monitor.sdnotify import sd_notify
 from monitor.sources import READS
 from storage import Store
@@ -219,6 +220,7 @@ class Service:
         self._checks: dict[str, asyncio.Task] = {}  # source id -> its check in flight
         self._jobs_busy: dict[str, int] = {}  # job id -> runs submitted and not yet finished
         self._outbox_task: asyncio.Task | None = None
+        self._outbox_report: SendReport | None = None  # the sender's run under way, if any
         self._outbox_again = False
         self._status_error_logged = False
         self.early_signals: list[signal.Signals] = []  # noted before the handlers were in place
@@ -355,6 +357,14 @@ class Service:
         try:
             await asyncio.wait_for(self.flush_outbox(), timeout=max(0.5, deadline - loop.time()))
         except TimeoutError:
+            # The sender is stuck in a wait that outlasts the stop: put back what it holds,
+            # or it would stay claimed for the lease (five minutes) after the next start.
+            sending = self._outbox_report.sending if self._outbox_report else None
+            if sending is not None:
+                try:
+                    self.store.unclaim(*sending)
+                except Exception as exc:  # the database gone: the lease puts it back later
+                    log.warning(logfmt("outbox", status="unreleased", outcome=describe(exc)))
             log.warning(logfmt("outbox", status="interrupted",
                                outcome="the stop timeout came first; unsent mail stays in the outbox "
                                        "and goes out after the next start"))
@@ -572,7 +582,8 @@ class Service:
             self._outbox_again = False
             started = datetime.now(UTC)
             try:
-                report = await _in_thread(send_due, self.settings, self.store)
+                self._outbox_report = SendReport()
+                report = await _in_thread(partial(send_due, report=self._outbox_report), self.settings, self.store)
             except Exception as exc:  # the database gone, say: one line, the next run tries again
                 log.error(logfmt("outbox", status="failed", outcome=describe(exc)))
                 log.debug("outbox run failed", exc_info=True)

@@ -29,7 +29,7 @@ from storage import Store
 from storage.models import SourceRecord
 from tests.conftest import CODE_OF_PRACTICE, Reply, config_head, stored_followed_source
 from tests.govuk_site import PageContent, render_govuk_page
-from tests.mailserver import MailServer
+from tests.mailserver import MailServer, SilentServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEADLINE = 20.0  # seconds any condition may take to come true
@@ -654,3 +654,34 @@ def test_a_ctrl_c_while_a_command_loads_ends_it_in_one_line(tmp_path):
     starting.go_on()
     assert starting.end() == 130
     assert "sendwatch: interrupted" in starting.log and "Traceback" not in starting.log
+
+
+def test_a_stop_that_cuts_off_a_send_puts_the_email_back_for_the_next_start(setup, services, site):
+    # The mail server accepts the connection and never answers; the stop cannot wait for
+    # it. The email must not stay claimed for the five-minute lease after the next start.
+    from storage.models import NotificationRecord
+
+    site.page("/code", code_page())
+    with SilentServer() as server:
+        setup.write(setup.source("code", "/code", commitments="code-of-practice"), smtp_port=server.port,
+                    stop_timeout=2)
+        first = start(setup, services)
+        first.checked("code")
+        assert first.stop()[0] == 0
+        site.page("/code", code_page(attachments=REVISION))
+        setup.pretend_time_passed(61)
+        second = start(setup, services)
+        second.checked("code")
+
+        def statuses():
+            engine = create_engine(setup.database_url)
+            try:
+                with engine.connect() as conn:
+                    return [(row.status, row.attempts) for row in conn.execute(NotificationRecord.__table__.select())]
+            finally:
+                engine.dispose()
+
+        second.wait_until(lambda: ("sending", 1) in statuses(), "the email being sent")
+        code, seconds = second.stop()
+        assert code == 0 and seconds < 10
+        assert statuses() == [("pending", 0)]  # as it was before the cut-off attempt
