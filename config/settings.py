@@ -290,6 +290,11 @@ class RecipientSettings(_Strict):
         return commitment_id is None or "all" in self.commitments or commitment_id in self.commitments
 
 
+# Seconds after which an email claimed by a sender that never finished is sent again
+# (the outbox's lease): a sender's run must end well before it.
+CLAIM_LEASE = 300.0
+
+
 class EmailSettings(_Strict):
     """How notifications are sent. Without [email.smtp] they go to a local Maildir."""
 
@@ -305,6 +310,16 @@ class EmailSettings(_Strict):
     max_attempts: int = Field(default=10, ge=1, description="Transient failures before giving up.")
     send_budget: Duration = Field(default=60.0, gt=0, description="Longest run of the outbox sender; what it "
                                   "has not tried by then waits for the next run.")
+
+    @field_validator("send_budget")
+    @classmethod
+    def _within_the_lease(cls, value: float) -> float:
+        # A run still sending after the lease would see another sender take its claims back
+        # and send them again.
+        if value >= CLAIM_LEASE:
+            raise ValueError(f"{value:g} s is not below the {CLAIM_LEASE:g} s after which another sender "
+                             "takes back an email still being sent; give it less (default 60s)")
+        return value
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

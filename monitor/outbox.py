@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from config.settings import Settings
+from config.settings import CLAIM_LEASE, Settings
 from monitor.errors import describe
 from monitor.ledger import Mark
 from monitor.mail import BudgetSpent, PermanentMailError, TransientMailError, delivery_for
@@ -27,7 +27,7 @@ from storage import Store
 
 log = logging.getLogger("sendwatch.outbox")
 
-LEASE = timedelta(minutes=5)  # a claim older than this belonged to a sender that stopped
+LEASE = timedelta(seconds=CLAIM_LEASE)  # a claim older than this belonged to a sender that stopped
 
 
 @dataclass

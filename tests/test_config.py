@@ -111,6 +111,8 @@ def test_the_error_names_file_source_field_and_problem(tmp_path):
         (('contact = "alerts@example.org"', 'max_bytes = -1'), "field 'fetch.max_bytes'"),
         (('id = "code-of-practice"\n', ''), "field 'id': is required but missing"),
         (('[fetch]', '[email]\nsend_budget = 0\n[fetch]'), "field 'email.send_budget'"),
+        (('[fetch]', '[email]\nsend_budget = "10m"\n[fetch]'),
+         "field 'email.send_budget': 600 s is not below the 300 s after which another sender takes back"),
         (('[fetch]', '[web]\npublic_url = "ftp://sendwatch.example.org"\n[fetch]'),
          "field 'web.public_url': 'ftp://sendwatch.example.org' is not an http:// or https:// URL"),
         (('[fetch]', '[web]\npublic_url = "https://sendwatch.example.org/?x=1"\n[fetch]'),
