@@ -55,8 +55,12 @@ class MaildirDelivery:
 
     def deliver(self, message: EmailMessage, recipient: str, deadline: float | None = None) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            mailbox.Maildir(self.path, create=True).add(message)
+            # The folders made here, not by mailbox.Maildir(create=True): it makes tmp/, new/
+            # and cur/ only when the Maildir itself is new, so a second process starting at
+            # the same moment finds the folder and no tmp/ in it.
+            for folder in ("tmp", "new", "cur"):
+                (self.path / folder).mkdir(parents=True, exist_ok=True)
+            mailbox.Maildir(self.path, create=False).add(message)
         except OSError as exc:
             raise TransientMailError(f"cannot write to {self.path}: {exc}") from exc
 

@@ -540,3 +540,18 @@ def test_an_email_cut_off_by_the_run_s_budget_is_not_an_attempt(setup):
             (row,) = store.notifications()
             assert (row.status, row.attempts) == ("pending", 0) and row.next_attempt_at <= queued_at
             assert report.failed == [] and report.retrying == [] and report.left == 1
+
+
+def test_a_maildir_another_process_has_only_just_made_still_takes_the_email(tmp_path):
+    # Two processes delivering first at once: one finds the folder the other has made, and
+    # none of tmp/, new/ and cur/ in it yet.
+    from email.message import EmailMessage
+
+    from monitor.mail import MaildirDelivery
+
+    (tmp_path / "mail").mkdir()  # as the other process left it, a moment before its subfolders
+    message = EmailMessage()
+    message["Subject"] = "A development"
+    message.set_content("text")
+    MaildirDelivery(tmp_path / "mail").deliver(message, "parent@example.org")
+    assert [m["Subject"] for m in mailbox.Maildir(tmp_path / "mail", create=False)] == ["A development"]
