@@ -496,7 +496,7 @@ class Store:
             raise KeyError(snapshot_id)
         return Document.from_json(zlib.decompress(blob))
 
-    def discovered_texts(self, kinds: Iterable[str]) -> list[str]:
+    def discovered_texts(self, kinds: Iterable[str]) -> tuple[str, ...]:
         """The title and note of every document the current snapshots of sources of these
         kinds (the discovery kinds) hold, each document once: what matching measures how
         common a phrase is against."""
@@ -511,7 +511,7 @@ class Store:
             version = (tuple(kinds), tuple(sorted(session.scalars(current))))
             cached = self._discovered
             if cached is not None and cached[0] == version:
-                return list(cached[1])
+                return cached[1]
             blobs = list(session.scalars(select(SnapshotRecord.content)
                                          .where(SnapshotRecord.id.in_(version[1]))))
         seen: dict[str, str] = {}
@@ -524,7 +524,7 @@ class Store:
                 if len(text) > len(seen.get(key, "")):
                     seen[key] = text
         self._discovered = (version, tuple(seen.values()))
-        return list(seen.values())
+        return self._discovered[1]
 
     def snapshots(self, source_id: str) -> list[SnapshotRecord]:
         with self._session() as session:
