@@ -139,7 +139,7 @@ def _check_kinds(origin: str, settings: Settings) -> None:
         except ValidationError as exc:
             error = exc.errors()[0]
             field = ".".join(str(p) for p in error["loc"]) or "?"
-            raise ConfigError(f"{where}, field {field!r}: {_reason(error)}") from None
+            raise ConfigError(f"{where}, field {field!r}: {reason(error)}") from None
         except ValueError as exc:  # the URL's query, read into the options
             raise ConfigError(f"{where}, field 'url': {exc}") from None
 
@@ -205,11 +205,12 @@ def _explain(origin: str, raw: Mapping[str, Any], exc: ValidationError) -> str:
     field = ".".join(str(p) for p in loc)
     more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
     if field:
-        return f"{where}, field {field!r}: {_reason(error)}{more}"
-    return f"{where}: {_reason(error)}{more}"
+        return f"{where}, field {field!r}: {reason(error)}{more}"
+    return f"{where}: {reason(error)}{more}"
 
 
-def _reason(error: Mapping[str, Any]) -> str:
+def reason(error: Mapping[str, Any]) -> str:
+    """One pydantic error in words for a person (what the config error messages say)."""
     kind = error.get("type", "")
     if kind == "missing":
         return "is required but missing"

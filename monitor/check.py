@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
+from config.loader import reason
 from config.settings import Settings, SourceSettings
 from monitor.developments import document_key, find_developments
 from monitor.diff import diff_documents
@@ -321,10 +322,10 @@ def followed_sources(store: Store) -> list[SourceSettings]:
 
 
 def _one_line(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
+    if isinstance(exc, ValidationError):  # in the words the config's own errors use
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"])
-        return f"{where}: {error['msg'].removeprefix('Value error, ')}" if where else error["msg"]
+        return f"{where}: {reason(error)}" if where else reason(error)
     if isinstance(exc, KeyError):
         return f"unknown kind {exc.args[0]!r}"
     return describe(exc)

@@ -11,8 +11,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
+from config.settings import is_web_url
 from monitor.diff import ADDED, REMOVED, TextLine
 
 # XML 1.0 forbids most C0 controls even when escaped, and a lone surrogate is no character
@@ -27,13 +28,7 @@ def web_url(url: object) -> str | None:
     URL must never become an href. Surrounding whitespace is refused rather than
     trimmed, since browsers trim it and would then read a different scheme than we did.
     """
-    if not isinstance(url, str) or not url or url != url.strip():
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # e.g. an invalid IPv6 literal
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    if not isinstance(url, str) or url != url.strip() or not is_web_url(url):
         return None
     return url
 
