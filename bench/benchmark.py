@@ -424,7 +424,7 @@ class Sendwatch:
         profiler, directory = self.profile
         if profiler == "cprofile":
             out = directory / f"sendwatch-pass{pass_no}.prof"
-            return [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "monitor.cli", *check]
+            return [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "monitor.app.cli", *check]
         out = directory / f"sendwatch-pass{pass_no}.txt"
         return [str(ensure_py_spy()), "record", "--format", "raw", "--function", "--rate", str(PY_SPY_RATE),
                 "--output", str(out), "--", str(self.executable), *check]
@@ -772,7 +772,7 @@ def run_passes(args, content: Content, tools: list, site: SiteProcess, pool, lau
 FLOOR_STEPS = [
     ("start-up", "Python importing httpx, httpcore, lxml, SQLAlchemy and pydantic"),
     ("httpx", "that, then every page fetched with a bare httpx.AsyncClient"),
-    ("fetcher", "that, with sendwatch's Fetcher instead (monitor/fetch.py + net.py)"),
+    ("fetcher", "that, with sendwatch's Fetcher instead (monitor/sources/fetch.py + net.py)"),
 ]
 
 

@@ -7,8 +7,8 @@ once per step below, each in a fresh process measured like the tools:
   SQLAlchemy, pydantic) and nothing else.
 - ``httpx``: those imports, then every page fetched with a bare ``httpx.AsyncClient`` (its
   default transport, ``--concurrency`` requests at a time, bodies read and dropped).
-- ``fetcher``: the same with sendwatch's Fetcher (monitor/fetch.py): per-host gate, size
-  cap, retries, the network backend of monitor/net.py.
+- ``fetcher``: the same with sendwatch's Fetcher (monitor/sources/fetch.py): per-host gate, size
+  cap, retries, the network backend of monitor/sources/net.py.
 - ``parse``: the Fetcher's pass, then lxml (libxml2) parsing every body, as extraction's
   first step does. The figure printed for it is the parse alone (CPU after the fetch).
 
@@ -47,7 +47,7 @@ async def _bare_httpx(urls: list[str], concurrency: int) -> list[bytes]:
 
 async def _fetcher(urls: list[str], concurrency: int) -> list[bytes]:
     from config.settings import FetchSettings
-    from monitor.fetch import Fetcher
+    from monitor.sources.fetch import Fetcher
 
     settings = FetchSettings(contact="bench@example.org", per_host_concurrency=concurrency, per_host_delay=0)
     async with Fetcher(settings) as fetcher:

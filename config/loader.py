@@ -14,18 +14,24 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from config.settings import Settings
+from config.errors import ConfigError
+from config.settings import Settings, SourceSettings
 
 DEFAULT_FILENAME = "sendwatch.toml"
 EMBEDDED = "watchlist.toml"
 
 
-class ConfigError(Exception):
-    """The configuration cannot be used. ``str(error)`` is the whole message for the user."""
+class KindRules(Protocol):
+    """What the loader needs of a source kind to check a source of it. The kinds live above
+    config (monitor.sources), so whoever loads settings hands them in."""
+
+    discovers: bool
+
+    def read_options(self, source: SourceSettings) -> object: ...
 
 
 def embedded_watchlist_text() -> str:
@@ -43,19 +49,22 @@ def config_path(explicit: str | os.PathLike | None, env: Mapping[str, str]) -> P
 
 
 def load_settings(
-    explicit: str | os.PathLike | None = None, env: Mapping[str, str] | None = None
+    explicit: str | os.PathLike | None = None, env: Mapping[str, str] | None = None, *,
+    kinds: Mapping[str, KindRules],
 ) -> Settings:
+    """The settings from ``explicit``, else where ``config_path`` finds them; each source
+    checked against its kind in ``kinds`` (``monitor.sources.KINDS``)."""
     env = os.environ if env is None else env
     path = config_path(explicit, env)
     if path is None:
-        return parse_settings(embedded_watchlist_text(), origin=f"<embedded {EMBEDDED}>", env=env)
+        return parse_settings(embedded_watchlist_text(), origin=f"<embedded {EMBEDDED}>", env=env, kinds=kinds)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read it: {exc}") from None
-    return parse_settings(text, origin=str(path), env=env, base_dir=path.parent)
+    return parse_settings(text, origin=str(path), env=env, base_dir=path.parent, kinds=kinds)
 
 
 def parse_settings(
@@ -64,6 +73,7 @@ def parse_settings(
     origin: str,
     env: Mapping[str, str] | None = None,
     base_dir: Path | None = None,
+    kinds: Mapping[str, KindRules],
 ) -> Settings:
     env = os.environ if env is None else env
     try:
@@ -81,7 +91,7 @@ def parse_settings(
     except ValidationError as exc:
         raise ConfigError(_explain(origin, raw, exc)) from None
 
-    _check_kinds(origin, settings)
+    _check_kinds(origin, settings, kinds)
     _check_references(origin, settings)
     return _apply_environment(settings, env, base_dir)
 
@@ -121,15 +131,12 @@ def _check_references(origin: str, settings: Settings) -> None:
                                   f"(known: {listed})")
 
 
-def _check_kinds(origin: str, settings: Settings) -> None:
-    # Imported here: the kinds live with the monitor, and config must stay importable alone.
-    from monitor.sources import KINDS
-
+def _check_kinds(origin: str, settings: Settings, kinds: Mapping[str, KindRules]) -> None:
     for index, source in enumerate(settings.sources):
         where = f"{origin}: source {source.id!r} (sources[{index}])"
-        kind = KINDS.get(source.kind)
+        kind = kinds.get(source.kind)
         if kind is None:
-            known = ", ".join(sorted(KINDS))
+            known = ", ".join(sorted(kinds))
             raise ConfigError(f"{where}, field 'kind': unknown kind {source.kind!r}; known kinds: {known}")
         if source.expected and kind.discovers:
             raise ConfigError(f"{where}, field 'expected': a {source.kind} source lists documents as they come; "

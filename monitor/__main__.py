@@ -2,6 +2,6 @@
 
 import sys
 
-from monitor.launch import main
+from monitor.app.launch import main
 
 sys.exit(main())

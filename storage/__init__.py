@@ -5,23 +5,15 @@
 from sqlalchemy.exc import OperationalError as DatabaseUnavailable
 
 from storage.store import (
-    CONFIRMED,
-    DEVELOPED,
-    DEVELOPMENT,
-    POSSIBLE,
-    REJECTED,
     STALE,
     CheckMeta,
-    DevelopmentDraft,
-    NotificationDraft,
     PruneResult,
     Recorded,
-    Rejection,
     SourceState,
     Store,
     Unchanged,
 )
 
-__all__ = ["CONFIRMED", "DEVELOPED", "DEVELOPMENT", "POSSIBLE", "REJECTED", "STALE", "CheckMeta",
-           "DatabaseUnavailable", "DevelopmentDraft", "NotificationDraft", "PruneResult", "Recorded", "Rejection",
+__all__ = ["STALE", "CheckMeta",
+           "DatabaseUnavailable", "PruneResult", "Recorded",
            "SourceState", "Store", "Unchanged"]

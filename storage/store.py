@@ -18,8 +18,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.diff import Change
-from monitor.document import Document
+from monitor.core.diff import Change
+from monitor.core.document import Document
+from monitor.core.drafts import (
+    CONFIRMED,
+    DEVELOPED,
+    DEVELOPMENT,
+    POSSIBLE,
+    REJECTED,
+    DevelopmentDraft,
+    NotificationDraft,
+    Rejection,
+)
 from storage import locking
 from storage.models import (
     ChangeRecord,
@@ -78,52 +88,6 @@ class Recorded:
 
 
 STALE = "stale"
-
-# What a development's status may be. A possible development waits for a person: it is
-# never emailed as a development; confirming it does that, rejecting it keeps the document
-# from being raised again for that commitment.
-DEVELOPMENT, POSSIBLE, CONFIRMED, REJECTED = "development", "possible", "confirmed", "rejected"
-DEVELOPED = (DEVELOPMENT, CONFIRMED)  # what counts as a development everywhere it is shown
-
-
-@dataclass(frozen=True, slots=True)
-class NotificationDraft:
-    """An email to queue in the outbox, in the same transaction as what it reports."""
-
-    recipient: str
-    kind: str
-    commitment_id: str | None = None
-    source_id: str | None = None
-    payload: dict | None = None
-    held: bool = False  # for a digest, not to send on its own
-
-
-@dataclass(frozen=True, slots=True)
-class DevelopmentDraft:
-    """A development to record with the change that causes it."""
-
-    commitment_id: str
-    title: str
-    score: float
-    evidence: list[dict]
-    item_key: str | None = None
-    url: str | None = None
-    follow: dict | None = None  # settings of a source to follow from now on, if any
-    notify: tuple[NotificationDraft, ...] = ()  # one per subscribed recipient
-    document_key: str | None = None  # what identifies the document; None: the change names none
-    document_title: str | None = None  # its own title (the development's title says what happened)
-    status: str = DEVELOPMENT  # or POSSIBLE
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """A person's rejection of a document for a commitment, as later scoring needs it."""
-
-    commitment_id: str
-    document_key: str | None
-    title: str  # the document's own title, else the development's
-    rejected_at: datetime
-
 
 @dataclass(frozen=True, slots=True)
 class PruneResult:
@@ -957,5 +921,4 @@ def _succeeded(source: SourceRecord, meta: CheckMeta, etag: str | None, last_mod
     source.etag, source.last_modified = etag, last_modified
 
 
-__all__ = ["CONFIRMED", "DEVELOPED", "DEVELOPMENT", "POSSIBLE", "REJECTED", "STALE", "CheckMeta", "DevelopmentDraft",
-           "NotificationDraft", "PruneResult", "Recorded", "Rejection", "SourceState", "Store"]
+__all__ = ["STALE", "CheckMeta", "PruneResult", "Recorded", "SourceState", "Store"]

@@ -271,7 +271,7 @@ def sendwatch(tmp_path, monkeypatch, capsys):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
 
-    from monitor.cli import main
+    from monitor.app.cli import main
 
     def run(*args: str) -> Run:
         capsys.readouterr()

@@ -62,7 +62,7 @@ class Watch:
             self.site.set(f"/p{n}", held_until_all_ask(f"/p{n}", version))
 
     def start_check(self) -> subprocess.Popen:
-        command = [sys.executable, "-m", "monitor.cli", "--config", str(self.config), "check"]
+        command = [sys.executable, "-m", "monitor.app.cli", "--config", str(self.config), "check"]
         return subprocess.Popen(command, cwd=self.tmp_path, env=self.env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
 

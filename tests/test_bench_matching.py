@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from config.loader import load_settings
+from monitor.sources import KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench" / "matching"
@@ -27,7 +28,7 @@ def corpus() -> dict[str, list[dict]]:
 
 
 def test_every_item_is_complete_and_names_real_commitments_and_sources():
-    settings = load_settings(env={})
+    settings = load_settings(env={}, kinds=KINDS)
     commitments = {c.id for c in settings.commitments}
     sources = {s.id: s.kind for s in settings.sources}
     for split, items in corpus().items():

@@ -310,7 +310,7 @@ def test_every_command_has_help_with_an_example(sendwatch, command):
 def test_since_a_date_means_from_midnight_in_london():
     from datetime import UTC, datetime
 
-    from monitor.cli import _parse_since
+    from monitor.app.cli import _parse_since
 
     assert _parse_since("2026-06-01") == datetime(2026, 5, 31, 23, 0, tzinfo=UTC)  # BST
     assert _parse_since("2026-01-10") == datetime(2026, 1, 10, 0, 0, tzinfo=UTC)  # GMT

@@ -35,7 +35,7 @@ def sendwatch(tmp_path: Path, *args: str, file_size_limit: int | None = None) ->
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
 
-    return subprocess.run([sys.executable, "-m", "monitor.cli", "--config", str(tmp_path / "sendwatch.toml"),
+    return subprocess.run([sys.executable, "-m", "monitor.app.cli", "--config", str(tmp_path / "sendwatch.toml"),
                            *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
                           preexec_fn=limit_writes if file_size_limit is not None else None)
 

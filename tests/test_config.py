@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from config import ConfigError, load_settings, parse_duration, parse_settings
+from monitor.sources import KINDS
 
 GOOD = """
 [[commitment]]
@@ -37,12 +38,12 @@ def write(tmp_path: Path, text: str) -> Path:
 def problem(tmp_path, text) -> str:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
-        load_settings(path, env={})
+        load_settings(path, env={}, kinds=KINDS)
     return str(caught.value)
 
 
 def test_a_good_file_gives_its_sources_with_defaults(tmp_path):
-    settings = load_settings(write(tmp_path, GOOD), env={})
+    settings = load_settings(write(tmp_path, GOOD), env={}, kinds=KINDS)
     (source,) = settings.sources
     assert source.id == "code-of-practice"
     assert source.kind == "page"
@@ -54,7 +55,7 @@ def test_a_good_file_gives_its_sources_with_defaults(tmp_path):
 
 
 def test_database_defaults_to_sqlite_in_the_data_dir(tmp_path):
-    settings = load_settings(write(tmp_path, GOOD), env={"XDG_DATA_HOME": str(tmp_path / "xdg")})
+    settings = load_settings(write(tmp_path, GOOD), env={"XDG_DATA_HOME": str(tmp_path / "xdg")}, kinds=KINDS)
     assert settings.database_url == f"sqlite:///{tmp_path / 'xdg' / 'sendwatch' / 'sendwatch.db'}"
 
 
@@ -63,14 +64,14 @@ def test_environment_wins_for_the_database_and_data_dir(tmp_path):
     pytest.importorskip("psycopg", reason="the PostgreSQL driver is not installed (pip install 'sendwatch[postgres]')")
     env = {"SENDWATCH_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1/x",
            "SENDWATCH_DATA_DIR": str(tmp_path / "d")}
-    settings = load_settings(write(tmp_path, 'database_url = "sqlite:///ignored.db"\n' + GOOD), env=env)
+    settings = load_settings(write(tmp_path, 'database_url = "sqlite:///ignored.db"\n' + GOOD), env=env, kinds=KINDS)
     assert settings.database_url == "postgresql+psycopg://postgres@127.0.0.1/x"
     assert settings.data_dir == tmp_path / "d"
 
 
 def test_a_relative_data_dir_is_relative_to_the_config_file(tmp_path, monkeypatch):
     monkeypatch.chdir("/")
-    settings = load_settings(write(tmp_path, 'data_dir = "state"\n' + GOOD), env={})
+    settings = load_settings(write(tmp_path, 'data_dir = "state"\n' + GOOD), env={}, kinds=KINDS)
     assert settings.database_url == f"sqlite:///{tmp_path / 'state' / 'sendwatch.db'}"
 
 
@@ -78,14 +79,14 @@ def test_config_is_found_from_the_environment_then_the_working_directory(tmp_pat
     monkeypatch.chdir(tmp_path)
     other = tmp_path / "other.toml"
     other.write_text(GOOD.replace("code-of-practice\"\nurl", "from-env\"\nurl"), encoding="utf-8")
-    assert load_settings(env={"SENDWATCH_CONFIG": str(other)}).sources[0].id == "from-env"
+    assert load_settings(env={"SENDWATCH_CONFIG": str(other)}, kinds=KINDS).sources[0].id == "from-env"
     write(tmp_path, GOOD)
-    assert load_settings(env={}).sources[0].id == "code-of-practice"
+    assert load_settings(env={}, kinds=KINDS).sources[0].id == "code-of-practice"
 
 
 def test_without_a_config_file_the_shipped_watchlist_is_used(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    settings = load_settings(env={})
+    settings = load_settings(env={}, kinds=KINDS)
     ids = {s.id for s in settings.sources}
     assert "send-code-of-practice" in ids and "area-send-framework" in ids
     assert all(s.url.startswith("https://") for s in settings.sources)
@@ -158,7 +159,7 @@ def test_broken_toml_names_the_file_and_line(tmp_path):
 
 def test_a_missing_explicit_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
-        load_settings(tmp_path / "nope.toml", env={})
+        load_settings(tmp_path / "nope.toml", env={}, kinds=KINDS)
 
 
 @pytest.mark.parametrize("text, seconds", [(90, 90), ("90", 90), ("15m", 900), ("6h", 21600),
@@ -171,7 +172,7 @@ def test_the_shipped_watchlist_is_valid_and_its_sources_name_commitments():
     from config.loader import embedded_watchlist_text
     from monitor.sources import make_source
 
-    settings = parse_settings(embedded_watchlist_text(), origin="shipped", env={})
+    settings = parse_settings(embedded_watchlist_text(), origin="shipped", env={}, kinds=KINDS)
     kinds = {s.kind for s in settings.sources}
     assert kinds == {"page", "govuk-content", "govuk-search", "feed", "parliament-committee"}
     # A source that does not discover documents is only matched against its own commitments.
@@ -185,11 +186,12 @@ def test_the_shipped_watchlist_is_valid_and_its_sources_name_commitments():
 
 def test_the_dashboard_address_can_come_from_the_environment(tmp_path):
     path = write(tmp_path, GOOD)
-    settings = load_settings(path, env={"SENDWATCH_WEB_HOST": "0.0.0.0", "SENDWATCH_WEB_PORT": "9090"})
+    settings = load_settings(path, env={"SENDWATCH_WEB_HOST": "0.0.0.0", "SENDWATCH_WEB_PORT": "9090"}, kinds=KINDS)
     assert (settings.web.host, settings.web.port) == ("0.0.0.0", 9090)
-    assert (load_settings(path, env={}).web.host, load_settings(path, env={}).web.port) == ("127.0.0.1", 8080)
+    default = load_settings(path, env={}, kinds=KINDS)
+    assert (default.web.host, default.web.port) == ("127.0.0.1", 8080)
     with pytest.raises(ConfigError, match="SENDWATCH_WEB_PORT='http' is not a port number"):
-        load_settings(path, env={"SENDWATCH_WEB_PORT": "http"})
+        load_settings(path, env={"SENDWATCH_WEB_PORT": "http"}, kinds=KINDS)
 
 
 @pytest.mark.parametrize("url, expected", [
@@ -205,9 +207,10 @@ def test_an_id_with_a_trailing_newline_is_refused(tmp_path):
 
 
 def test_the_public_url_of_the_dashboard_is_kept_without_a_trailing_slash(tmp_path):
-    settings = load_settings(write(tmp_path, '[web]\npublic_url = "https://example.org/send/"\n' + GOOD), env={})
+    written = write(tmp_path, '[web]\npublic_url = "https://example.org/send/"\n' + GOOD)
+    settings = load_settings(written, env={}, kinds=KINDS)
     assert settings.web.public_url == "https://example.org/send"
-    assert load_settings(write(tmp_path, GOOD), env={}).web.public_url is None
+    assert load_settings(write(tmp_path, GOOD), env={}, kinds=KINDS).web.public_url is None
 
 
 def test_no_test_reaches_the_users_own_data_directory(tmp_path, monkeypatch):
@@ -220,7 +223,7 @@ def test_no_test_reaches_the_users_own_data_directory(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SENDWATCH_DATA_DIR", raising=False)
-    settings = load_settings(env=os.environ)
+    settings = load_settings(env=os.environ, kinds=KINDS)
     assert settings.data_dir.is_relative_to(tmp_path)
     child = subprocess.run([sys.executable, "-c", "import os.path; print(os.path.expanduser('~'))"],
                            capture_output=True, text=True, check=True)
@@ -253,7 +256,7 @@ def test_a_mistyped_date_names_its_line_field_and_the_form_expected(tmp_path, wr
 
 def test_an_expected_page_is_a_yes_or_no_for_a_commitment_on_a_page_kind(tmp_path):
     expected = GOOD.replace('interval = "6h"\n', 'interval = "6h"\nexpected = true\n')
-    assert load_settings(write(tmp_path, expected), env={}).sources[0].expected is True
+    assert load_settings(write(tmp_path, expected), env={}, kinds=KINDS).sources[0].expected is True
     message = problem(tmp_path, expected.replace("expected = true", 'expected = "yes"'))
     assert "source 'code-of-practice' (sources[0]), field 'expected': Input should be a valid boolean (got 'yes')" \
         in message

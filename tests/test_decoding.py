@@ -5,7 +5,7 @@ import zlib
 
 import pytest
 
-from monitor.decoding import BoundedDecoder, DecodeFailed, OverLimit
+from monitor.core.decoding import BoundedDecoder, DecodeFailed, OverLimit
 
 PAGE = b"<html><body>" + b"<p>SEND code of practice</p>" * 200 + b"</body></html>"
 

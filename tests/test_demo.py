@@ -21,7 +21,7 @@ def run(tmp_path: Path, *args: str, timeout: float = 90) -> tuple[subprocess.Com
     env.update(XDG_DATA_HOME=str(tmp_path / "xdg"),
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "monitor.cli", *args], cwd=tmp_path, env=env,
+    result = subprocess.run([sys.executable, "-m", "monitor.app.cli", *args], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=timeout)
     return result, time.monotonic() - started
 

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 import pytest
 
 from config import SourceSettings
-from monitor.developments import Judgement, document_key, find_developments, item_key, judge
-from monitor.diff import diff_documents
-from monitor.document import PUBLICATION, RESULT, Document, Item
-from monitor.match import Hit, Match, Target
-from storage import DEVELOPMENT, POSSIBLE, Rejection
+from monitor.core.developments import Judgement, document_key, find_developments, item_key, judge
+from monitor.core.diff import diff_documents
+from monitor.core.document import PUBLICATION, RESULT, Document, Item
+from monitor.core.drafts import DEVELOPMENT, POSSIBLE, Rejection
+from monitor.core.match import Hit, Match, Target
 
 PLAN = "/government/publications/send-and-alternative-provision-improvement-plan"
 
@@ -70,7 +70,7 @@ def test_a_discovered_document_is_drafted_with_its_key_and_status():
 def test_a_link_on_a_watched_page_that_is_updated_is_news_of_its_own():
     # The same address, a new title: the consultation's outcome, not a sighting of the
     # consultation already reported.
-    from monitor.document import LINK
+    from monitor.core.document import LINK
 
     source = SourceSettings(id="review", url="https://www.gov.uk/government/groups/send-review",
                             commitments=["send-review"])

@@ -1,7 +1,7 @@
 """Diffs and summaries: pure functions over Documents."""
 
-from monitor.diff import Change, diff_documents, render_text
-from monitor.document import ATTACHMENT, CHANGE_NOTE, NOTICE, Document, Item
+from monitor.core.diff import Change, diff_documents, render_text
+from monitor.core.document import ATTACHMENT, CHANGE_NOTE, NOTICE, Document, Item
 
 
 def doc(*blocks, items=(), title="SEND code of practice"):
@@ -86,7 +86,7 @@ def test_lines_that_only_repeat_a_new_documents_title_and_size_are_not_counted_a
 
 
 def test_very_long_documents_are_compared_as_lines_not_aligned():
-    from monitor.diff import SEQUENCE_LIMIT
+    from monitor.core.diff import SEQUENCE_LIMIT
 
     rows = tuple(f"Row {n}: local authority figures" for n in range(SEQUENCE_LIMIT))
     old, new = doc(*rows), doc(*rows[:100], "A new row", *rows[101:], "Row 5: local authority figures")

@@ -15,9 +15,11 @@ import trustme
 from sqlalchemy import create_engine, text
 
 from config import load_settings
-from monitor.ledger import lateness, london_date
-from monitor.outbox import send_due
-from storage import NotificationDraft, Store
+from monitor.app.outbox import send_due
+from monitor.core.drafts import NotificationDraft
+from monitor.core.ledger import lateness, london_date
+from monitor.sources import KINDS
+from storage import Store
 from storage.store import compress_json, decompress_json
 from tests.conftest import CODE_OF_PRACTICE, UPDATE_LATER
 from tests.govuk_site import PageContent, render_govuk_page
@@ -51,7 +53,7 @@ class Setup:
             + f'[[source]]\nid = "code"\nurl = "{self.site.url("/code")}"\ncommitments = ["code-of-practice"]\n')
 
     def settings(self):
-        return load_settings(self.path, env={"XDG_DATA_HOME": str(self.tmp_path / "xdg")})
+        return load_settings(self.path, env={"XDG_DATA_HOME": str(self.tmp_path / "xdg")}, kinds=KINDS)
 
 
 @pytest.fixture
@@ -509,7 +511,7 @@ def test_emails_link_to_the_public_address_of_the_dashboard_set_once_for_feeds_a
 
 
 def test_an_email_that_cannot_be_written_fails_on_its_own_and_the_rest_go(setup):
-    from storage import NotificationDraft
+    from monitor.core.drafts import NotificationDraft
 
     with MailServer() as server:
         setup.write(smtp=smtp_at(server.port, timeout=5))
@@ -547,7 +549,7 @@ def test_a_maildir_another_process_has_only_just_made_still_takes_the_email(tmp_
     # none of tmp/, new/ and cur/ in it yet.
     from email.message import EmailMessage
 
-    from monitor.mail import MaildirDelivery
+    from monitor.app.mail import MaildirDelivery
 
     (tmp_path / "mail").mkdir()  # as the other process left it, a moment before its subfolders
     message = EmailMessage()

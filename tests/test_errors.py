@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
-from monitor.errors import describe
+from monitor.core.errors import describe
 from tests.conftest import config_head
 from tests.govuk_site import PageContent, render_govuk_page
 

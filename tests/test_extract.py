@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE
-from monitor.errors import ExtractError
-from monitor.extract import collapse, decode_html, extract_html, extract_page
+from monitor.core.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE
+from monitor.core.errors import ExtractError
+from monitor.core.extract import collapse, decode_html, extract_html, extract_page
 from tests import govuk_site
 from tests.govuk_site import PageContent, render_govuk_page, render_parliament_page
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from config.settings import SourceSettings
-from monitor.diff import diff_documents
-from monitor.document import RESULT, Document, Item
-from monitor.errors import CheckFailed
+from monitor.core.diff import diff_documents
+from monitor.core.document import RESULT, Document, Item
+from monitor.core.errors import CheckFailed
 from monitor.sources import make_source
 from monitor.sources.feed import FeedSource, document_from_feed
 from tests.conftest import Reply, config_head, stored_followed_source

@@ -12,8 +12,8 @@ import zlib
 import pytest
 
 from config import FetchSettings
-from monitor.errors import FetchError
-from monitor.fetch import Fetcher, Validators, parse_retry_after
+from monitor.core.errors import FetchError
+from monitor.sources.fetch import Fetcher, Validators, parse_retry_after
 from tests.conftest import Reply
 
 FAST = FetchSettings(contact="alerts@example.org", per_host_delay=0, retries=0, backoff=0.01,

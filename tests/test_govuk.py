@@ -17,10 +17,10 @@ import pytest
 
 from config import ConfigError, parse_settings
 from config.settings import FetchSettings, SourceSettings
-from monitor.diff import diff_documents
-from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, RESULT, Document, Item
-from monitor.fetch import Fetcher
-from monitor.sources import make_source
+from monitor.core.diff import diff_documents
+from monitor.core.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, RESULT, Document, Item
+from monitor.sources import KINDS, make_source
+from monitor.sources.fetch import Fetcher
 from monitor.sources.govuk import (
     GovukContentSource,
     GovukSearchSource,
@@ -469,7 +469,7 @@ url = "https://www.gov.uk/api/search.json"
 {chr(10).join(f"{k} = {json.dumps(v)}" for k, v in params.items())}
 '''
     with pytest.raises(ConfigError) as caught:
-        parse_settings(text, origin="sendwatch.toml", env={})
+        parse_settings(text, origin="sendwatch.toml", env={}, kinds=KINDS)
     assert "source 'send-search'" in str(caught.value) and message in str(caught.value)
 
 
@@ -504,7 +504,7 @@ def test_a_search_url_copied_from_the_browser_is_read_into_the_options():
 ])
 def test_a_search_url_that_cannot_be_read_is_refused_when_the_config_loads(url, extra, message):
     with pytest.raises(ConfigError) as caught:
-        parse_settings(search_url_config(url, extra), origin="sendwatch.toml", env={})
+        parse_settings(search_url_config(url, extra), origin="sendwatch.toml", env={}, kinds=KINDS)
     assert str(caught.value).startswith("sendwatch.toml: source 'send-search' (sources[0]), ")
     assert message in str(caught.value)
 
@@ -512,14 +512,14 @@ def test_a_search_url_that_cannot_be_read_is_refused_when_the_config_loads(url, 
 def test_a_search_url_that_agrees_with_the_options_is_accepted():
     settings = parse_settings(search_url_config("https://www.gov.uk/api/search.json?q=send&count=20",
                                                 'count = 20\n[source.params]\nq = "send"\n'),
-                              origin="t", env={})
+                              origin="t", env={}, kinds=KINDS)
     assert GovukSearchSource(settings.sources[0]).query()[:2] == [("q", "send"), ("count", "20")]
 
 
 def test_search_options_are_checked():
     with pytest.raises(ConfigError, match="count"):
         parse_settings('[[source]]\nid = "s"\nkind = "govuk-search"\nurl = "https://www.gov.uk/api/search.json"\n'
-                       'count = 5000\n', origin="t", env={})
+                       'count = 5000\n', origin="t", env={}, kinds=KINDS)
     assert search_source(fields=["title"]).options.fields == ("title", "link", "public_timestamp")
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from config.settings import CommitmentSettings
-from monitor.ledger import (
+from monitor.core.ledger import (
     AWAITING,
     DELIVERED,
     DROPPED,

@@ -7,8 +7,9 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 from config import load_settings
-from monitor.check import record_due_events
-from monitor.ledger import lateness, london_date
+from monitor.app.check import record_due_events
+from monitor.core.ledger import lateness, london_date
+from monitor.sources import KINDS
 from storage import Store
 from tests.conftest import CODE_OF_PRACTICE, UPDATE_LATER
 from tests.govuk_site import PageContent, render_govuk_page
@@ -82,7 +83,7 @@ def test_an_overdue_commitment_is_an_event_once_then_a_reminder(sendwatch, site,
     out = sendwatch("commitments").out
     assert "update-later-in-the-year  [overdue; " in out and "days overdue" in out
 
-    settings = load_settings(path, env={})
+    settings = load_settings(path, env={}, kinds=KINDS)
     with Store(settings.database_url) as store:
         events = store.ledger_events("update-later-in-the-year")
         assert [e.kind for e in events] == ["overdue"]  # two checks, one event

@@ -6,9 +6,9 @@ precision and recall over it (reported in the issue note).
 
 import pytest
 
-from monitor.diff import Change
-from monitor.document import ATTACHMENT, CHANGE_NOTE, PUBLICATION, RESULT, Item
-from monitor.match import THRESHOLD, Subject, Target, match, normalise, score
+from monitor.core.diff import Change
+from monitor.core.document import ATTACHMENT, CHANGE_NOTE, PUBLICATION, RESULT, Item
+from monitor.core.match import THRESHOLD, Subject, Target, match, normalise, score
 
 REVIEW = Target("send-review", phrases=("SEND review", "SEND green paper", "right support, right place, right time",
                                         "SEND and alternative provision improvement plan", "SEND reform"),

@@ -11,12 +11,13 @@ import pytest
 
 from config import parse_settings
 from config.loader import embedded_watchlist_text
-from monitor.diff import Change
-from monitor.document import CHANGE_NOTE, PUBLICATION, RESULT, Item
-from monitor.ledger import target
-from monitor.match import THRESHOLD, Specificity, Subject, Target, match, score
+from monitor.core.diff import Change
+from monitor.core.document import CHANGE_NOTE, PUBLICATION, RESULT, Item
+from monitor.core.ledger import target
+from monitor.core.match import THRESHOLD, Specificity, Subject, Target, match, score
+from monitor.sources import KINDS
 
-SETTINGS = parse_settings(embedded_watchlist_text(), origin="shipped", env={})
+SETTINGS = parse_settings(embedded_watchlist_text(), origin="shipped", env={}, kinds=KINDS)
 TARGETS = tuple(target(c) for c in SETTINGS.commitments)
 SPECIFICITY = Specificity.of(TARGETS)
 COMMITTEE = "committee-scrutiny"

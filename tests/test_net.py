@@ -1,4 +1,4 @@
-"""The fetcher's network layer (monitor/net.py) against real servers on 127.0.0.1: plain
+"""The fetcher's network layer (monitor/sources/net.py) against real servers on 127.0.0.1: plain
 and TLS connections, proxies, connections the server closes, refused connections."""
 
 import asyncio
@@ -11,14 +11,14 @@ import httpcore
 import pytest
 import trustme
 
-from monitor.errors import FetchError
-from monitor.fetch import Fetcher
-from monitor.net import FastAnyIOBackend, FastAnyIOStream
+from monitor.core.errors import FetchError
+from monitor.sources.fetch import Fetcher
+from monitor.sources.net import FastAnyIOBackend, FastAnyIOStream
 from tests.test_fetch import FAST, fetch
 
 
 def test_requests_go_through_the_asyncio_backend(site):
-    # The point of monitor/net.py is speed; an httpx upgrade that stopped using it would
+    # The point of monitor/sources/net.py is speed; an httpx upgrade that stopped using it would
     # pass every other test while quietly going back to the slow path.
     site.page("/p", "<html><body><p>hi</p></body></html>")
 
@@ -171,7 +171,7 @@ def test_a_socks_proxy_in_the_environment_is_used_not_a_crash(monkeypatch):
 
 
 def test_connect_failures_are_named_in_the_systems_words():
-    from monitor.net import _connect_reason
+    from monitor.sources.net import _connect_reason
 
     refused = httpcore.ConnectError("All connection attempts failed")
     refused.__cause__ = OSError("All connection attempts failed")

@@ -13,14 +13,15 @@ from bs4 import BeautifulSoup
 
 from config import load_settings
 from config.settings import SourceSettings
-from monitor.developments import find_developments
-from monitor.diff import diff_documents
-from monitor.document import CHANGE_NOTE, RESULT, Document, Item
-from monitor.ledger import target
-from monitor.match import Subject, match
+from monitor.app.web import create_app
+from monitor.core.developments import find_developments
+from monitor.core.diff import diff_documents
+from monitor.core.document import CHANGE_NOTE, RESULT, Document, Item
+from monitor.core.ledger import target
+from monitor.core.match import Subject, match
+from monitor.sources import KINDS
 from monitor.sources.feed import entry_item
 from monitor.sources.govuk import result_items
-from monitor.web import create_app
 from storage import Store
 from tests.conftest import CODE_OF_PRACTICE, Reply, config_head
 from tests.test_feed import ATOM, atom, entry
@@ -106,7 +107,7 @@ def test_a_feed_summary_is_called_a_summary_in_the_email_feed_api_and_dashboard(
     assert "Why sendwatch links it to this commitment: summary 'SEN support'." in plain
     assert "change note" not in plain.lower()
 
-    settings = load_settings(path, env={"XDG_DATA_HOME": str(tmp_path / "xdg")})
+    settings = load_settings(path, env={"XDG_DATA_HOME": str(tmp_path / "xdg")}, kinds=KINDS)
     with Store(settings.database_url) as store, serving(create_app(lambda: settings, store)) as base:
         (development,) = httpx.get(f"{base}/api/developments").json()
         assert [(h["where"], h["phrase"]) for h in development["evidence"]] == [("summary", "SEN support")]

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from config.settings import RecipientSettings, Settings, SourceSettings
-from monitor.notify import digest_slot, for_commitment, for_source_health
+from monitor.core.notify import digest_slot, for_commitment, for_source_health
 
 LONDON = "Europe/London"
 

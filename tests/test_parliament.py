@@ -12,12 +12,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from config.loader import ConfigError, parse_settings
+from config import ConfigError, parse_settings
 from config.settings import SourceSettings
-from monitor.diff import diff_documents
-from monitor.document import PUBLICATION, Document, Item
-from monitor.errors import CheckFailed
-from monitor.sources import make_source
+from monitor.core.diff import diff_documents
+from monitor.core.document import PUBLICATION, Document, Item
+from monitor.core.errors import CheckFailed
+from monitor.sources import KINDS, make_source
 from monitor.sources.parliament import (
     ParliamentCommitteeSource,
     document_from_publications,
@@ -188,7 +188,7 @@ def test_a_publications_url_copied_from_the_browser_is_read_into_the_options():
     settings = parse_settings(parliament_source_config(
         "https://committees-api.parliament.uk/api/Publications?CommitteeId=203&PublicationTypeIds=1"
         "&PublicationTypeIds=12&searchTerm=SEND&Take=10&SortOrder=PublicationDateDescending&Skip=0"),
-        origin="t", env={})
+        origin="t", env={}, kinds=KINDS)
     source = make_source(settings.sources[0])
     assert source.api == "https://committees-api.parliament.uk"
     assert (source.options.committee_id, source.options.publication_types, source.options.search_term,
@@ -212,7 +212,7 @@ def test_a_publications_url_copied_from_the_browser_is_read_into_the_options():
 ])
 def test_a_publications_url_that_cannot_be_read_is_refused_when_the_config_loads(url, extra, message):
     with pytest.raises(ConfigError) as caught:
-        parse_settings(parliament_source_config(url, extra), origin="sendwatch.toml", env={})
+        parse_settings(parliament_source_config(url, extra), origin="sendwatch.toml", env={}, kinds=KINDS)
     assert str(caught.value).startswith("sendwatch.toml: source 'education-committee' (sources[0]), ")
     assert message in str(caught.value)
 

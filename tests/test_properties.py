@@ -24,16 +24,17 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from config import ConfigError, Settings, load_settings, parse_settings
-from monitor.diff import Change, diff_documents, render_text, summarise
-from monitor.document import ITEM_KINDS, Document, Item
-from monitor.errors import CheckFailed, ExtractError
-from monitor.extract import collapse, extract_html, extract_page
-from monitor.render import Message, build_email, html_text, one_line, plain_text
+from monitor.app.web.atom import ATOM, Entry, build_feed
+from monitor.app.web.present import web_url
+from monitor.core.diff import Change, diff_documents, render_text, summarise
+from monitor.core.document import ITEM_KINDS, Document, Item
+from monitor.core.errors import CheckFailed, ExtractError
+from monitor.core.extract import collapse, extract_html, extract_page
+from monitor.core.render import Message, build_email, html_text, one_line, plain_text
+from monitor.sources import KINDS
 from monitor.sources.feed import document_from_feed
 from monitor.sources.govuk import document_from_content_item, result_items
 from monitor.sources.parliament import document_from_publications
-from monitor.web.atom import ATOM, Entry, build_feed
-from monitor.web.present import web_url
 
 # C0 and C1 controls (tab and newline aside) and lone surrogates: never in a Document.
 FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -366,7 +367,7 @@ def test_a_config_with_any_value_anywhere_loads_or_is_refused_in_one_line(place,
         f"{key} = {toml_value(value)}\n{VALID}"
     with tempfile.TemporaryDirectory() as home:  # never the user's own data directory
         try:
-            parse_settings(text, origin="sendwatch.toml", env={"XDG_DATA_HOME": home}, base_dir=Path(home))
+            parse_settings(text, origin="sendwatch.toml", env={"XDG_DATA_HOME": home}, base_dir=Path(home), kinds=KINDS)
         except ConfigError as error:
             assert_one_line_error(error, "sendwatch.toml")
 
@@ -377,7 +378,7 @@ def test_a_config_file_of_any_bytes_is_refused_in_one_line_or_loads(content):
         path = Path(home) / "sendwatch.toml"
         path.write_bytes(content)
         try:
-            load_settings(path, env={"XDG_DATA_HOME": home})
+            load_settings(path, env={"XDG_DATA_HOME": home}, kinds=KINDS)
         except ConfigError as error:
             assert_one_line_error(error, str(path))
 

@@ -8,7 +8,7 @@ import pytest
 
 from config import parse_settings
 from config.loader import embedded_watchlist_text
-from monitor.cli import COMMANDS
+from monitor.app.cli import COMMANDS
 from monitor.sources import KINDS
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
@@ -25,7 +25,7 @@ def test_every_toml_example_is_a_valid_config(block):
     tomllib.loads(block)
     # Examples name the shipped commitments; an example that defines its own stands alone.
     text = block if "[[commitment]]" in block else shipped_commitments() + "\n" + block
-    parse_settings(text, origin="README example", env={})
+    parse_settings(text, origin="README example", env={}, kinds=KINDS)
 
 
 def test_the_readme_has_examples_and_documents_every_kind_and_command():

@@ -85,7 +85,7 @@ class Setup:
         return Served(self, self.runs)
 
     def sendwatch(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "monitor.cli", "--config", str(self.path), *args],
+        return subprocess.run([sys.executable, "-m", "monitor.app.cli", "--config", str(self.path), *args],
                               cwd=self.tmp_path, env=self.env, capture_output=True, text=True, timeout=60)
 
     def status_file(self) -> dict:
@@ -119,7 +119,7 @@ class Served:
         self.err_path = setup.tmp_path / f"serve-{run}.err"
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "monitor.cli", "--config", str(setup.path), "serve"],
+                [sys.executable, "-m", "monitor.app.cli", "--config", str(setup.path), "serve"],
                 cwd=setup.tmp_path, env=setup.env, stdout=out, stderr=err)
 
     @property
@@ -457,7 +457,7 @@ def test_a_signal_during_start_up_stops_the_service_cleanly(tmp_path):
     # Its own data directory: the default is the user's, where a real service may be running.
     config.write_text(f'data_dir = "{tmp_path / "data"}"\ndatabase_url = "sqlite:///{tmp_path / "db.sqlite"}"\n'
                       '[web]\nenabled = false\n')
-    process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "--config", str(config), "serve"],
+    process = subprocess.Popen([sys.executable, "-m", "monitor.app.cli", "--config", str(config), "serve"],
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = process.stderr.readline()  # the service says it is starting before it opens anything
     assert "starting pid=" in first, first
@@ -469,7 +469,7 @@ def test_a_signal_during_start_up_stops_the_service_cleanly(tmp_path):
     assert (tmp_path / "data" / "status.json").exists()
 
 
-# Put first on a child's PYTHONPATH, this stops the import of monitor.cli (the slow part of
+# Put first on a child's PYTHONPATH, this stops the import of monitor.app.cli (the slow part of
 # starting: every library sendwatch uses) until the test writes a line to the child's
 # standard input: a signal sent in that pause is sent in the middle of start-up.
 PAUSE_LOADING = """
@@ -477,9 +477,9 @@ import sys
 
 class PauseLoading:
     def find_spec(self, name, path=None, target=None):
-        if name == "monitor.cli":
+        if name == "monitor.app.cli":
             sys.meta_path.remove(self)
-            sys.stderr.write("test: loading monitor.cli\\n")
+            sys.stderr.write("test: loading monitor.app.cli\\n")
             sys.stderr.flush()
             sys.stdin.readline()
 
@@ -534,7 +534,7 @@ class Starting:
 @pytest.mark.parametrize("pause", [True, False], ids=["while-loading", "after-its-first-line"])
 def test_a_sighup_during_start_up_is_kept_and_reloads_once_started(tmp_path, pause):
     starting = Starting(tmp_path, pause=pause)
-    starting.wait_for("test: loading monitor.cli" if pause else "starting pid=")
+    starting.wait_for("test: loading monitor.app.cli" if pause else "starting pid=")
     starting.process.send_signal(signal.SIGHUP)
     if pause:
         starting.go_on()
@@ -547,7 +547,7 @@ def test_a_sighup_during_start_up_is_kept_and_reloads_once_started(tmp_path, pau
 
 def test_a_sigterm_while_loading_stops_the_service_cleanly_once_started(tmp_path):
     starting = Starting(tmp_path, pause=True)
-    starting.wait_for("test: loading monitor.cli")
+    starting.wait_for("test: loading monitor.app.cli")
     starting.process.send_signal(signal.SIGTERM)
     starting.go_on()
     assert starting.end() == 0, starting.log
@@ -557,7 +557,7 @@ def test_a_sigterm_while_loading_stops_the_service_cleanly_once_started(tmp_path
 
 def test_other_commands_keep_the_default_effect_of_a_signal_that_came_while_loading(tmp_path):
     starting = Starting(tmp_path, pause=True, command=("sources",))
-    starting.wait_for("test: loading monitor.cli")
+    starting.wait_for("test: loading monitor.app.cli")
     starting.process.send_signal(signal.SIGTERM)
     starting.go_on()
     assert starting.end() == -signal.SIGTERM  # as before: only serve keeps it for later
@@ -649,7 +649,7 @@ def test_under_systemd_the_service_says_ready_once_it_keeps_signals_and_stopping
 
 def test_a_ctrl_c_while_a_command_loads_ends_it_in_one_line(tmp_path):
     starting = Starting(tmp_path, pause=True, command=("sources",))
-    starting.wait_for("test: loading monitor.cli")
+    starting.wait_for("test: loading monitor.app.cli")
     starting.process.send_signal(signal.SIGINT)
     starting.go_on()
     assert starting.end() == 130

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.since import parse_since
+from monitor.core.since import parse_since
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 

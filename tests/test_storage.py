@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import create_engine, func, inspect, select
 
 from config import SourceSettings
-from monitor.diff import diff_documents
-from monitor.document import ATTACHMENT, RESULT, Document, Item
+from monitor.core.diff import diff_documents
+from monitor.core.document import ATTACHMENT, RESULT, Document, Item
 from storage import CheckMeta, Store, Unchanged
 from storage.migrate import current_revision
 from storage.models import Base, SnapshotRecord
@@ -85,7 +85,7 @@ def test_a_batch_of_unchanged_checks_is_recorded_as_each_would_be(database_url):
 
 
 def test_a_refused_batch_is_written_row_by_row_and_only_the_bad_row_is_reported():
-    from monitor.check import UnchangedBatch
+    from monitor.app.check import UnchangedBatch
 
     class RefusingStore:  # a database that refuses some rows (their snapshot pruned, say)
         def __init__(self):
@@ -271,7 +271,7 @@ def test_a_change_already_recorded_by_another_process_is_not_recorded_twice(data
 
 
 def test_two_senders_never_claim_the_same_notification(database_url):
-    from storage import NotificationDraft
+    from monitor.core.drafts import NotificationDraft
 
     with open_store(database_url) as store, Store(database_url) as other:
         store.enqueue([NotificationDraft(recipient=f"r{n}@example.org", kind="test") for n in range(6)], T0)
@@ -300,7 +300,7 @@ def test_editing_how_a_source_is_read_starts_a_new_baseline_but_not_its_schedule
 
 
 def test_prune_keeps_changes_that_are_developments(database_url):
-    from storage import DevelopmentDraft
+    from monitor.core.drafts import DevelopmentDraft
 
     with open_store(database_url) as store:
         store.record_document("code", V1, None, at(0))
@@ -329,7 +329,7 @@ def test_an_overdue_event_is_recorded_once_even_when_two_processes_find_it(datab
 
 
 def test_two_processes_never_digest_the_same_held_mail(database_url):
-    from storage import NotificationDraft
+    from monitor.core.drafts import NotificationDraft
 
     with open_store(database_url) as store, Store(database_url) as other:
         store.enqueue([NotificationDraft(recipient="d@example.org", kind="test", held=True) for _ in range(3)], T0)
@@ -402,7 +402,7 @@ def _sighted(store, source_id, hours, draft):
 
 
 def _plan(commitment="send-review", status="development", title="new document 'The plan'"):
-    from storage import DevelopmentDraft, NotificationDraft
+    from monitor.core.drafts import DevelopmentDraft, NotificationDraft
 
     return DevelopmentDraft(commitment_id=commitment, title=title, score=0.8 if status == "development" else 0.4,
                             evidence=[], document_key=PLAN_KEY, status=status, url="https://www.gov.uk/plan",
@@ -435,7 +435,7 @@ def test_a_document_seen_again_by_another_source_is_one_development_with_a_furth
 
 
 def test_a_possible_development_is_emailed_only_once_a_person_confirms_it(database_url):
-    from storage import CONFIRMED, POSSIBLE, NotificationDraft
+    from monitor.core.drafts import CONFIRMED, POSSIBLE, NotificationDraft
 
     with open_store(database_url) as store:
         recorded = _sighted(store, "code", 0, _plan(status=POSSIBLE))
@@ -453,7 +453,7 @@ def test_a_possible_development_is_emailed_only_once_a_person_confirms_it(databa
 
 
 def test_a_rejected_document_is_never_raised_again_for_that_commitment(database_url):
-    from storage import POSSIBLE, REJECTED
+    from monitor.core.drafts import POSSIBLE, REJECTED
 
     with open_store(database_url) as store:
         store.sync_sources([SOURCE, FEED])
@@ -471,7 +471,7 @@ def test_a_rejected_document_is_never_raised_again_for_that_commitment(database_
 
 
 def test_a_possible_development_seen_again_with_enough_evidence_becomes_a_development(database_url):
-    from storage import DEVELOPMENT, POSSIBLE
+    from monitor.core.drafts import DEVELOPMENT, POSSIBLE
 
     with open_store(database_url) as store:
         store.sync_sources([SOURCE, FEED])
@@ -485,7 +485,7 @@ def test_a_possible_development_seen_again_with_enough_evidence_becomes_a_develo
 def test_a_rejected_development_is_no_longer_followed(database_url):
     from dataclasses import replace
 
-    from storage import REJECTED
+    from monitor.core.drafts import REJECTED
 
     with open_store(database_url) as store:
         follow = {"id": "followed-plan", "kind": "govuk-content", "url": "https://www.gov.uk/plan",
@@ -499,7 +499,7 @@ def test_a_rejected_development_is_no_longer_followed(database_url):
 def test_a_document_rejected_for_one_commitment_is_still_followed_for_another(database_url):
     from dataclasses import replace
 
-    from storage import REJECTED
+    from monitor.core.drafts import REJECTED
 
     follow = {"id": "followed-plan", "kind": "govuk-content", "url": "https://www.gov.uk/plan",
               "interval": 3600.0, "commitments": ["send-review"], "enabled": True}
@@ -520,7 +520,7 @@ def test_a_document_rejected_for_one_commitment_is_still_followed_for_another(da
 def test_a_confirmed_possible_development_is_followed_and_is_news_the_day_it_is_confirmed(database_url):
     from dataclasses import replace
 
-    from storage import CONFIRMED
+    from monitor.core.drafts import CONFIRMED
 
     follow = {"id": "followed-plan", "kind": "govuk-content", "url": "https://www.gov.uk/plan",
               "interval": 3600.0, "commitments": ["send-review"], "enabled": True}
@@ -598,7 +598,7 @@ def test_a_sender_that_loses_a_claim_to_another_takes_the_next_notification(tmp_
     # so another sender can claim what this one saw (PostgreSQL skips locked rows instead).
     from sqlalchemy import event
 
-    from storage import NotificationDraft
+    from monitor.core.drafts import NotificationDraft
 
     url = f"sqlite:///{tmp_path / 'sendwatch.db'}"
     with Store(url) as store, Store(url) as other:

@@ -80,9 +80,9 @@ def test_an_awaited_page_that_appears_is_known_by_the_address_a_search_would_giv
     # One development per commitment whichever route sees the page first: the appearance
     # and a search result for the same page are the same document.
     from config.settings import SourceSettings
-    from monitor.developments import item_key
-    from monitor.document import RESULT, Document, Item
-    from monitor.unpublished import appearance
+    from monitor.core.developments import item_key
+    from monitor.core.document import RESULT, Document, Item
+    from monitor.core.unpublished import appearance
 
     page = "https://www.gov.uk/government/publications/send-national-standards"
     source = SourceSettings(id="standards", url=page, commitments=["send-review"], expected=True)

@@ -24,14 +24,16 @@ import uvicorn
 from bs4 import BeautifulSoup
 
 from config import Settings, load_settings
-from monitor.diff import diff_documents
-from monitor.diff import hunks as diff_hunks
-from monitor.document import ATTACHMENT, Document, Item
-from monitor.ledger import lateness, london_date
-from monitor.web import app as web_app
-from monitor.web import create_app
-from monitor.web.present import paginate, web_url
-from storage import POSSIBLE, CheckMeta, DevelopmentDraft, Store
+from monitor.app.web import app as web_app
+from monitor.app.web import create_app
+from monitor.app.web.present import paginate, web_url
+from monitor.core.diff import diff_documents
+from monitor.core.diff import hunks as diff_hunks
+from monitor.core.document import ATTACHMENT, Document, Item
+from monitor.core.drafts import POSSIBLE, DevelopmentDraft
+from monitor.core.ledger import lateness, london_date
+from monitor.sources import KINDS
+from storage import CheckMeta, Store
 from tests.conftest import UPDATE_LATER, Site, database_kinds, fresh_database
 from tests.govuk_site import PageContent, render_govuk_page
 
@@ -126,7 +128,7 @@ def serving(app) -> Iterator[str]:
 
 
 def sendwatch(config: Path, *args: str) -> None:
-    from monitor.cli import main
+    from monitor.app.cli import main
 
     assert main(["--config", str(config), *args]) == 0
 
@@ -154,7 +156,7 @@ def built_world(directory: Path, database_kind: str = "sqlite") -> Iterator[Worl
             attachments=[(f"{EXPECTED_DOCUMENT} (2026 revision)", "/media/code-2026.pdf", "PDF")]))
         site.page("/hostile", hostile_page(2))
         sendwatch(path, "check")
-        settings = load_settings(path, env={})
+        settings = load_settings(path, env={}, kinds=KINDS)
         store = Store(settings.database_url)
         changes = {c.source_id: c.id for c in store.changes()}
         changes["javascript"] = record_javascript_development(store)
@@ -687,7 +689,7 @@ def test_settings_are_read_for_every_request(world):
 
 
 def test_a_commitment_removed_from_the_config_is_named_not_linked(world):
-    from monitor.web import create_app
+    from monitor.app.web import create_app
 
     trimmed = world.settings.model_copy(update={"commitments": ()})
     with serving(create_app(lambda: trimmed, world.store)) as base:

@@ -30,14 +30,14 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from config.loader import ConfigError, load_settings  # noqa: E402
-from monitor.developments import find_developments  # noqa: E402
-from monitor.diff import Change  # noqa: E402
-from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, PUBLICATION, RESULT, Item  # noqa: E402
-from monitor.ledger import target  # noqa: E402
-from monitor.match import Specificity, Subject, match  # noqa: E402
-from monitor.sources import make_source  # noqa: E402
-from storage import DEVELOPMENT  # noqa: E402
+from config import ConfigError, load_settings  # noqa: E402
+from monitor.core.developments import find_developments  # noqa: E402
+from monitor.core.diff import Change  # noqa: E402
+from monitor.core.document import ATTACHMENT, CHANGE_NOTE, LINK, PUBLICATION, RESULT, Item  # noqa: E402
+from monitor.core.drafts import DEVELOPMENT  # noqa: E402
+from monitor.core.ledger import target  # noqa: E402
+from monitor.core.match import Specificity, Subject, match  # noqa: E402
+from monitor.sources import KINDS, make_source  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SPLITS = ("dev", "heldout")
@@ -185,7 +185,7 @@ def _error(what: str, o: Outcome, cid: str) -> dict:
 
 def run(corpus: Path, config: str | None) -> dict:
     try:
-        settings = load_settings(config, env={})
+        settings = load_settings(config, env={}, kinds=KINDS)
     except ConfigError as exc:
         raise CorpusError(str(exc)) from None
     targets = tuple(target(c) for c in settings.commitments)

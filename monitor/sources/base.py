@@ -9,9 +9,9 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict
 
 from config.settings import SourceSettings
-from monitor.diff import Change, summarise
-from monitor.document import Document
-from monitor.fetch import Fetcher, Validators
+from monitor.core.diff import Change, summarise
+from monitor.core.document import Document
+from monitor.sources.fetch import Fetcher, Validators
 
 
 class NoOptions(BaseModel):

@@ -15,12 +15,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from monitor.diff import Change, summarise
-from monitor.document import NOTE_SUMMARY, RESULT, Document, Item
-from monitor.errors import CheckFailed
-from monitor.extract import collapse
-from monitor.fetch import Fetcher, Validators
+from monitor.core.diff import Change, summarise
+from monitor.core.document import NOTE_SUMMARY, RESULT, Document, Item
+from monitor.core.errors import CheckFailed
+from monitor.core.extract import collapse
 from monitor.sources.base import Reading, SourceKind
+from monitor.sources.fetch import Fetcher, Validators
 
 FEED_ACCEPT = ("application/atom+xml,application/rss+xml;q=0.9,application/xml;q=0.8,"
                "text/xml;q=0.8,*/*;q=0.1")
@@ -175,7 +175,7 @@ def _text(detail) -> str:
 
 def html_text(html: str) -> str:
     """Text of an HTML fragment, words kept apart at block edges, whitespace collapsed."""
-    from bs4 import BeautifulSoup  # here: most checks never need it (see monitor/extract.py)
+    from bs4 import BeautifulSoup  # here: most checks never need it (see monitor/core/extract.py)
 
     soup = BeautifulSoup(html, "lxml")
     for tag in soup.find_all(["script", "style", "template"]):

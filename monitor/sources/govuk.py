@@ -21,8 +21,8 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 from pydantic import Field, field_validator
 
 from config.settings import SourceSettings
-from monitor.diff import Change, summarise
-from monitor.document import (
+from monitor.core.diff import Change, summarise
+from monitor.core.document import (
     ATTACHMENT,
     CHANGE_NOTE,
     LINK,
@@ -35,10 +35,10 @@ from monitor.document import (
     Item,
     without_controls,
 )
-from monitor.errors import CheckFailed, ExtractError, FetchError
-from monitor.extract import collapse, extract_html
-from monitor.fetch import Fetcher, Validators
+from monitor.core.errors import CheckFailed, ExtractError, FetchError
+from monitor.core.extract import collapse, extract_html
 from monitor.sources.base import NoOptions, Reading, SourceKind, fold_option, query_values, same_value, without_query
+from monitor.sources.fetch import Fetcher, Validators
 
 log = logging.getLogger("sendwatch.govuk")
 
@@ -425,7 +425,7 @@ _BOX_CLASSES = ["gem-c-attachment", "attachment"]  # today's component, and the 
 
 def html_attachments(fragment: str, *, base_url: str) -> list[Item]:
     """Attachments from the markup GOV.UK puts in ``details.documents``."""
-    from bs4 import BeautifulSoup  # here: most checks never need it (see monitor/extract.py)
+    from bs4 import BeautifulSoup  # here: most checks never need it (see monitor/core/extract.py)
 
     # A JSON string may hold a lone surrogate ("\ud800"), which bs4 cannot even encode.
     soup = BeautifulSoup(without_controls(fragment), "lxml")

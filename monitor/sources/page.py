@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from monitor.document import Document
-from monitor.errors import CheckFailed
-from monitor.extract import extract_page
-from monitor.fetch import Fetcher, Validators
+from monitor.core.document import Document
+from monitor.core.errors import CheckFailed
+from monitor.core.extract import extract_page
 from monitor.sources.base import NoOptions, Reading, SourceKind
+from monitor.sources.fetch import Fetcher, Validators
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
-from monitor.diff import Change
-from monitor.document import NOTE_PUBLICATION_TYPE, PUBLICATION, Document, Item
-from monitor.errors import CheckFailed
-from monitor.extract import collapse
-from monitor.fetch import Fetcher, Validators
+from monitor.core.diff import Change
+from monitor.core.document import NOTE_PUBLICATION_TYPE, PUBLICATION, Document, Item
+from monitor.core.errors import CheckFailed
+from monitor.core.extract import collapse
 from monitor.sources.base import NoOptions, Reading, SourceKind, fold_option, query_values, without_query
 from monitor.sources.feed import accumulate, quote, summarise_discovery, utc_instant
+from monitor.sources.fetch import Fetcher, Validators
 
 log = logging.getLogger(__name__)
 

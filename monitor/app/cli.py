@@ -17,20 +17,21 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from config import ConfigError, Settings, load_settings, parse_duration
 from config.loader import DEFAULT_FILENAME, embedded_watchlist_text
-from monitor.check import check_sources, ledger_standings
-from monitor.developments import POSSIBLE_FROM, judge
-from monitor.diff import render_text
-from monitor.document import without_controls
-from monitor.errors import one_line
-from monitor.export import standing_dict, to_csv, to_json
-from monitor.launch import release_signals
-from monitor.ledger import DELIVERED, DROPPED, MARKS, OVERDUE, target
-from monitor.match import THRESHOLD, Specificity, Subject, match
-from monitor.notify import for_commitment
-from monitor.outbox import send_due
-from monitor.since import parse_since
+from monitor.app.check import check_sources, ledger_standings
+from monitor.app.launch import release_signals
+from monitor.app.outbox import send_due
+from monitor.core.developments import POSSIBLE_FROM, judge
+from monitor.core.diff import render_text
+from monitor.core.document import without_controls
+from monitor.core.drafts import CONFIRMED, DEVELOPMENT, POSSIBLE, REJECTED, NotificationDraft
+from monitor.core.errors import one_line
+from monitor.core.export import standing_dict, to_csv, to_json
+from monitor.core.ledger import DELIVERED, DROPPED, MARKS, OVERDUE, target
+from monitor.core.match import THRESHOLD, Specificity, Subject, match
+from monitor.core.notify import for_commitment
+from monitor.core.since import parse_since
 from monitor.sources import DISCOVERY_KINDS, KINDS, READS, make_source
-from storage import CONFIRMED, DEVELOPMENT, POSSIBLE, REJECTED, DatabaseUnavailable, NotificationDraft, Store
+from storage import DatabaseUnavailable, Store
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -93,7 +94,7 @@ def _fmt_time(value: datetime | None) -> str:
 def _open(args, *, sync: bool = True) -> tuple[Settings, Store]:
     """The settings and the store, with the configured sources made known (``check``
     leaves that to ``check_sources``, which does it anyway)."""
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, kinds=KINDS)
     store = Store(settings.database_url)
     if sync:
         store.sync_sources(settings.sources, READS)
@@ -117,7 +118,7 @@ def cmd_init(args) -> int:
     else:
         target.write_text(embedded_watchlist_text(), encoding="utf-8")
         print(f"wrote {target}: the shipped SEND watchlist; edit it to suit you.")
-    settings = load_settings(target)
+    settings = load_settings(target, kinds=KINDS)
     with Store(settings.database_url) as store:
         store.sync_sources(settings.sources, READS)
     print(f"database ready: {settings.database_url}")
@@ -516,19 +517,19 @@ def _write_whole(path: Path, text: str) -> None:
 
 
 def cmd_serve(args) -> int:
-    from monitor.service import run_service  # the scheduler and web server load only here
+    from monitor.app.service import run_service  # the scheduler and web server load only here
 
     return run_service(args)
 
 
 def cmd_status(args) -> int:
-    from monitor.service import show_status
+    from monitor.app.service import show_status
 
     return show_status(args)
 
 
 def cmd_demo(args) -> int:
-    from monitor.demo import run_demo
+    from monitor.app.demo import run_demo
 
     return run_demo(args)
 
@@ -641,7 +642,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command != "serve":
-        release_signals()  # held while sendwatch loaded, for serve's sake (monitor/launch.py)
+        release_signals()  # held while sendwatch loaded, for serve's sake (monitor/app/launch.py)
     args.config = getattr(args, "config", None)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -676,7 +677,7 @@ def _database_of(args) -> str:
     if args.command == "demo":  # the demo makes a database of its own
         return ""
     try:
-        url = load_settings(args.config).database_url
+        url = load_settings(args.config, kinds=KINDS).database_url
     except ConfigError:
         return ""
     return " " + make_url(url).render_as_string(hide_password=True)

@@ -41,8 +41,8 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import lxml.etree
 
-from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, Document, Item, without_controls
-from monitor.errors import ExtractError
+from monitor.core.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, Document, Item, without_controls
+from monitor.core.errors import ExtractError
 
 if TYPE_CHECKING:
     from bs4 import Tag

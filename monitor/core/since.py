@@ -7,7 +7,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from config import parse_duration
-from monitor.ledger import LONDON
+from monitor.core.ledger import LONDON
 
 FORMS = "a date (2026-01-31), an instant (2026-01-31T09:30:00Z) or a duration back from now (7d, 12h)"
 

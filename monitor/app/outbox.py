@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from config.settings import CLAIM_LEASE, Settings
-from monitor.errors import describe
-from monitor.ledger import Mark
-from monitor.mail import BudgetSpent, PermanentMailError, TransientMailError, delivery_for
-from monitor.notify import digest_slot
-from monitor.render import build_email, compose
+from monitor.app.mail import BudgetSpent, PermanentMailError, TransientMailError, delivery_for
+from monitor.core.errors import describe
+from monitor.core.ledger import Mark
+from monitor.core.notify import digest_slot
+from monitor.core.render import build_email, compose
 from storage import Store
 
 log = logging.getLogger("sendwatch.outbox")

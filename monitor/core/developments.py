@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 from config.settings import SourceSettings, is_web_url
-from monitor.diff import Change
-from monitor.document import CHANGE_NOTE, PUBLICATION, RESULT, Item
-from monitor.match import THRESHOLD, Hit, Match, Specificity, Subject, Target, match
-from storage import DEVELOPMENT, POSSIBLE, DevelopmentDraft, Rejection
+from monitor.core.diff import Change
+from monitor.core.document import CHANGE_NOTE, PUBLICATION, RESULT, Item
+from monitor.core.drafts import DEVELOPMENT, POSSIBLE, DevelopmentDraft, Rejection
+from monitor.core.match import THRESHOLD, Hit, Match, Specificity, Subject, Target, match
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 _WORD = re.compile(r"\w+")

@@ -10,9 +10,9 @@ the page says: the commitment is why the page was awaited, and its being there i
 from __future__ import annotations
 
 from config.settings import SourceSettings
-from monitor.developments import document_key
-from monitor.document import Document
-from storage import DevelopmentDraft
+from monitor.core.developments import document_key
+from monitor.core.document import Document
+from monitor.core.drafts import DevelopmentDraft
 
 NOT_YET = Document(title="(not yet published)")
 NOT_YET_STATUSES = (404, 410)

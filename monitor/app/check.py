@@ -19,15 +19,14 @@ from pydantic import ValidationError
 
 from config.loader import reason
 from config.settings import Settings, SourceSettings
-from monitor.developments import document_key, find_developments
-from monitor.diff import diff_documents
-from monitor.errors import CheckFailed, describe, one_line
-from monitor.fetch import Fetcher, Validators
-from monitor.ledger import Mark, Milestone, due_event, london_date, standing, target
-from monitor.match import Specificity
-from monitor.notify import for_commitment, for_source_health
-from monitor.sources import DISCOVERY_KINDS, READS, Reading, make_source
-from monitor.unpublished import (
+from monitor.core.developments import document_key, find_developments
+from monitor.core.diff import diff_documents
+from monitor.core.drafts import POSSIBLE
+from monitor.core.errors import CheckFailed, describe, one_line
+from monitor.core.ledger import Mark, Milestone, due_event, london_date, standing, target
+from monitor.core.match import Specificity
+from monitor.core.notify import for_commitment, for_source_health
+from monitor.core.unpublished import (
     NOT_YET,
     NOT_YET_STATUSES,
     UNPUBLISHED,
@@ -36,7 +35,9 @@ from monitor.unpublished import (
     not_yet_summary,
     still_awaited,
 )
-from storage import POSSIBLE, STALE, CheckMeta, DatabaseUnavailable, Store, Unchanged
+from monitor.sources import DISCOVERY_KINDS, READS, Reading, make_source
+from monitor.sources.fetch import Fetcher, Validators
+from storage import STALE, CheckMeta, DatabaseUnavailable, Store, Unchanged
 
 log = logging.getLogger("sendwatch.check")
 

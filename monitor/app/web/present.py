@@ -14,7 +14,7 @@ from datetime import date, datetime, tzinfo
 from urllib.parse import quote
 
 from config.settings import is_web_url
-from monitor.diff import ADDED, REMOVED, TextLine
+from monitor.core.diff import ADDED, REMOVED, TextLine
 
 # XML 1.0 forbids most C0 controls even when escaped, and a lone surrogate is no character
 # at all (written as "&#55296;" it makes the feed unreadable); a record may still hold them.

@@ -2,7 +2,7 @@
 
 The demo serves a small pretend GOV.UK on 127.0.0.1 (a random port) whose pages change
 over four steps, writes a config whose sources point at it, and runs the real service
-(``monitor.service.Service``: scheduler, checks, outbox, dashboard) against it in a
+(``monitor.app.service.Service``: scheduler, checks, outbox, dashboard) against it in a
 folder of its own, with email going to a Maildir.
 
 Sources are checked every few hours, as they would be in earnest, so the demo does not
@@ -39,8 +39,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from config import load_settings
-from monitor.service import Service, ServiceError
-from monitor.sources import READS
+from monitor.app.service import Service, ServiceError
+from monitor.sources import KINDS, READS
 from storage import Store
 
 MARKER = ".sendwatch-demo"  # a folder holding this is the demo's to clear and reuse
@@ -365,7 +365,7 @@ def run_demo(args) -> int:
         config.write_text(demo_config(folder, site.base, port), encoding="utf-8")
         # The demo's own config wins over SENDWATCH_* variables meant for a real installation.
         env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
-        settings = load_settings(config, env=env)
+        settings = load_settings(config, env=env, kinds=KINDS)
         _quiet_logging()
         print("sendwatch demo: everything runs on this machine; nothing is fetched from the internet.")
         print(f"  folder:    {folder}")

@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from config.settings import WEEKDAYS, RecipientSettings, Settings, SourceSettings
-from storage import NotificationDraft
+from monitor.core.drafts import NotificationDraft
 
 
 def for_commitment(settings: Settings, kind: str, commitment_id: str, **payload) -> tuple[NotificationDraft, ...]:

@@ -4,11 +4,8 @@ A ``CheckFailed`` (and its subclasses) means one source could not be checked thi
 it is recorded as a failed check and never touches the source's snapshots.
 """
 
-from monitor.document import without_controls
-
-
-class SendwatchError(Exception):
-    """Base of every error sendwatch raises on purpose."""
+from config.errors import SendwatchError
+from monitor.core.document import without_controls
 
 
 class CheckFailed(SendwatchError):

@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from config.settings import CommitmentSettings, Settings
-from monitor.diff import Change
-from monitor.document import without_controls
-from monitor.ledger import IN_PROGRESS, OVERDUE, Mark, standing
+from monitor.core.diff import Change
+from monitor.core.document import without_controls
+from monitor.core.ledger import IN_PROGRESS, OVERDUE, Mark, standing
 
 MAX_LINES = 12  # lines of a diff shown in an email; the dashboard has the rest
 MAX_SUBJECT = 180

@@ -8,6 +8,6 @@
     await server.serve()
 """
 
-from monitor.web.app import create_app
+from monitor.app.web.app import create_app
 
 __all__ = ["create_app"]

@@ -12,7 +12,7 @@ One asyncio loop holds the whole service:
   the digests that are due); it runs in a thread, as it talks SMTP synchronously;
 - overdue events and reminders, every ``ledger_every``;
 - a heartbeat that rewrites the status file;
-- the dashboard (``monitor.web``) under uvicorn, when ``[web] enabled``.
+- the dashboard (``monitor.app.web``) under uvicorn, when ``[web] enabled``.
 
 All checks share one ``Fetcher`` (so the per-host limits hold across sources) for the
 service's lifetime: a change to ``[fetch]``, ``[web]``, ``data_dir`` or ``database_url``
@@ -75,13 +75,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
 from config import ConfigError, Settings, SourceSettings, load_settings
-from monitor.check import CheckResult, check_source, followed_sources, record_due_events
-from monitor.errors import describe
-from monitor.fetch import Fetcher
-from monitor.launch import hold_signals
-from monitor.outbox import SendReport, send_due
-from monitor.sdnotify import sd_notify
-from monitor.sources import READS
+from monitor.app.check import CheckResult, check_source, followed_sources, record_due_events
+from monitor.app.launch import hold_signals
+from monitor.app.outbox import SendReport, send_due
+from monitor.app.sdnotify import sd_notify
+from monitor.core.errors import describe
+from monitor.sources import KINDS, READS
+from monitor.sources.fetch import Fetcher
 from storage import Store
 
 log = logging.getLogger("sendwatch.service")
@@ -388,9 +388,9 @@ class Service:
         try:
             import uvicorn  # noqa: F401 (only to know now that it is there)
 
-            from monitor.web import create_app
+            from monitor.app.web import create_app
         except ImportError as exc:
-            self._web_note = f"unavailable (monitor.web cannot be loaded: {exc})"
+            self._web_note = f"unavailable (monitor.app.web cannot be loaded: {exc})"
             log.warning(logfmt("dashboard", status="unavailable", outcome=str(exc)))
             return None
         try:
@@ -640,7 +640,7 @@ class Service:
         if self.state != "running":
             return False
         try:
-            fresh = load_settings(self.config, env=self.env)
+            fresh = load_settings(self.config, env=self.env, kinds=KINDS)
             old = self.settings
             needs_restart = [name for name, a, b in (
                 ("database_url", old.database_url, fresh.database_url), ("data_dir", old.data_dir, fresh.data_dir),
@@ -777,7 +777,7 @@ def run_service(args) -> int:
     # One line per check is the service's record of its work: shown without --verbose.
     log.setLevel(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
     log.info(logfmt("starting", pid=os.getpid()))
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, kinds=KINDS)
     store = Store(settings.database_url, migrate=False)  # the service migrates once it holds its locks
     with store:
         service = Service(settings, store, config=args.config)
@@ -895,7 +895,7 @@ def _record_part(report: dict, store: Store, settings: Settings, now: datetime) 
 
 def show_status(args) -> int:
     """``sendwatch status [--json]``: exit 0 when healthy, 1 otherwise."""
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, kinds=KINDS)
     report = status_report(settings)
     if getattr(args, "json", False):
         print(json.dumps(report, indent=2, ensure_ascii=False))

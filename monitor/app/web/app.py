@@ -27,14 +27,15 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from config.settings import DEFAULT_DASHBOARD, CommitmentSettings, Settings
-from monitor import diff
-from monitor.check import ledger_standings
-from monitor.export import development_dict, standing_dict
-from monitor.render import ago, site_name
-from monitor.since import parse_since
-from monitor.web import present
-from monitor.web.atom import Entry, build_feed
-from storage import POSSIBLE, Store
+from monitor.app.check import ledger_standings
+from monitor.app.web import present
+from monitor.app.web.atom import Entry, build_feed
+from monitor.core import diff
+from monitor.core.drafts import POSSIBLE
+from monitor.core.export import development_dict, standing_dict
+from monitor.core.render import ago, site_name
+from monitor.core.since import parse_since
+from storage import Store
 
 log = logging.getLogger("sendwatch.web")
 
@@ -83,7 +84,7 @@ def create_app(get_settings: Callable[[], Settings], store: Store,
         Route("/api/changes", web.api_changes),
         Route("/api/changes/{change_id:int}", web.api_change),
         Route("/healthz", web.healthz),
-        Mount("/static", StaticFiles(packages=[("monitor.web", "static")]), name="static"),
+        Mount("/static", StaticFiles(packages=[("monitor.app.web", "static")]), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(_Guard)],
                      exception_handlers={HTTPException: web.http_error})
@@ -91,7 +92,7 @@ def create_app(get_settings: Callable[[], Settings], store: Store,
 
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("monitor.web", "templates"),
+        loader=jinja2.PackageLoader("monitor.app.web", "templates"),
         autoescape=True,  # for every template, whatever its name: nothing stored is markup
         undefined=jinja2.StrictUndefined,  # a misspelt name fails loudly instead of showing nothing
         trim_blocks=True,

@@ -49,6 +49,6 @@ def release_signals() -> None:
 
 def main() -> int:
     hold_signals()
-    from monitor.cli import main as run  # the slow part: every library sendwatch uses
+    from monitor.app.cli import main as run  # the slow part: every library sendwatch uses
 
     return run()

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.web.present import xml_text
+from monitor.app.web.present import xml_text
 
 ATOM = "http://www.w3.org/2005/Atom"
 ET.register_namespace("", ATOM)

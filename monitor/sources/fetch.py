@@ -21,10 +21,10 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from config.settings import FetchSettings
-from monitor import net
-from monitor.decoding import BoundedDecoder, DecodeFailed, OverLimit
-from monitor.document import without_controls
-from monitor.errors import FetchError
+from monitor.core.decoding import BoundedDecoder, DecodeFailed, OverLimit
+from monitor.core.document import without_controls
+from monitor.core.errors import FetchError
+from monitor.sources import net
 
 log = logging.getLogger(__name__)
 

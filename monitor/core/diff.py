@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from monitor.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, PUBLICATION, RESULT, Document, Item
+from monitor.core.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, PUBLICATION, RESULT, Document, Item
 
 # How each kind of item is named in a summary: (singular, plural).
 _NOUNS = {

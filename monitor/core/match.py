@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from monitor.diff import Change
-from monitor.document import (
+from monitor.core.diff import Change
+from monitor.core.document import (
     ATTACHMENT,
     CHANGE_NOTE,
     LINK,

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from config.settings import CommitmentSettings
-from monitor.match import Target
+from monitor.core.match import Target
 
 LONDON = ZoneInfo("Europe/London")
 
