@@ -7,7 +7,7 @@ precision and recall over it (reported in the issue note).
 import pytest
 
 from monitor.core.diff import Change
-from monitor.core.document import ATTACHMENT, CHANGE_NOTE, PUBLICATION, RESULT, Item
+from monitor.core.document import ATTACHMENT, CHANGE_NOTE, LINK, PUBLICATION, RESULT, Item
 from monitor.core.match import THRESHOLD, Subject, Target, match, normalise, score
 
 REVIEW = Target("send-review", phrases=("SEND review", "SEND green paper", "right support, right place, right time",
@@ -107,6 +107,18 @@ def test_a_watched_source_publishing_a_change_note_without_other_evidence_is_no_
 def test_a_watched_source_strengthens_weak_evidence():
     subject = Subject.of_change(change(notes=["Added support for pupils with SEN to the early years section."]))
     alone, bound = score(subject, NOTIONAL), score(subject, NOTIONAL, bound=True)
+    assert not alone.relevant and bound.relevant, (alone.explain(), bound.explain())
+    assert bound.hits[-1].where == "watched source"
+
+
+def test_a_link_added_to_a_watched_page_is_a_publication_there():
+    # An inquiry's publications page lists each new letter as a link: the page publishing it
+    # strengthens the weak evidence of its title, as an attachment would.
+    letter = Item(LINK, "https://committees.parliament.uk/letter", title="Letter from the Minister on SEND",
+                  url="https://committees.parliament.uk/letter")
+    subject = Subject.of_change(Change("Publications", "Publications", added_items=(letter,)))
+    scrutiny = Target("committee-scrutiny", phrases=("special educational needs and disabilities",))
+    alone, bound = score(subject, scrutiny), score(subject, scrutiny, bound=True)
     assert not alone.relevant and bound.relevant, (alone.explain(), bound.explain())
     assert bound.hits[-1].where == "watched source"
 

@@ -13,10 +13,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from config import ConfigError, parse_settings
+from config.loader import embedded_watchlist_text
 from config.settings import SourceSettings
+from monitor.core.developments import find_developments
 from monitor.core.diff import diff_documents
 from monitor.core.document import PUBLICATION, Document, Item
 from monitor.core.errors import CheckFailed
+from monitor.core.ledger import target
 from monitor.sources import KINDS, make_source
 from monitor.sources.parliament import (
     ParliamentCommitteeSource,
@@ -53,7 +56,10 @@ def test_the_real_education_committee_answer():
     document = document_from_publications(data, committee_id=203)
     assert document.title == "Education Committee publications"
     assert len(document.items) == 5 and {i.kind for i in document.items} == {PUBLICATION}
-    assert Counter(i.note for i in document.items) == {"Correspondence": 3, "Report": 1, "Estimate memoranda": 1}
+    # The type, and the inquiry where the API names one (``businesses``).
+    assert Counter(i.note for i in document.items) == {
+        "Correspondence": 2, "Correspondence; inquiry 'Reform of level 3 qualifications'": 1,
+        "Report; inquiry 'Pre-appointment Hearing: Chief Regulator of Ofqual'": 1, "Estimate memoranda": 1}
 
     newest = max(document.items, key=lambda i: (i.date, -int(i.key)))
     assert newest.key == "46016"
@@ -64,7 +70,8 @@ def test_the_real_education_committee_answer():
     report = {i.key: i for i in document.items}["46004"]
     assert report.title == ("First Report - Appointment of Sir Ian Bauckham CBE as Chief Regulator of the "
                             "Office of Qualifications and Examinations Regulation (Ofqual)")
-    assert report.note == "Report" and report.date == "2024-12-13T10:00:00Z"
+    assert report.note == "Report; inquiry 'Pre-appointment Hearing: Chief Regulator of Ofqual'"
+    assert report.note_label == "publication type and inquiry" and report.date == "2024-12-13T10:00:00Z"
     assert report.url == "https://committees.parliament.uk/publications/46004/documents/228742/default/"
     assert {i.url for i in document.items} == {
         f"https://committees.parliament.uk/publications/{p}/documents/{d}/default/"
@@ -107,8 +114,29 @@ def test_publications_become_items_with_type_date_and_first_document():
     assert report == Item(PUBLICATION, "49876", "Fifth Report - Solving the SEND crisis",
                           url="https://committees.parliament.uk/publications/49876/documents/255500/default/",
                           date="2025-07-21T23:01:00Z",  # 00:01 BST
-                          note="Report")
+                          note="Report; inquiry 'Solving the SEND crisis'")
     assert items["48800"].note == "Estimate memoranda"
+
+
+def test_a_publication_names_the_inquiry_it_belongs_to_and_is_matched_by_it():
+    # Written evidence is titled by its author: the inquiry (the API's ``businesses``) is
+    # what says it is part of the Committee's SEND work.
+    evidence = {"id": 61234, "description": "Written evidence from Anonymous (SEN 94)",
+                "type": {"id": 7, "name": "Written evidence"},
+                "businesses": [{"id": 8684, "title": "Solving the SEND crisis"}, {"id": 1, "title": None}],
+                "publicationStartDate": "2025-01-14T10:00:00", "documents": [{"documentId": 300001}]}
+    item = document_from_publications({"items": [evidence]}, committee_id=203).items[0]
+    assert item.note == "Written evidence; inquiry 'Solving the SEND crisis'"
+    assert item.note_label == "publication type and inquiry"
+    settings = parse_settings(embedded_watchlist_text(), origin="shipped", env={}, kinds=KINDS)
+    change = diff_documents(Document("Education Committee publications", (), ()),
+                            Document("Education Committee publications", (), (item,)))
+    targets = [target(c) for c in settings.commitments]
+    found = find_developments(change, source=settings.source("education-committee-publications"),
+                              summary=change.summary, targets=targets, discovers=True)
+    assert [(d.commitment_id, d.status) for d in found] == [("committee-scrutiny", "development")]
+    without = document_from_publications({"items": [{**evidence, "businesses": []}]}, committee_id=203).items[0]
+    assert (without.note, without.note_label) == ("Written evidence", "publication type")
 
 
 def test_a_publication_without_documents_links_its_extra_content_or_nothing():
@@ -301,7 +329,7 @@ def test_a_committee_that_gains_a_government_response(sendwatch, site, parliamen
     assert changes[0]["summary"] == SUMMARY
     assert changes[0]["added_items"] == [{
         "kind": "publication", "key": "50220", "title": RESPONSE_TITLE, "date": "2025-12-11T10:00:00Z",
-        "note": "Government Response", "note_kind": "publication type",
+        "note": "Government Response; inquiry 'Solving the SEND crisis'", "note_kind": "publication type and inquiry",
         "url": "https://committees.parliament.uk/publications/50220/documents/262000/default/"}]
     assert changes[0]["removed_items"] == [] and changes[0]["updated_items"] == []
 

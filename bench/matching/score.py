@@ -38,6 +38,7 @@ from monitor.core.drafts import DEVELOPMENT  # noqa: E402
 from monitor.core.ledger import target  # noqa: E402
 from monitor.core.match import Specificity, Subject, match  # noqa: E402
 from monitor.sources import KINDS, make_source  # noqa: E402
+from monitor.sources.parliament import publication_note  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SPLITS = ("dev", "heldout")
@@ -107,8 +108,11 @@ def change_for(item: dict) -> Change:
         note = description or (item["type"].replace("_", " ") if route == "search" else None)
         added = Item(RESULT, item["url"], title=item["title"], url=item["url"], date=item["date"], note=note)
     elif route == "committee":
+        # As the Parliament source notes it: the type, and the inquiry where the copy shows one.
+        inquiries = [{"title": item["inquiry"]}] if item.get("inquiry") else []
+        note, note_kind = publication_note(item["type"], inquiries)
         added = Item(PUBLICATION, item["url"], title=item["title"], url=item["url"], date=item["date"],
-                     note=item["type"] or None)
+                     note=note, note_kind=note_kind)
     else:
         kind = WATCHED_AS[item["as"]]
         if kind == CHANGE_NOTE:

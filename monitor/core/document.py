@@ -34,6 +34,7 @@ NOTE_DESCRIPTION = "description"  # a search result's description (and an unlabe
 NOTE_SUMMARY = "summary"  # a feed entry's summary or content
 NOTE_DOCUMENT_TYPE = "document type"  # a search result without a description
 NOTE_PUBLICATION_TYPE = "publication type"  # a committee publication's type
+NOTE_PUBLICATION_INQUIRY = "publication type and inquiry"  # ... and the inquiry it belongs to
 
 # C0 and C1 controls and DEL, all but tab and newline, and lone surrogates (a JSON string may
 # hold "\ud800"). From a watched page they are never content: PostgreSQL refuses NUL, ESC, BEL

@@ -20,6 +20,7 @@ from monitor.core.document import (
     NOTE_CHANGE,
     NOTE_DESCRIPTION,
     NOTE_DOCUMENT_TYPE,
+    NOTE_PUBLICATION_INQUIRY,
     NOTE_PUBLICATION_TYPE,
     NOTE_SUMMARY,
     NOTICE,
@@ -48,7 +49,7 @@ WEIGHTS = {
 # The publisher's other words about a discovered document, each named for what it is (a
 # description, a feed entry's summary, a document or publication type), weigh as a
 # description does.
-for _label in (NOTE_DESCRIPTION, NOTE_SUMMARY, NOTE_DOCUMENT_TYPE, NOTE_PUBLICATION_TYPE):
+for _label in (NOTE_DESCRIPTION, NOTE_SUMMARY, NOTE_DOCUMENT_TYPE, NOTE_PUBLICATION_TYPE, NOTE_PUBLICATION_INQUIRY):
     WEIGHTS[_label] = WEIGHTS["description"]
 EXTRA_PHRASE = 0.1  # each further distinct phrase adds a little
 # A phrase that names only what sendwatch watches ("special educational needs and
@@ -178,7 +179,7 @@ class Subject:
         lines = change.added_lines
         if change.new_title != change.old_title:
             titles += (change.new_title,)
-        publishes = any(i.kind in (ATTACHMENT, CHANGE_NOTE, RESULT, PUBLICATION, NOTICE) for i in items)
+        publishes = any(i.kind in (ATTACHMENT, CHANGE_NOTE, LINK, RESULT, PUBLICATION, NOTICE) for i in items)
         return cls(titles, notes, tuple(lines), publishes, described)
 
     @classmethod

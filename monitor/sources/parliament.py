@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator
 
 from monitor.core.diff import Change
-from monitor.core.document import NOTE_PUBLICATION_TYPE, PUBLICATION, Document, Item
+from monitor.core.document import NOTE_PUBLICATION_INQUIRY, NOTE_PUBLICATION_TYPE, PUBLICATION, Document, Item
 from monitor.core.errors import CheckFailed
 from monitor.core.extract import collapse
 from monitor.sources.base import NoOptions, Reading, SourceKind, fold_option, query_values, without_query
@@ -82,9 +82,10 @@ class ParliamentCommitteeSource(SourceKind):
         interval = "6h"
         commitments = ["send-review"]
 
-    Each publication is kept with its description, type, publication time (a UTC instant;
-    the API's UK times are converted) and a link to its first document on
-    committees.parliament.uk.
+    Each publication is kept with its description, type, the inquiry it belongs to (the
+    API's ``businesses``: written evidence is titled by its author, so the inquiry is what
+    says what it is about), publication time (a UTC instant; the API's UK times are
+    converted) and a link to its first document on committees.parliament.uk.
 
     What counts as a change: a publication with a new id is a new publication; one whose
     description, type, date or document changes is an updated publication. Publications
@@ -98,6 +99,8 @@ class ParliamentCommitteeSource(SourceKind):
     # Publications are matched against every commitment; their files are final papers
     # (PDFs), so there is nothing to follow.
     discovers = True
+    # 2: a publication's note names its inquiry too.
+    reads = 2
     Options = ParliamentOptions
     needs_previous = True
 
@@ -246,15 +249,31 @@ def publication_item(publication) -> Item | None:
         return None
     kind = publication.get("type") or {}
     type_name = _text(kind.get("name")) if isinstance(kind, dict) else ""
+    note, note_kind = publication_note(type_name, publication.get("businesses"))
     return Item(
         PUBLICATION,
         str(publication["id"]),
         title=_text(publication.get("description")),
         url=publication_link(publication),
         date=uk_instant(publication.get("publicationStartDate")),
-        note=type_name or None,
-        note_kind=NOTE_PUBLICATION_TYPE if type_name else None,
+        note=note,
+        note_kind=note_kind,
     )
+
+
+def publication_note(type_name: str, businesses) -> tuple[str | None, str | None]:
+    """What a publication is beyond its title: its type, and the inquiries (the API's
+    committee businesses) it belongs to, e.g. ``Written evidence; inquiry 'Solving the SEND
+    crisis'``."""
+    titles = [_text(b.get("title")) for b in (businesses if isinstance(businesses, list) else ())
+              if isinstance(b, dict)]
+    inquiries = "; ".join(f"{_INQUIRY}'{title}'" for title in dict.fromkeys(t for t in titles if t))
+    if not inquiries:
+        return (type_name, NOTE_PUBLICATION_TYPE) if type_name else (None, None)
+    return "; ".join(filter(None, (type_name, inquiries))), NOTE_PUBLICATION_INQUIRY
+
+
+_INQUIRY = "inquiry "
 
 
 def publication_link(publication: dict) -> str | None:
@@ -291,8 +310,12 @@ def uk_instant(value) -> str | None:
 def describe_publication(item: Item) -> str:
     """``Government Response 'Title' (11 Dec 2025)``: type, title and the UK date."""
     text = quote(item.title or item.url or item.key)
-    if item.note:
-        text = f"{item.note} {text}"
+    # The type only: the inquiry a publication belongs to is in its full note, not its summary.
+    kind = item.note.split(f"; {_INQUIRY}")[0] if item.note else ""
+    if kind.startswith(_INQUIRY):
+        kind = ""
+    if kind:
+        text = f"{kind} {text}"
     if item.date:
         try:
             day = datetime.fromisoformat(item.date).astimezone(UK)
