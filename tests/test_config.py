@@ -119,7 +119,9 @@ def test_the_error_names_file_source_field_and_problem(tmp_path):
         (('[fetch]', '[web]\npublic_url = "https://sendwatch.example.org/?x=1"\n[fetch]'),
          "field 'web.public_url': 'https://sendwatch.example.org/?x=1' must be a plain base address"),
         (('selector = "main"', 'selector = "main[[["'),
-         "field 'selector': 'main[[[' is not a CSS selector: Malformed attribute selector"),
+         "field 'selector': 'main[[[' is not a CSS selector: expected ident or '*'"),
+        (('selector = "main"', 'selector = "main :required"'),
+         "field 'selector': 'main :required' is not a CSS selector: the pseudo-class :required is unknown"),
     ],
 )
 def test_each_kind_of_mistake_gets_a_clear_message(tmp_path, change, expected):

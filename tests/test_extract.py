@@ -256,6 +256,26 @@ def test_selector_may_name_ancestors_of_main():
     assert doc.blocks == ("Overview",)
 
 
+def test_selector_may_pick_the_content_element_through_its_ancestors():
+    html = render_govuk_page(send_code(), noise_seed=2)
+    assert extract(html, selector=".govuk-width-container main") == extract(html)
+
+
+@pytest.mark.parametrize("depth", [300, 5000])
+def test_selector_on_deeply_nested_markup(depth):
+    nested = "<div class='x'>" * depth + "deep" + "</div>" * depth
+    html = f"<html><body><main>{nested}<p class='after'>after</p></main></body></html>"
+    assert extract(html, selector="main").blocks == ("deep", "after")
+    assert extract(html, selector="main > p").blocks == ("after",)
+
+
+def test_selector_features_cssselect_lacks_are_refused():
+    html = render_govuk_page(send_code(), noise_seed=2)
+    for selector in ("p:nth-child(2 of .x)", "input:required", "svg|rect"):
+        with pytest.raises(ExtractError, match=r"invalid selector '.+': .+"):
+            extract(html, selector=selector)
+
+
 def test_nested_matches_are_read_once():
     html = render_govuk_page(send_code(), noise_seed=2)
     doc = extract(html, selector=".gem-c-govspeak, .gem-c-govspeak ul")
@@ -496,8 +516,7 @@ def test_parliament_page_keeps_publications_and_drops_chrome():
 
 
 def test_default_path_and_selector_path_read_alike():
-    # The default path walks lxml's tree, a selector's matches are BeautifulSoup tags:
-    # the same content must give the same Document either way.
+    # A selector that picks the content element reads it as the page is read without one.
     for seed in range(3):
         content = send_code(withdrawn=("2024-02-01", "Replaced by the [new code](/new-code)."))
         html = render_govuk_page(content, noise_seed=seed, nav_variant=seed, banner=True)

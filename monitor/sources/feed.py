@@ -175,7 +175,7 @@ def _text(detail) -> str:
 
 def html_text(html: str) -> str:
     """Text of an HTML fragment, words kept apart at block edges, whitespace collapsed."""
-    from bs4 import BeautifulSoup  # here: most checks never need it (see monitor/core/extract.py)
+    from bs4 import BeautifulSoup  # here: most checks never need it (a tenth of start-up)
 
     soup = BeautifulSoup(html, "lxml")
     for tag in soup.find_all(["script", "style", "template"]):

@@ -425,7 +425,7 @@ _BOX_CLASSES = ["gem-c-attachment", "attachment"]  # today's component, and the 
 
 def html_attachments(fragment: str, *, base_url: str) -> list[Item]:
     """Attachments from the markup GOV.UK puts in ``details.documents``."""
-    from bs4 import BeautifulSoup  # here: most checks never need it (see monitor/core/extract.py)
+    from bs4 import BeautifulSoup  # here: most checks never need it (a tenth of start-up)
 
     # A JSON string may hold a lone surrogate ("\ud800"), which bs4 cannot even encode.
     soup = BeautifulSoup(without_controls(fragment), "lxml")

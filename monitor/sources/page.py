@@ -6,7 +6,7 @@ from pydantic import Field, field_validator
 
 from monitor.core.document import Document
 from monitor.core.errors import CheckFailed
-from monitor.core.extract import extract_page
+from monitor.core.extract import check_selector, extract_page
 from monitor.sources.base import NoOptions, Reading, SourceKind
 from monitor.sources.fetch import Fetcher, Validators
 
@@ -22,16 +22,13 @@ class PageOptions(NoOptions):
     @field_validator("selector")
     @classmethod
     def _valid_css(cls, value: str | None) -> str | None:
-        # Caught with the config, not as a failure of every check of the source.
-        if value is None:
-            return value
-        import soupsieve  # the selector engine extraction uses; loaded only when a selector is set
-
-        try:
-            soupsieve.compile(value)
-        except (soupsieve.SelectorSyntaxError, ValueError, NotImplementedError, TypeError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ValueError(f"{value!r} is not a CSS selector: {reason}") from None
+        # Caught with the config, not as a failure of every check of the source; the same
+        # engine (cssselect, on lxml's tree) runs it when the page is read.
+        if value is not None:
+            try:
+                check_selector(value)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a CSS selector: {exc}") from None
         return value
 
 
