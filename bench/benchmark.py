@@ -660,7 +660,7 @@ PHASES = [
     ("config: reading sendwatch.toml", ("load_settings",)),
     ("diff: comparing documents", ("diff_documents",)),
     ("extract: HTML to Document", ("extract_html", "decode_html")),
-    ("storage: SQLAlchemy/SQLite", ("Store.", "sync_sources", "upgrade (storage")),
+    ("storage: SQLAlchemy/SQLite", ("Store.", "Sources.", "History.", "Ledger.", "Outbox.", "upgrade (storage")),
     ("fetch: httpx and the event loop I/O", ("Fetcher.", "httpx", "httpcore", "anyio")),
 ]
 OTHER_PHASE = "other (asyncio scheduling, CLI, printing)"

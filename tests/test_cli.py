@@ -194,7 +194,7 @@ def test_a_record_written_before_page_text_was_cleaned_is_printed_without_escape
     # error may quote a server: each command that prints them makes them harmless.
     from sqlalchemy import create_engine, text
 
-    from storage.store import compress_json, decompress_json
+    from storage.history import compress_json, decompress_json
 
     config("code", "/code", 'commitments = ["code-of-practice"]\n' + CODE_OF_PRACTICE)
     site.page("/code", page())

@@ -56,15 +56,15 @@ def test_the_demo_shows_developments_email_and_a_broken_source_offline(tmp_path)
     assert "sendwatch: source send-tribunal-statistics is working again" in got
 
     with Store(f"sqlite:///{folder / 'sendwatch.db'}") as store:
-        developments = store.developments()
+        developments = store.ledger.developments()
         assert sorted(d.commitment_id for d in developments) == ["code-of-practice", "send-review"]
-        changes = {c.source_id: c for c in store.changes()}
+        changes = {c.source_id: c for c in store.history.changes()}
         assert set(changes) == {"send-code-of-practice", "send-search", "dfe-news"}
-        assert not store.developments(change_id=changes["dfe-news"].id)  # a change, not a development
-        (followed,) = store.followed_sources()
+        assert not store.ledger.developments(change_id=changes["dfe-news"].id)  # a change, not a development
+        (followed,) = store.sources.followed()
         assert followed.url.endswith("/government/publications/send-and-alternative-provision-improvement-plan")
-        assert store.checks(followed.id)  # followed, and checked on its own
-        assert store.notifications(status="pending") == []
+        assert store.history.checks(followed.id)  # followed, and checked on its own
+        assert store.outbox.notifications(status="pending") == []
 
     # The record stays readable once the demo (and its site) are gone.
     ledger, _ = run(tmp_path, "--config", str(folder / "sendwatch.toml"), "commitments")

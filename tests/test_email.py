@@ -20,7 +20,7 @@ from monitor.core.drafts import NotificationDraft
 from monitor.core.ledger import lateness, london_date
 from monitor.sources import KINDS
 from storage import Store
-from storage.store import compress_json, decompress_json
+from storage.history import compress_json, decompress_json
 from tests.conftest import CODE_OF_PRACTICE, UPDATE_LATER
 from tests.govuk_site import PageContent, render_govuk_page
 from tests.mailserver import MailServer, SilentServer, free_port
@@ -231,7 +231,7 @@ def smtp_at(port: int, timeout: float) -> str:
 
 
 def queue(settings, store: Store, count: int, at: datetime) -> list[int]:
-    return store.enqueue([NotificationDraft(recipient="parent@example.org", kind="test")] * count, at)
+    return store.outbox.enqueue([NotificationDraft(recipient="parent@example.org", kind="test")] * count, at)
 
 
 def timed_run(settings, store: Store, now: datetime):
@@ -251,7 +251,7 @@ def test_a_silent_server_holds_a_run_no_longer_than_its_budget_and_the_rest_wait
             ids = queue(settings, store, 10, queued_at)
             now = queued_at + timedelta(seconds=1)
             report, latest = timed_run(settings, store, now)
-            rows = {n.id: n for n in store.notifications()}
+            rows = {n.id: n for n in store.outbox.notifications()}
             tried = [i for i in ids if rows[i].attempts]
             assert 1 <= len(tried) <= 3
             assert report.sent == [] and report.failed == []
@@ -266,7 +266,7 @@ def test_a_silent_server_holds_a_run_no_longer_than_its_budget_and_the_rest_wait
 
             # The next run, before those tried are due again, takes the ones still waiting.
             report, _latest = timed_run(settings, store, now + timedelta(seconds=30))
-            again = {n.id: n for n in store.notifications()}
+            again = {n.id: n for n in store.outbox.notifications()}
             assert all(again[i].attempts == 1 for i in tried)
             newly = [i for i in ids if i not in tried and again[i].attempts]
             assert 1 <= len(newly) <= 3 and all(again[i].attempts == 1 for i in newly)
@@ -300,17 +300,17 @@ def test_each_email_is_tried_once_a_run_and_again_when_its_backoff_has_passed(se
             for attempt, backoff, now in ((1, 0.1, queued_at), (2, 0.2, queued_at + timedelta(seconds=10))):
                 report, latest = timed_run(settings, store, now)
                 assert len(report.retrying) == 3 and report.left == 0
-                for row in store.notifications():
+                for row in store.outbox.notifications():
                     assert (row.attempts, row.status) == (attempt, "pending")
                     assert now + timedelta(seconds=0.9 * backoff) <= row.next_attempt_at \
                         <= latest + timedelta(seconds=1.1 * backoff)
             # Before their backoff has passed, a run leaves them alone.
             assert timed_run(settings, store, now)[0].retrying == []
-            assert {n.attempts for n in store.notifications()} == {2}
+            assert {n.attempts for n in store.outbox.notifications()} == {2}
             report, _latest = timed_run(settings, store, queued_at + timedelta(seconds=20))
             assert sorted(i for i, _r, _e in report.failed) == ids
-            assert {(n.attempts, n.status) for n in store.notifications()} == {(3, "failed")}
-            assert all(n.last_error.startswith("gave up after 3 attempts") for n in store.notifications())
+            assert {(n.attempts, n.status) for n in store.outbox.notifications()} == {(3, "failed")}
+            assert all(n.last_error.startswith("gave up after 3 attempts") for n in store.outbox.notifications())
 
 
 def test_a_healthy_server_takes_a_whole_queue_in_one_run(setup):
@@ -360,7 +360,7 @@ def test_a_crash_between_send_and_record_loses_nothing_and_duplicates_only_in_th
         with Store(settings.database_url) as store:  # restart after the lease
             send_due(settings, store, now=now + timedelta(minutes=10))
             send_due(settings, store, now=now + timedelta(minutes=20))
-            assert {n.status for n in store.notifications()} == {"sent"}
+            assert {n.status for n in store.outbox.notifications()} == {"sent"}
         received = [m["To"] for m in server.messages]
         assert sorted(set(received)) == ["parent@example.org", "sendco@example.org"]  # nothing lost
         # The one in the window went twice, with the same Message-ID; the other once.
@@ -518,14 +518,14 @@ def test_an_email_that_cannot_be_written_fails_on_its_own_and_the_rest_go(setup)
         settings = setup.settings()
         with Store(settings.database_url) as store:
             # A kind this version cannot write (a row left by a newer one, say).
-            store.enqueue([NotificationDraft(recipient="parent@example.org", kind="from-the-future")],
-                          datetime.now(UTC))
+            store.outbox.enqueue([NotificationDraft(recipient="parent@example.org", kind="from-the-future")],
+                                 datetime.now(UTC))
             queue(settings, store, 2, datetime.now(UTC))
             report = send_due(settings, store)
             assert len(report.sent) == 2
-            (failed,) = store.notifications(status="failed")
+            (failed,) = store.outbox.notifications(status="failed")
             assert failed.kind == "from-the-future" and "unknown notification kind" in failed.last_error
-            assert store.notifications(status="sending") == []  # never claimed for ever
+            assert store.outbox.notifications(status="sending") == []  # never claimed for ever
         assert len(server.messages) == 2
 
 
@@ -539,7 +539,7 @@ def test_an_email_cut_off_by_the_run_s_budget_is_not_an_attempt(setup):
             queued_at = datetime.now(UTC)
             (only,) = queue(settings, store, 1, queued_at)
             report = send_due(settings, store, now=queued_at)
-            (row,) = store.notifications()
+            (row,) = store.outbox.notifications()
             assert (row.status, row.attempts) == ("pending", 0) and row.next_attempt_at <= queued_at
             assert report.failed == [] and report.retrying == [] and report.left == 1
 

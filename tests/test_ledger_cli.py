@@ -85,12 +85,12 @@ def test_an_overdue_commitment_is_an_event_once_then_a_reminder(sendwatch, site,
 
     settings = load_settings(path, env={}, kinds=KINDS)
     with Store(settings.database_url) as store:
-        events = store.ledger_events("update-later-in-the-year")
+        events = store.ledger.events("update-later-in-the-year")
         assert [e.kind for e in events] == ["overdue"]  # two checks, one event
         later = events[0].at + timedelta(days=90)
         assert [e.kind for e in record_due_events(settings, store, now=later - timedelta(minutes=1))] == []
         assert [e.kind for e in record_due_events(settings, store, now=later)] == ["reminder"]
-        assert [e.kind for e in store.ledger_events("update-later-in-the-year")] == ["overdue", "reminder"]
+        assert [e.kind for e in store.ledger.events("update-later-in-the-year")] == ["overdue", "reminder"]
 
 
 def test_export_round_trips_as_json_and_csv(sendwatch, site, tmp_path, database_url):

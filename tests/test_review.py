@@ -93,8 +93,8 @@ def test_a_rejected_document_teaches_the_scorer_and_a_possible_one_waits_for_a_p
                                           "The SEND Review: new document 'SEND review: call for evidence' on 127.0.0.1"]
     assert "nothing to review" in sendwatch("review").out
     with Store(database_url) as store:
-        assert [(d.id, d.status) for d in store.developments()] == [(2, "confirmed")]
-        assert [(d.id, d.status) for d in store.developments(statuses=("rejected",))] == [(1, "rejected")]
+        assert [(d.id, d.status) for d in store.ledger.developments()] == [(2, "confirmed")]
+        assert [(d.id, d.status) for d in store.ledger.developments(statuses=("rejected",))] == [(1, "rejected")]
 
 
 def test_review_refuses_what_it_cannot_do_in_one_line_with_exit_2(sendwatch, site, tmp_path, database_url):

@@ -210,11 +210,11 @@ def test_each_real_event_is_one_email_per_subscriber_per_commitment_whatever_rou
     assert re.search(r"^changed +dfe-news .*Teachers' pay.*\n(?! +development for)", outputs[2], re.M), outputs[2]
 
     with Store(database_url) as store:
-        developments = store.developments()
+        developments = store.ledger.developments()
         # The followed documents were checked too: a real route, not a route left out.
-        assert {s.url for s in store.followed_sources()} == {site.url(GREEN_PAPER), site.url(PLAN)}
+        assert {s.url for s in store.sources.followed()} == {site.url(GREEN_PAPER), site.url(PLAN)}
         found = Counter((d.commitment_id, d.document_key.split(":", 2)[-1]) for d in developments)
-        sightings = store.sightings()
+        sightings = store.ledger.sightings()
     port = site.base.rsplit(":", 1)[1]
     assert found == Counter({
         ("send-review", f"{port}{GREEN_PAPER}"): 1,  # search, feed and the watched review page

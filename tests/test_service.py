@@ -221,7 +221,7 @@ def test_sources_are_checked_at_start_and_then_one_interval_later(setup, service
 
     # The next run is one interval after the check: in the log line and in the status file.
     with setup.store() as store:
-        checked = {s.id: s.last_checked_at for s in store.sources()}
+        checked = {s.id: s.last_checked_at for s in store.sources.all()}
     # Written after each check: the one after the second check has both next runs.
     status = served.wait_until(lambda: (s := served.my_status()) and len(s["next_checks"]) == 2
                                and all(at(s["next_checks"][i]) > checked[i] for i in checked) and s,
@@ -272,7 +272,7 @@ def test_a_relevant_change_is_emailed_once_and_restarts_neither_resend_nor_refet
         third = start(setup, services)
         status = third.wait_until(lambda: (s := third.my_status()).get("last_outbox_run") and s, "an outbox run")
         with setup.store() as store:
-            last = store.source("code").last_checked_at
+            last = store.sources.get("code").last_checked_at
         assert abs((at(status["next_checks"]["code"]) - last).total_seconds() - 60) < 2
         assert status["last_outbox_run"]["sent"] == 0
         assert len(site.hits("/code")) == 2
@@ -296,8 +296,8 @@ def test_sigterm_with_a_check_in_flight_stops_within_the_bound(setup, services, 
     assert "check source=hang status=cancelled" in served.log
     assert "Traceback" not in served.log
     with setup.store() as store:
-        assert store.checks("hang") == []  # nothing half-recorded: it runs first after a restart
-        assert store.source("hang").last_checked_at is None
+        assert store.history.checks("hang") == []  # nothing half-recorded: it runs first after a restart
+        assert store.sources.get("hang").last_checked_at is None
     status = setup.status_file()
     assert status["state"] == "stopped" and status["stopped_at"]
 
@@ -316,7 +316,7 @@ def test_sighup_reloads_the_config_and_a_bad_one_is_refused(setup, services, sit
     assert "reload status=ok sources=2 added=b rescheduled=a" in served.log
     status = served.wait_until(lambda: (s := served.my_status()).get("last_reload") and s, "the reload")
     with setup.store() as store:
-        last_a = store.source("a").last_checked_at
+        last_a = store.sources.get("a").last_checked_at
     assert abs((at(status["next_checks"]["a"]) - last_a).total_seconds() - 180) < 2
     assert len(site.hits("/a")) == 1
 
@@ -585,7 +585,7 @@ def test_a_refused_second_service_writes_nothing_to_the_database(setup, services
     first.checked("a")
     first.checked("b")
     with setup.store() as store:
-        before = {s.id: (s.url, s.active, s.current_snapshot_id) for s in store.sources(include_inactive=True)}
+        before = {s.id: (s.url, s.active, s.current_snapshot_id) for s in store.sources.all(include_inactive=True)}
 
     # The same data directory, another config: "a" moved, "b" gone.
     setup.write(setup.source("a", "/a-moved"))
@@ -594,7 +594,7 @@ def test_a_refused_second_service_writes_nothing_to_the_database(setup, services
     assert second.process.wait(timeout=DEADLINE) == 1
     assert "another sendwatch serve" in second.log
     with setup.store() as store:
-        after = {s.id: (s.url, s.active, s.current_snapshot_id) for s in store.sources(include_inactive=True)}
+        after = {s.id: (s.url, s.active, s.current_snapshot_id) for s in store.sources.all(include_inactive=True)}
     assert after == before  # "b" still active, "a" keeps its URL and its baseline
     assert first.process.poll() is None
 
@@ -614,7 +614,7 @@ def test_a_second_service_on_the_same_database_is_refused_whatever_its_data_dire
     assert second.process.wait(timeout=DEADLINE) == 1
     assert "another sendwatch serve is running on the database" in second.log
     with any_database.store() as store:
-        assert store.source("a").url == site.url("/a") and store.source_state("a").snapshot_id is not None
+        assert store.sources.get("a").url == site.url("/a") and store.sources.state("a").snapshot_id is not None
     first.stop()
     third = other.serve()  # once the first has stopped, the database is free
     services.append(third)

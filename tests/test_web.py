@@ -158,7 +158,7 @@ def built_world(directory: Path, database_kind: str = "sqlite") -> Iterator[Worl
         sendwatch(path, "check")
         settings = load_settings(path, env={}, kinds=KINDS)
         store = Store(settings.database_url)
-        changes = {c.source_id: c.id for c in store.changes()}
+        changes = {c.source_id: c.id for c in store.history.changes()}
         changes["javascript"] = record_javascript_development(store)
         world = World("", site, settings, store, changes)
         try:
@@ -173,8 +173,8 @@ def built_world(directory: Path, database_kind: str = "sqlite") -> Iterator[Worl
 
 def record_javascript_development(store: Store) -> int:
     """A change on the hostile source whose item and development point at javascript: URLs."""
-    state = store.source_state("hostile")
-    old = store.document(state.snapshot_id)
+    state = store.sources.state("hostile")
+    old = store.history.document(state.snapshot_id)
     bad = Item(ATTACHMENT, "javascript:alert(5)", title=f"{EXPECTED_DOCUMENT} (revised)", url="javascript:alert(5)")
     new = Document(old.title, old.blocks + (f"Later {SCRIPT}",), old.items + (bad,))
     evidence = [{"phrase": SCRIPT, "where": "expected document", "text": IMG, "weight": 1.0}]
@@ -183,8 +183,8 @@ def record_javascript_development(store: Store) -> int:
     # And a possible development, for a person to review: listed on the dashboard, nowhere else.
     possible = DevelopmentDraft(commitment_id="update-later-in-the-year", title=f"possible {SCRIPT}", score=0.4,
                                 evidence=evidence, url="javascript:alert(7)", status=POSSIBLE)
-    recorded = store.record_document("hostile", new, diff_documents(old, new), CheckMeta(datetime.now(UTC), 1),
-                                     developments=[draft, possible])
+    recorded = store.history.record_document("hostile", new, diff_documents(old, new), CheckMeta(datetime.now(UTC), 1),
+                                             developments=[draft, possible])
     return recorded.change_id
 
 
@@ -435,7 +435,7 @@ def test_the_dashboard_lists_possible_developments_and_nothing_else_does(client,
     section = soup(client.get("/")).find("h2", id="possible").parent
     (row,) = section.find("tbody").find_all("tr")
     cells = [td.get_text(" ", strip=True) for td in row.find_all("td")]
-    (possible,) = world.store.developments(statuses=(POSSIBLE,))
+    (possible,) = world.store.ledger.developments(statuses=(POSSIBLE,))
     assert cells[0] == str(possible.id) and cells[4] == "0.40"
     assert cells[3] == f"possible {SCRIPT}"  # the page's words, as text
     assert row.find("a", string=f"possible {SCRIPT}")["href"] == f"/changes/{world.changes['javascript']}"

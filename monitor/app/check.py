@@ -37,7 +37,7 @@ from monitor.core.unpublished import (
 )
 from monitor.sources import DISCOVERY_KINDS, READS, Reading, make_source
 from monitor.sources.fetch import Fetcher, Validators
-from storage import STALE, CheckMeta, DatabaseUnavailable, Store, Unchanged
+from storage import STALE, CheckMeta, DatabaseUnavailable, History, Store, Unchanged
 
 log = logging.getLogger("sendwatch.check")
 
@@ -62,7 +62,7 @@ class CheckResult:
 
 
 class UnchangedBatch:
-    """The unchanged checks of a pass, written a batch at a time (Store.record_unchanged_many).
+    """The unchanged checks of a pass, written a batch at a time (History.record_unchanged_many).
 
     Most checks of a pass find nothing new; writing each on its own was most of the pass's
     storage time. A batch lost to a crash loses only "checked, nothing new" rows: the
@@ -74,8 +74,8 @@ class UnchangedBatch:
 
     SIZE = 200
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, history: History) -> None:
+        self.history = history
         self.pending: list[Unchanged] = []
         self.unwritten: dict[str, str] = {}  # source id -> why its check is not in the record
         self._lock = threading.Lock()  # long pages are recorded from a worker thread
@@ -93,7 +93,7 @@ class UnchangedBatch:
         if not pending:
             return
         try:
-            self.store.record_unchanged_many(pending)
+            self.history.record_unchanged_many(pending)
             return
         except DatabaseUnavailable as exc:  # the database itself (gone, full): no row would fare better
             self.unwritten.update((check.source_id, one_line(exc)) for check in pending)
@@ -102,7 +102,7 @@ class UnchangedBatch:
             log.warning("could not record %d unchanged checks together (%s); trying one by one", len(pending), exc)
         for check in pending:
             try:
-                self.store.record_unchanged_many([check])
+                self.history.record_unchanged_many([check])
             except Exception as exc:
                 self.unwritten[check.source_id] = describe(exc)
 
@@ -122,14 +122,14 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
     source = make_source(settings)
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
-    state = store.source_state(settings.id)
+    state = store.sources.state(settings.id)
     validators = None
     if state.snapshot_id is not None and (state.etag or state.last_modified):
         # Only ask "changed since?" when we hold the version the server would compare with.
         validators = Validators(state.etag, state.last_modified)
     previous = None
     if source.needs_previous and state.snapshot_id is not None:
-        previous = store.document(state.snapshot_id)
+        previous = store.history.document(state.snapshot_id)
     error = status = reading = None
     try:
         reading = await source.read(fetcher, validators, previous)
@@ -141,7 +141,8 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
         error = f"internal error: {describe(exc)}"
     awaited = False
     if settings.expected and status in NOT_YET_STATUSES:
-        current = previous if previous is not None or state.snapshot_id is None else store.document(state.snapshot_id)
+        current = previous if previous is not None or state.snapshot_id is None \
+            else store.history.document(state.snapshot_id)
         awaited = not_yet(settings, current, status)
     if awaited:
         # An expected page not there yet: a successful check of nothing, never a failure.
@@ -173,7 +174,7 @@ def _fail(store: Store, config: Settings, settings: SourceSettings, state, error
           meta: CheckMeta) -> CheckResult:
     """Record a failed check (and a "source broken" email when it makes N in a row)."""
     health = for_source_health(config, settings, state.consecutive_failures, failed=True, error=error)
-    store.record_failure(settings.id, error, meta, notifications=health)
+    store.history.record_failure(settings.id, error, meta, notifications=health)
     log.info("check failed: %s: %s", settings.id, error)  # callers report it to the user
     return CheckResult(settings.id, "failed", meta.duration_ms, error=error, queued=len(health))
 
@@ -189,8 +190,8 @@ def _record_reading(source, settings: SourceSettings, store: Store, config: Sett
             return result
         # Another process recorded an older reading of this source after we read its state:
         # ours is the newest, so it is compared with what that process recorded.
-        state = store.source_state(settings.id)
-        previous = store.document(state.snapshot_id) if state.snapshot_id is not None else None
+        state = store.sources.state(settings.id)
+        previous = store.history.document(state.snapshot_id) if state.snapshot_id is not None else None
     return _fail(store, config, settings, state, "other processes kept recording this source while this check "
                  "did; it is checked again at its next turn", CheckMeta(started_at, _ms(clock), reading.status,
                                                                        reading.size))
@@ -205,7 +206,7 @@ def _record_once(source, settings: SourceSettings, store: Store, config: Setting
     health = for_source_health(config, settings, state.consecutive_failures, failed=False)
     unchanged = reading.document is None or reading.document.content_hash() == state.content_hash
     if not unchanged and state.snapshot_id is not None:
-        previous = previous or store.document(state.snapshot_id)
+        previous = previous or store.history.document(state.snapshot_id)
         # A snapshot stored before text was cleaned of control characters is cleaned as it
         # loads, but keeps the hash of its raw text: the same text read today is no change.
         unchanged = previous.content_hash() == reading.document.content_hash()
@@ -213,9 +214,9 @@ def _record_once(source, settings: SourceSettings, store: Store, config: Setting
         batch.add(Unchanged(settings.id, meta, state.snapshot_id, reading.document is None, etag, last_modified))
         return _result(settings.id, "not-modified" if reading.document is None else "unchanged", meta)
     if unchanged:
-        recorded = store.record_unchanged(settings.id, meta, not_modified=reading.document is None,
-                                          etag=etag, last_modified=last_modified, notifications=health,
-                                          seen_snapshot_id=state.snapshot_id)
+        recorded = store.history.record_unchanged(settings.id, meta, not_modified=reading.document is None,
+                                                  etag=etag, last_modified=last_modified, notifications=health,
+                                                  seen_snapshot_id=state.snapshot_id)
         if recorded.outcome == STALE:
             return None
         return _recorded(settings.id, recorded, meta, len(health))
@@ -237,15 +238,15 @@ def _record_once(source, settings: SourceSettings, store: Store, config: Setting
         change = diff_documents(previous, reading.document)
         summary = source.summarise(change)
         targets = tuple(target(c) for c in config.commitments)
-        specificity = _specificity(targets, store.discovered_texts(DISCOVERY_KINDS))
+        specificity = _specificity(targets, store.history.discovered_texts(DISCOVERY_KINDS))
         follow_kind = source.follow_kind if config.ledger.follow else None
         drafts = [replace(d, notify=for_commitment(config, "development", d.commitment_id))
                   for d in find_developments(change, source=settings, summary=summary, targets=targets,
                                              discovers=source.discovers, follow_kind=follow_kind,
-                                             rejections=store.rejections(), specificity=specificity)]
-    recorded = store.record_document(settings.id, reading.document, change, meta, summary=summary,
-                                     etag=etag, last_modified=last_modified, developments=drafts,
-                                     notifications=health, expected_snapshot_id=state.snapshot_id)
+                                             rejections=store.ledger.rejections(), specificity=specificity)]
+    recorded = store.history.record_document(settings.id, reading.document, change, meta, summary=summary,
+                                             etag=etag, last_modified=last_modified, developments=drafts,
+                                             notifications=health, expected_snapshot_id=state.snapshot_id)
     if recorded.outcome == STALE:
         return None
     if recorded.by_another or recorded.outcome == "unchanged":
@@ -275,11 +276,11 @@ async def check_sources(
 ) -> list[CheckResult]:
     """Check the given sources (default: every enabled one) concurrently, within the
     per-host limits, and return one result per source in config order."""
-    store.sync_sources(settings.sources, READS)
+    store.sources.sync(settings.sources, READS)
     wanted = set(source_ids) if source_ids else None
     candidates = list(settings.sources) + (followed_sources(store) if settings.ledger.follow else [])
     chosen = [s for s in candidates if (s.id in wanted if wanted is not None else s.enabled)]
-    batch = UnchangedBatch(store)
+    batch = UnchangedBatch(store.history)
     try:
         async with Fetcher(settings.fetch) as fetcher:
             checks = [asyncio.ensure_future(check_source(s, store, fetcher, settings, batch)) for s in chosen]
@@ -310,7 +311,7 @@ def followed_sources(store: Store) -> list[SourceSettings]:
     skipped with a logged line: it must not stop the configured sources or the other
     followed ones."""
     sources = []
-    for record in store.followed_sources():
+    for record in store.sources.followed():
         try:
             source = SourceSettings.model_validate(record.settings)
             make_source(source)  # its kind exists and takes its options
@@ -336,9 +337,9 @@ def ledger_standings(settings: Settings, store: Store, now: datetime | None = No
     """Each configured commitment's Standing, from the record and the people's marks."""
     now = now or datetime.now(UTC)
     recorded: dict[str, list[Milestone]] = {}
-    for d in reversed(store.developments()):
+    for d in reversed(store.ledger.developments()):
         recorded.setdefault(d.commitment_id, []).append(Milestone(london_date(d.detected_at), d.title, d.url))
-    marks = {cid: Mark(m.state, m.note, m.marked_at) for cid, m in store.latest_marks().items()}
+    marks = {cid: Mark(m.state, m.note, m.marked_at) for cid, m in store.ledger.latest_marks().items()}
     return [standing(c, recorded.get(c.id, []), marks.get(c.id), now) for c in settings.commitments]
 
 
@@ -347,7 +348,7 @@ def record_due_events(settings: Settings, store: Store, now: datetime | None = N
     now = now or datetime.now(UTC)
     every = timedelta(seconds=settings.ledger.reminder_every)
     past: dict[str, list] = {}
-    for event in store.ledger_events():
+    for event in store.ledger.events():
         past.setdefault(event.commitment_id, []).append((event.kind, event.expected_by, event.at))
     recorded = []
     for position in ledger_standings(settings, store, now):
@@ -357,8 +358,8 @@ def record_due_events(settings: Settings, store: Store, now: datetime | None = N
         # A reminder stands unless another process reminded within the period; the first
         # overdue event stands unless one was ever recorded for this date.
         since = now - every + timedelta(seconds=1) if event.kind == "reminder" else None
-        if store.record_event(event.commitment_id, event.kind, event.expected_by, now, unless_since=since,
-                              notifications=for_commitment(settings, event.kind, event.commitment_id)):
+        if store.ledger.record_event(event.commitment_id, event.kind, event.expected_by, now, unless_since=since,
+                                     notifications=for_commitment(settings, event.kind, event.commitment_id)):
             recorded.append(event)
     return recorded
 

@@ -97,7 +97,7 @@ def _open(args, *, sync: bool = True) -> tuple[Settings, Store]:
     settings = load_settings(args.config, kinds=KINDS)
     store = Store(settings.database_url)
     if sync:
-        store.sync_sources(settings.sources, READS)
+        store.sources.sync(settings.sources, READS)
     return settings, store
 
 
@@ -120,7 +120,7 @@ def cmd_init(args) -> int:
         print(f"wrote {target}: the shipped SEND watchlist; edit it to suit you.")
     settings = load_settings(target, kinds=KINDS)
     with Store(settings.database_url) as store:
-        store.sync_sources(settings.sources, READS)
+        store.sources.sync(settings.sources, READS)
     print(f"database ready: {settings.database_url}")
     print(f"{len(settings.sources)} sources configured. Next: sendwatch check")
     return EXIT_OK
@@ -129,7 +129,7 @@ def cmd_init(args) -> int:
 def cmd_check(args) -> int:
     settings, store = _open(args, sync=False)
     with store:
-        known = {s.id for s in settings.sources} | {r.id for r in store.followed_sources()}
+        known = {s.id for s in settings.sources} | {r.id for r in store.sources.followed()}
         unknown = [s for s in args.sources if s not in known]
         if unknown:
             raise UsageError(f"unknown source(s): {', '.join(unknown)} (see: sendwatch sources)")
@@ -175,8 +175,8 @@ def cmd_notify(args) -> int:
         if args.action == "test":
             if not settings.recipients:
                 raise UsageError("no recipients configured: add a [[recipient]] to the config")
-            ids = store.enqueue([NotificationDraft(recipient=r.email, kind="test") for r in settings.recipients],
-                                datetime.now(UTC))
+            ids = store.outbox.enqueue([NotificationDraft(recipient=r.email, kind="test") for r in settings.recipients],
+                                       datetime.now(UTC))
             report = send_due(settings, store)
             outcome = {i: "sent" for i, _r in report.sent}
             outcome |= {i: f"will retry: {e}" for i, _r, e in report.retrying}
@@ -201,8 +201,8 @@ def cmd_kinds(args) -> int:
 def cmd_sources(args) -> int:
     settings, store = _open(args)
     with store:
-        records = store.sources(include_inactive=args.all)
-        failures = store.notifications(status="failed")
+        records = store.sources.all(include_inactive=args.all)
+        failures = store.outbox.notifications(status="failed")
     if args.json:
         print(json.dumps([_source_json(r) for r in records], indent=2))
         return EXIT_OK
@@ -248,10 +248,10 @@ def _iso(value: datetime | None) -> str | None:
 def cmd_history(args) -> int:
     settings, store = _open(args)
     with store:
-        if store.source(args.source) is None:
+        if store.sources.get(args.source) is None:
             raise UsageError(f"unknown source: {args.source}")
-        snapshots = store.snapshots(args.source)
-        by_target = {c.to_snapshot_id: c for c in reversed(store.changes(source_id=args.source))}
+        snapshots = store.history.snapshots(args.source)
+        by_target = {c.to_snapshot_id: c for c in reversed(store.history.changes(source_id=args.source))}
         if not snapshots:
             print(f"{args.source}: no snapshot yet (run: sendwatch check {args.source})")
         for snap in snapshots:
@@ -262,7 +262,7 @@ def cmd_history(args) -> int:
             print(f"    {how}")
         if args.checks:
             print("\nrecent checks:")
-            for c in store.checks(args.source, limit=args.checks):
+            for c in store.history.checks(args.source, limit=args.checks):
                 detail = c.error or (f"HTTP {c.http_status}" if c.http_status else "")
                 print(f"  {_fmt_time(c.started_at)}  {c.outcome:<12} {c.duration_ms:>6} ms  {_shown(detail)}")
     return EXIT_OK
@@ -271,12 +271,12 @@ def cmd_history(args) -> int:
 def cmd_diff(args) -> int:
     settings, store = _open(args)
     with store:
-        if store.source(args.source) is None:
+        if store.sources.get(args.source) is None:
             raise UsageError(f"unknown source: {args.source}")
         if (args.from_id is None) != (args.to_id is None):
             raise UsageError("give both --from and --to, or neither (for the latest change)")
         if args.from_id is None:
-            latest = store.changes(source_id=args.source, limit=1)
+            latest = store.history.changes(source_id=args.source, limit=1)
             if not latest:
                 print(f"{args.source}: no change recorded yet")
                 return EXIT_OK
@@ -284,11 +284,11 @@ def cmd_diff(args) -> int:
         else:
             from_id, to_id = args.from_id, args.to_id
         for snapshot_id in (from_id, to_id):
-            snap = store.snapshot(snapshot_id)
+            snap = store.history.snapshot(snapshot_id)
             if snap is None or snap.source_id != args.source:
                 raise UsageError(f"snapshot {snapshot_id} is not a snapshot of {args.source} "
                                  f"(see: sendwatch history {args.source})")
-        old, new = store.document(from_id), store.document(to_id)
+        old, new = store.history.document(from_id), store.history.document(to_id)
     print(f"{args.source}: snapshot {from_id} -> {to_id}")
     print(_shown(render_text(old, new)))
     return EXIT_OK
@@ -298,11 +298,11 @@ def cmd_changes(args) -> int:
     settings, store = _open(args)
     since = _parse_since(args.since) if args.since else None
     with store:
-        records = store.changes(since=since, source_id=args.source, limit=args.limit)
+        records = store.history.changes(since=since, source_id=args.source, limit=args.limit)
         if args.json:
             out = []
             for r in records:
-                detail = store.change_detail(r)
+                detail = store.history.change_detail(r)
                 out.append({"id": r.id, "source": r.source_id, "detected_at": r.detected_at.isoformat(),
                             "summary": r.summary, "from_snapshot": r.from_snapshot_id,
                             "to_snapshot": r.to_snapshot_id, **detail.to_dict()})
@@ -326,7 +326,7 @@ def cmd_prune(args) -> int:
                          "Use --older-than 365d or set retention in the config.")
     before = datetime.now(UTC) - timedelta(seconds=keep)
     with store:
-        result = store.prune(before)
+        result = store.history.prune(before)
     print(f"pruned history before {_fmt_time(before)}: {result.checks} checks, {result.changes} changes, "
           f"{result.snapshots} snapshots (current snapshots are always kept)")
     return EXIT_OK
@@ -374,7 +374,7 @@ def _mark(args, settings, store) -> int:
             raise UsageError(f"state must be one of: {', '.join(MARKS)}")
         if args.state in (DELIVERED, DROPPED) and not (args.note or "").strip():
             raise UsageError(f"say why with --note when marking a commitment {args.state}")
-        store.mark(args.id, args.state, (args.note or "").strip(), datetime.now(UTC))
+        store.ledger.mark(args.id, args.state, (args.note or "").strip(), datetime.now(UTC))
     print(f"{args.id} marked {args.state}")
     return EXIT_OK
 
@@ -382,15 +382,16 @@ def _mark(args, settings, store) -> int:
 def cmd_explain(args) -> int:
     settings, store = _open(args)
     with store:
-        record = store.change(args.change)
+        record = store.history.change(args.change)
         if record is None:
             raise UsageError(f"no change {args.change} (see: sendwatch changes)")
-        change = store.change_detail(record)
-        developments = store.developments(change_id=record.id, statuses=None)
-        sightings = [(s, store.development(s.development_id)) for s in store.sightings(change_id=record.id)]
-        rejections = store.rejections()
-        source_record = store.source(record.source_id)
-        discovered = store.discovered_texts(DISCOVERY_KINDS)
+        change = store.history.change_detail(record)
+        developments = store.ledger.developments(change_id=record.id, statuses=None)
+        sightings = [(s, store.ledger.development(s.development_id))
+                     for s in store.ledger.sightings(change_id=record.id)]
+        rejections = store.ledger.rejections()
+        source_record = store.sources.get(record.source_id)
+        discovered = store.history.discovered_texts(DISCOVERY_KINDS)
     print(f"change {record.id} of {record.source_id} at {_fmt_time(record.detected_at)}: {_shown(record.summary)}")
     targets = [target(c) for c in settings.commitments]
     specificity = Specificity.of(targets, discovered)
@@ -436,7 +437,7 @@ def cmd_review(args) -> int:
         if args.action == "list":
             if args.ids:
                 raise UsageError("review lists every possible development; give ids only to confirm or reject")
-            _list_possible(store.developments(statuses=(POSSIBLE,)))
+            _list_possible(store.ledger.developments(statuses=(POSSIBLE,)))
             return EXIT_OK
         if not args.ids:
             raise UsageError(f"give the id of each development to {args.action} (see: sendwatch review)")
@@ -444,7 +445,7 @@ def cmd_review(args) -> int:
         allowed = (POSSIBLE,) if verdict == CONFIRMED else (POSSIBLE, DEVELOPMENT, CONFIRMED)
         chosen = []
         for development_id in dict.fromkeys(args.ids):  # all checked before any is changed
-            d = store.development(development_id)
+            d = store.ledger.development(development_id)
             if d is None:
                 raise UsageError(f"there is no development {development_id} (see: sendwatch review)")
             if d.status not in allowed:
@@ -455,7 +456,7 @@ def cmd_review(args) -> int:
         now = datetime.now(UTC)
         for d in chosen:
             notify = for_commitment(settings, "development", d.commitment_id) if verdict == CONFIRMED else ()
-            if not store.review(d.id, verdict, now, notify):
+            if not store.ledger.review(d.id, verdict, now, notify):
                 print(f"development {d.id}: someone else reviewed it meanwhile; left as they decided")
                 continue
             if verdict == CONFIRMED:
@@ -490,7 +491,7 @@ def cmd_export(args) -> int:
     settings, store = _open(args)
     with store:
         standings = ledger_standings(settings, store)
-        developments = store.developments()
+        developments = store.ledger.developments()
     text = to_json(standings, developments) if args.format == "json" else to_csv(standings, developments)
     if args.output:
         _write_whole(Path(args.output), text)

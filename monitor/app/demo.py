@@ -372,7 +372,7 @@ def run_demo(args) -> int:
         print(f"  demo site: {site.base}/ (a pretend GOV.UK whose pages change as the demo goes on)")
         print(f"  config:    {config}\n", flush=True)
         with Store(settings.database_url) as store:
-            store.sync_sources(settings.sources, READS)
+            store.sources.sync(settings.sources, READS)
             return asyncio.run(_run(settings, store, config, env, site, folder, wait=not args.no_wait))
     finally:
         site.stop()
@@ -434,18 +434,18 @@ def maildir_messages(maildir: Path) -> list:
 def _summary(store: Store, settings, config: Path, dashboard: str | None, wait: bool) -> list[str]:
     lines = ["What happened"]
     outcomes: dict[str, int] = {}
-    for source in store.sources():
-        for check in store.checks(source.id, limit=1000):
+    for source in store.sources.all():
+        for check in store.history.checks(source.id, limit=1000):
             outcomes[check.outcome] = outcomes.get(check.outcome, 0) + 1
     lines.append(f"  checks: {sum(outcomes.values())} ("
                  + ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())) + ")")
-    changes = sorted(store.changes(), key=lambda c: c.id)
+    changes = sorted(store.history.changes(), key=lambda c: c.id)
     lines.append(f"  changes: {len(changes)}")
     lines += [f"    {c.id:>3}  {c.source_id}: {c.summary}" for c in changes]
-    developments = store.developments()
+    developments = store.ledger.developments()
     lines.append(f"  developments: {len(developments)} (changes that bear on a commitment)")
     lines += [f"    {d.commitment_id}: {d.title}" for d in reversed(developments)]
-    for followed in store.followed_sources():
+    for followed in store.sources.followed():
         lines.append(f"  now following {followed.id}: found by the search, checked on its own from now on")
 
     maildir = settings.email.maildir

@@ -40,7 +40,7 @@ class SendReport:
     left: int = 0  # due, and not tried: the run's send_budget ran out first
     delivery: str = ""
     # The email being sent right now, as (id, queued at), for a service that must stop
-    # before the run can end to put back (Store.unclaim) rather than leave claimed.
+    # before the run can end to put back (store.outbox.unclaim) rather than leave claimed.
     sending: tuple[int, datetime] | None = None
 
 
@@ -48,32 +48,32 @@ def queue_due_digests(settings: Settings, store: Store, now: datetime) -> int:
     """Turn held notifications into digests for recipients whose digest time has come."""
     made = 0
     modes = {r.email: r.mode for r in settings.recipients}
-    for address in store.held_recipients():
+    for address in store.outbox.held_recipients():
         # A recipient who switched to one email each, or left, would wait forever.
         if address not in modes:
-            store.release_held(address, error="the recipient is no longer in the config")
+            store.outbox.release_held(address, error="the recipient is no longer in the config")
         elif modes[address] == "each":
-            store.release_held(address)
+            store.outbox.release_held(address)
     for recipient in settings.recipients:
         slot = digest_slot(recipient, now, settings.email.timezone)
         if slot is None:
             continue
-        held = [n for n in store.notifications(status="held", recipient=recipient.email) if n.created_at <= slot]
-        if held and store.make_digest(recipient.email, now, held_before=slot) is not None:
+        held = [n for n in store.outbox.notifications(status="held", recipient=recipient.email) if n.created_at <= slot]
+        if held and store.outbox.make_digest(recipient.email, now, held_before=slot) is not None:
             made += 1
     return made
 
 
 def render(settings: Settings, store: Store, notification, now: datetime):
-    marks = store.latest_marks()
-    context = {**store.context(notification), "mark": _mark(marks, notification.commitment_id)}
-    change = store.change_detail(context["change"]) if context.get("change") is not None else None
+    marks = store.ledger.latest_marks()
+    context = {**store.outbox.context(notification), "mark": _mark(marks, notification.commitment_id)}
+    change = store.history.change_detail(context["change"]) if context.get("change") is not None else None
     digest = None
     if notification.kind == "digest":
         digest = []
-        for row in store.notifications(digest_id=notification.id):
-            row_context = {**store.context(row), "mark": _mark(marks, row.commitment_id)}
-            row_change = store.change_detail(row_context["change"]) if row_context.get("change") else None
+        for row in store.outbox.notifications(digest_id=notification.id):
+            row_context = {**store.outbox.context(row), "mark": _mark(marks, row.commitment_id)}
+            row_change = store.history.change_detail(row_context["change"]) if row_context.get("change") else None
             digest.append((row, row_context, row_change))
     message = compose(notification, context, settings, now, change, digest)
     return build_email(message, notification_id=notification.id, recipient=notification.recipient,
@@ -97,7 +97,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
     server's acceptance and the local record (tests use it to crash there)."""
     now = now or datetime.now(UTC)
     report = report if report is not None else SendReport()
-    report.recovered = store.recover_interrupted(before=now - lease)
+    report.recovered = store.outbox.recover_interrupted(before=now - lease)
     report.digests = queue_due_digests(settings, store, now)
     configured = {r.email for r in settings.recipients}
     delivery = delivery or delivery_for(settings.email)
@@ -113,11 +113,11 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
 
     with delivery:
         # One notification per claim: a claim covers one delivery, not a whole batch.
-        while time.monotonic() < deadline and (claimed := store.claim_due(current(), limit=1, due_by=now)):
+        while time.monotonic() < deadline and (claimed := store.outbox.claim_due(current(), limit=1, due_by=now)):
             for notification in claimed:
                 if notification.recipient not in configured:
                     error = "the recipient is no longer in the config"
-                    store.mark_failed(notification.id, error)
+                    store.outbox.mark_failed(notification.id, error)
                     report.failed.append((notification.id, notification.recipient, error))
                     continue
                 report.sending = (notification.id, notification.created_at)
@@ -125,7 +125,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
                     message = render(settings, store, notification, now)
                     delivery.deliver(message, notification.recipient, deadline)
                 except PermanentMailError as exc:
-                    store.mark_failed(notification.id, str(exc))
+                    store.outbox.mark_failed(notification.id, str(exc))
                     report.failed.append((notification.id, notification.recipient, str(exc)))
                     log.warning("notification %s to %s failed for good: %s", notification.id,
                                 notification.recipient, exc)
@@ -133,16 +133,17 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
                 except BudgetSpent:
                     # The run's time ran out mid-send: put it back as it was, attempt not counted.
                     # (Due since it was queued: it was due when claimed, whatever its schedule.)
-                    store.unclaim(notification.id, notification.created_at)
+                    store.outbox.unclaim(notification.id, notification.created_at)
                     break
                 except TransientMailError as exc:
                     if notification.attempts >= email_settings.max_attempts:
-                        store.mark_failed(notification.id, f"gave up after {notification.attempts} attempts: {exc}")
+                        store.outbox.mark_failed(notification.id,
+                                                 f"gave up after {notification.attempts} attempts: {exc}")
                         report.failed.append((notification.id, notification.recipient, str(exc)))
                         continue
                     wait = email_settings.retry_backoff * 2 ** (notification.attempts - 1)
                     wait *= random.uniform(0.9, 1.1)
-                    store.mark_retry(notification.id, str(exc), current() + timedelta(seconds=wait))
+                    store.outbox.mark_retry(notification.id, str(exc), current() + timedelta(seconds=wait))
                     report.retrying.append((notification.id, notification.recipient, str(exc)))
                     log.info("notification %s to %s will be retried in %.0f s: %s", notification.id,
                              notification.recipient, wait, exc)
@@ -150,16 +151,16 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
                 except Exception as exc:  # it cannot be written (a bug): it never will be, so say so
                     log.exception("notification %s to %s cannot be sent", notification.id, notification.recipient)
                     error = f"cannot be written: {describe(exc)}"
-                    store.mark_failed(notification.id, error)
+                    store.outbox.mark_failed(notification.id, error)
                     report.failed.append((notification.id, notification.recipient, error))
                     continue
                 if after_accept is not None:
                     after_accept(notification.id)
-                store.mark_sent(notification.id, datetime.now(UTC))
+                store.outbox.mark_sent(notification.id, datetime.now(UTC))
                 report.sent.append((notification.id, notification.recipient))
     report.sending = None
     if time.monotonic() >= deadline:
-        report.left = sum(1 for n in store.notifications(status="pending") if n.next_attempt_at <= now)
+        report.left = sum(1 for n in store.outbox.notifications(status="pending") if n.next_attempt_at <= now)
         if report.left:
             log.warning("the outbox's send_budget ran out: %s email(s) wait for the next run", report.left)
     return report

@@ -286,7 +286,7 @@ class Service:
             raise ServiceError(f"another sendwatch serve is running on the database "
                                f"{shown_url(self.settings.database_url)}; stop it first")
         self.store.migrate()
-        self.store.sync_sources(self.settings.sources, READS)
+        self.store.sources.sync(self.settings.sources, READS)
         app = self._make_web_app()  # binds the port first: a busy port fails the start
         self.fetcher = Fetcher(self.settings.fetch)
         await self.fetcher.__aenter__()
@@ -362,7 +362,7 @@ class Service:
             sending = self._outbox_report.sending if self._outbox_report else None
             if sending is not None:
                 try:
-                    self.store.unclaim(*sending)
+                    self.store.outbox.unclaim(*sending)
                 except Exception as exc:  # the database gone: the lease puts it back later
                     log.warning(logfmt("outbox", status="unreleased", outcome=describe(exc)))
             log.warning(logfmt("outbox", status="interrupted",
@@ -475,7 +475,7 @@ class Service:
         removed = sorted(jobs.keys() - wanted.keys())
         for source_id in removed:
             jobs[source_id].remove()
-        last_checked = {r.id: r.last_checked_at for r in self.store.sources(include_inactive=True)}
+        last_checked = {r.id: r.last_checked_at for r in self.store.sources.all(include_inactive=True)}
         added, rescheduled = [], []
         jitter = self.settings.service.jitter or None
         for source_id, source in wanted.items():
@@ -648,7 +648,7 @@ class Service:
             # Those are bound to what is open (the database, the fetcher, the socket): keep them.
             fresh = fresh.model_copy(update={"database_url": old.database_url, "data_dir": old.data_dir,
                                              "fetch": old.fetch, "web": old.web})
-            self.store.sync_sources(fresh.sources, READS)
+            self.store.sources.sync(fresh.sources, READS)
         except ConfigError as exc:
             log.error(logfmt("reload", status="failed", outcome=f"{exc}; keeping the configuration in use"))
             self.last_reload = {"at": at, "ok": False, "error": str(exc)}
@@ -867,7 +867,7 @@ def status_report(settings: Settings, now: datetime | None = None) -> dict:
 
 
 def _record_part(report: dict, store: Store, settings: Settings, now: datetime) -> None:
-    sources = store.sources()
+    sources = store.sources.all()
     failing = [s for s in sources if s.consecutive_failures]
     never_checked = sum(1 for s in sources if s.last_checked_at is None and not s.consecutive_failures)
     report["sources"] = {
@@ -877,9 +877,9 @@ def _record_part(report: dict, store: Store, settings: Settings, now: datetime) 
                              "broken": s.consecutive_failures >= settings.email.broken_after} for s in failing],
         "never_checked": never_checked,
     }
-    pending = store.notifications(status="pending") + store.notifications(status="sending")
-    failed = store.notifications(status="failed")
-    held = store.notifications(status="held")
+    pending = store.outbox.notifications(status="pending") + store.outbox.notifications(status="sending")
+    failed = store.outbox.notifications(status="failed")
+    held = store.outbox.notifications(status="held")
     # Pending mail long past its time means nothing is draining the outbox.
     late_after = timedelta(seconds=max(600.0, 3 * settings.service.outbox_every))
     late = [n for n in pending if n.status == "pending" and now - n.next_attempt_at > late_after]
@@ -888,7 +888,7 @@ def _record_part(report: dict, store: Store, settings: Settings, now: datetime) 
     if late and report["service"]["running"]:
         report["problems"].append(f"{len(late)} email(s) waiting in the outbox for more than "
                                   f"{late_after.total_seconds() / 60:.0f} minutes")
-    latest = store.changes(limit=1)
+    latest = store.history.changes(limit=1)
     report["last_change"] = ({"id": latest[0].id, "source": latest[0].source_id, "at": _iso(latest[0].detected_at),
                               "summary": latest[0].summary} if latest else None)
 

@@ -82,7 +82,7 @@ def _commitment(settings: Settings, commitment_id: str | None) -> CommitmentSett
 
 def compose(notification, context: dict, settings: Settings, now: datetime, change: Change | None = None,
             digest: list | None = None) -> Message:
-    """The Message for one outbox row. ``context`` is ``Store.context(notification)``;
+    """The Message for one outbox row. ``context`` is ``store.outbox.context(notification)``;
     ``change`` the decoded change of a development; ``digest`` the (row, context, change)
     of each item of a digest."""
     kind = notification.kind

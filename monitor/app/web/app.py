@@ -123,7 +123,7 @@ class _Web:
         return HTMLResponse(html, status_code=status)
 
     def _change_record(self, change_id: int):
-        record = self.store.change(change_id) if change_id <= MAX_ID else None
+        record = self.store.history.change(change_id) if change_id <= MAX_ID else None
         if record is None:
             raise HTTPException(404, f"There is no change {change_id}.")
         return record
@@ -153,16 +153,17 @@ class _Web:
     def dashboard(self, request: Request) -> Response:
         settings = self.get_settings()
         standings = ledger_standings(settings, self.store)
-        developments = self.store.developments()
+        developments = self.store.ledger.developments()
         latest: dict[str, object] = {}
         for d in developments:  # newest first, so the first seen is the latest
             latest.setdefault(d.commitment_id, d)
-        sources = self.store.sources()
-        outbox = {status: len(self.store.notifications(status=status))
+        sources = self.store.sources.all()
+        outbox = {status: len(self.store.outbox.notifications(status=status))
                   for status in ("pending", "sending", "held", "failed")}
         return self._render(
             request, "dashboard.html", settings, section="dashboard", standings=standings, latest=latest,
-            recent=developments[:RECENT], possible=self.store.developments(statuses=(POSSIBLE,)), sources=sources,
+            recent=developments[:RECENT], possible=self.store.ledger.developments(statuses=(POSSIBLE,)),
+            sources=sources,
             failing=[s for s in sources if s.consecutive_failures],
             unchecked=[s for s in sources if s.last_checked_at is None], outbox=outbox)
 
@@ -170,7 +171,7 @@ class _Web:
         settings = self.get_settings()
         commitment = self._commitment(settings, request.path_params["commitment_id"])
         position = next(p for p in ledger_standings(settings, self.store) if p.commitment.id == commitment.id)
-        developments = self.store.developments(commitment_id=commitment.id)
+        developments = self.store.ledger.developments(commitment_id=commitment.id)
         known = sorted(commitment.known, key=lambda k: k.date, reverse=True)
         return self._render(request, "commitment.html", settings, p=position, c=commitment,
                             developments=developments, known=known)
@@ -178,7 +179,7 @@ class _Web:
     def developments(self, request: Request) -> Response:
         settings = self.get_settings()
         number = _page_number(request)
-        page = present.paginate(self.store.developments(), number, PAGE_SIZE)
+        page = present.paginate(self.store.ledger.developments(), number, PAGE_SIZE)
         if page is None:
             raise HTTPException(404, f"There is no page {number} of developments.")
         return self._render(request, "developments.html", settings,
@@ -186,7 +187,7 @@ class _Web:
 
     def sources(self, request: Request) -> Response:
         settings = self.get_settings()
-        records = self.store.sources(include_inactive=True)
+        records = self.store.sources.all(include_inactive=True)
         groups = [
             ("configured", "Sources in the configuration",
              [r for r in records if r.active and r.origin != "followed"]),
@@ -200,36 +201,38 @@ class _Web:
     def source(self, request: Request) -> Response:
         settings = self.get_settings()
         source_id = request.path_params["source_id"]
-        record = self.store.source(source_id)
+        record = self.store.sources.get(source_id)
         if record is None:
             raise HTTPException(404, f"There is no source with the id {source_id!r}.")
         leading: dict[int, list] = {}  # snapshot id -> changes that led to it (content can go back)
-        for change in self.store.changes(source_id=source_id):
+        for change in self.store.history.changes(source_id=source_id):
             leading.setdefault(change.to_snapshot_id, []).append(change)
-        followed_from = self.store.development(record.followed_from) if record.followed_from else None
+        followed_from = self.store.ledger.development(record.followed_from) if record.followed_from else None
         return self._render(request, "source.html", settings, s=record,
-                            snapshots=list(reversed(self.store.snapshots(source_id))), leading=leading,
-                            checks=self.store.checks(source_id, limit=CHECKS_SHOWN), followed_from=followed_from)
+                            snapshots=list(reversed(self.store.history.snapshots(source_id))), leading=leading,
+                            checks=self.store.history.checks(source_id, limit=CHECKS_SHOWN),
+                            followed_from=followed_from)
 
     def change(self, request: Request) -> Response:
         settings = self.get_settings()
         record = self._change_record(request.path_params["change_id"])
-        detail = self.store.change_detail(record)
+        detail = self.store.history.change_detail(record)
         try:
-            old, new = self.store.document(record.from_snapshot_id), self.store.document(record.to_snapshot_id)
+            history = self.store.history
+            old, new = history.document(record.from_snapshot_id), history.document(record.to_snapshot_id)
             hunks, whole = diff.hunks(old.blocks, new.blocks), True
         except KeyError:  # a snapshot was pruned: show the lines the change itself recorded
             hunks, whole = present.lines_of(detail.added_lines, detail.removed_lines), False
         return self._render(request, "change.html", settings, record=record, detail=detail, hunks=hunks,
-                            whole=whole, source=self.store.source(record.source_id),
-                            developments=self.store.developments(change_id=record.id))
+                            whole=whole, source=self.store.sources.get(record.source_id),
+                            developments=self.store.ledger.developments(change_id=record.id))
 
     # -- feeds -----------------------------------------------------------------------------
 
     def feed(self, request: Request) -> Response:
         settings = self.get_settings()
         base = _base(request, settings)
-        return self._atom(request, settings, self.store.developments(), feed_id=_tag(settings, "feed"),
+        return self._atom(request, settings, self.store.ledger.developments(), feed_id=_tag(settings, "feed"),
                           title="sendwatch: developments on the SEND commitments", page_url=f"{base}/",
                           self_url=f"{base}/feed.atom")
 
@@ -237,7 +240,7 @@ class _Web:
         settings = self.get_settings()
         commitment = self._commitment(settings, request.path_params["commitment_id"])
         page = f"{_base(request, settings)}/commitments/{present.segment(commitment.id)}"
-        return self._atom(request, settings, self.store.developments(commitment_id=commitment.id),
+        return self._atom(request, settings, self.store.ledger.developments(commitment_id=commitment.id),
                           feed_id=_tag(settings, f"commitment/{commitment.id}"),
                           title=f"sendwatch: {commitment.title}", page_url=page, self_url=f"{page}/feed.atom",
                           subtitle=" ".join(commitment.promise.split()))
@@ -276,14 +279,14 @@ class _Web:
                       "known": [{"date": k.date.isoformat(), "title": k.title, "url": k.url}
                                 for k in commitment.known],
                       "developments": [_development(d) for d in
-                                       self.store.developments(commitment_id=commitment.id)]})
+                                       self.store.ledger.developments(commitment_id=commitment.id)]})
 
     def api_developments(self, request: Request) -> Response:
         since = _since(request)
-        return _json([_development(d) for d in self.store.developments(since=since)])
+        return _json([_development(d) for d in self.store.ledger.developments(since=since)])
 
     def api_sources(self, request: Request) -> Response:
-        return _json([_source(r) for r in self.store.sources(include_inactive=True)])
+        return _json([_source(r) for r in self.store.sources.all(include_inactive=True)])
 
     def api_changes(self, request: Request) -> Response:
         since = _since(request)
@@ -291,13 +294,13 @@ class _Web:
         limit = request.query_params.get("limit")
         if limit is not None and (not _whole(limit) or int(limit) < 1):
             raise HTTPException(400, "limit must be a positive whole number")
-        records = self.store.changes(since=since, source_id=source_id, limit=int(limit) if limit else None)
+        records = self.store.history.changes(since=since, source_id=source_id, limit=int(limit) if limit else None)
         return _json([_change(r) for r in records])
 
     def api_change(self, request: Request) -> Response:
         record = self._change_record(request.path_params["change_id"])
-        return _json({**_change(record), "detail": self.store.change_detail(record).to_dict(),
-                      "developments": [_development(d) for d in self.store.developments(change_id=record.id)]})
+        return _json({**_change(record), "detail": self.store.history.change_detail(record).to_dict(),
+                      "developments": [_development(d) for d in self.store.ledger.developments(change_id=record.id)]})
 
     # -- health ----------------------------------------------------------------------------
 
@@ -313,7 +316,7 @@ class _Web:
             failing = "scheduler" in body and body["scheduler"] != "running"
         try:
             # Reading the sources proves the database answers and holds sendwatch's schema.
-            sources = self.store.sources()
+            sources = self.store.sources.all()
             database = "ok"
         except Exception as exc:
             sources, database, failing = [], _short(exc), True
