@@ -772,7 +772,7 @@ def run_passes(args, content: Content, tools: list, site: SiteProcess, pool, lau
 FLOOR_STEPS = [
     ("start-up", "Python importing httpx, httpcore, lxml, SQLAlchemy and pydantic"),
     ("httpx", "that, then every page fetched with a bare httpx.AsyncClient"),
-    ("fetcher", "that, with sendwatch's Fetcher instead (monitor/sources/fetch.py + net.py)"),
+    ("fetcher", "that, with sendwatch's Fetcher instead (monitor/sources/fetch.py)"),
 ]
 
 

@@ -8,7 +8,7 @@ once per step below, each in a fresh process measured like the tools:
 - ``httpx``: those imports, then every page fetched with a bare ``httpx.AsyncClient`` (its
   default transport, ``--concurrency`` requests at a time, bodies read and dropped).
 - ``fetcher``: the same with sendwatch's Fetcher (monitor/sources/fetch.py): per-host gate, size
-  cap, retries, the network backend of monitor/sources/net.py.
+  cap, retries, redirects checked one by one.
 - ``parse``: the Fetcher's pass, then lxml (libxml2) parsing every body, as extraction's
   first step does. The figure printed for it is the parse alone (CPU after the fetch).
 

@@ -11,7 +11,10 @@ import asyncio
 import email.utils
 import json
 import logging
+import os
 import random
+import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,7 +27,6 @@ from config.settings import FetchSettings
 from monitor.core.decoding import BoundedDecoder, DecodeFailed, OverLimit
 from monitor.core.document import without_controls
 from monitor.core.errors import FetchError
-from monitor.sources import net
 
 log = logging.getLogger(__name__)
 
@@ -144,14 +146,14 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         s = self.settings
-        self._client = net.install(httpx.AsyncClient(
+        self._client = httpx.AsyncClient(
             headers={"User-Agent": user_agent(s.contact), "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(connect=s.connect_timeout, read=s.read_timeout,
                                   write=s.read_timeout, pool=s.total_timeout),
             follow_redirects=False,  # followed by hand, so each hop is checked and throttled
             event_hooks={"response": [_stop_at_redirect]},
             limits=httpx.Limits(max_connections=max(10, s.per_host_concurrency * 4)),
-        ))
+        )
         return self
 
     async def __aexit__(self, *exc_info) -> None:
@@ -260,6 +262,8 @@ class Fetcher:
             except httpx.RemoteProtocolError as exc:
                 raise _Retryable(FetchError(f"the connection broke off mid-response ({exc}); "
                                             "the body is incomplete")) from None
+            except httpx.ConnectError as exc:
+                raise _Retryable(FetchError(f"cannot reach {urlsplit(url).netloc}: {connect_reason(exc)}")) from None
             except httpx.TransportError as exc:
                 raise _Retryable(FetchError(f"cannot reach {urlsplit(url).netloc}: "
                                             f"{exc or type(exc).__name__}")) from None
@@ -339,6 +343,35 @@ class _Retryable(Exception):
     def __init__(self, error: FetchError):
         super().__init__(str(error))
         self.error = error
+
+
+def connect_reason(exc: BaseException) -> str:
+    """What the system said for each address tried, where httpx says only "All connection
+    attempts failed"; for a TLS handshake that failed, what TLS said. The attempts are
+    further down the exception's chain: httpcore raises its own error while handling
+    AnyIO's, which holds each address's error as its cause."""
+    said: list[str] = []
+    pending: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:  # a cause chain can, in principle, loop
+            continue
+        seen.add(id(current))
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        elif isinstance(current, socket.gaierror | ssl.SSLError):  # errno numbers of their own, not errno's
+            if str(current) not in said:
+                said.append(str(current))  # "[Errno -2] Name or service not known", "[SSL: ...] certificate ..."
+        elif isinstance(current, OSError) and isinstance(current.errno, int) and current.errno > 0:
+            # asyncio words a refusal "Connect call failed ('127.0.0.1', 8080)": the
+            # system's own words for the errno say what happened.
+            reason = f"[Errno {current.errno}] {os.strerror(current.errno)}"
+            if reason not in said:
+                said.append(reason)
+        # Both links: httpcore hides AnyIO's error as the context of its own ("from None").
+        pending += [link for link in (current.__cause__, current.__context__) if link is not None]
+    return "; ".join(said) or str(exc) or type(exc).__name__
 
 
 def _timeout_kind(exc: httpx.TimeoutException) -> str:

@@ -1,5 +1,5 @@
-"""The fetcher's network layer (monitor/sources/net.py) against real servers on 127.0.0.1: plain
-and TLS connections, proxies, connections the server closes, refused connections."""
+"""The fetcher's connections against real servers on 127.0.0.1: plain and TLS connections,
+proxies, keep-alive, connections the server closes, refused connections."""
 
 import asyncio
 import socket
@@ -7,36 +7,19 @@ import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpcore
+import httpx
 import pytest
 import trustme
 
 from monitor.core.errors import FetchError
-from monitor.sources.fetch import Fetcher
-from monitor.sources.net import FastAnyIOBackend, FastAnyIOStream
+from monitor.sources.fetch import Fetcher, connect_reason
 from tests.test_fetch import FAST, fetch
 
 
-def test_requests_go_through_the_asyncio_backend(site):
-    # The point of monitor/sources/net.py is speed; an httpx upgrade that stopped using it would
-    # pass every other test while quietly going back to the slow path.
-    site.page("/p", "<html><body><p>hi</p></body></html>")
-
-    async def go():
-        async with Fetcher(FAST) as fetcher:
-            response = await fetcher.get(site.url("/p"))
-            pool = fetcher._client._transport._pool
-            streams = [c._connection._network_stream for c in pool.connections]
-            return response, pool, streams
-
-    response, pool, streams = asyncio.run(go())
-    assert response.body == b"<html><body><p>hi</p></body></html>"
-    assert isinstance(pool._network_backend, FastAnyIOBackend)
-    assert streams and all(isinstance(s, FastAnyIOStream) for s in streams)
-
-
-def _server(body: bytes, seen: list[str] | None = None, wrap=None) -> ThreadingHTTPServer:
-    """A server on 127.0.0.1 answering every GET with ``body``; request targets go to ``seen``."""
+def _server(body: bytes, seen: list[str] | None = None, wrap=None,
+            clients: list[int] | None = None) -> ThreadingHTTPServer:
+    """A server on 127.0.0.1 answering every GET with ``body``; request targets go to ``seen``,
+    and the client's port of each request to ``clients``."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -44,6 +27,8 @@ def _server(body: bytes, seen: list[str] | None = None, wrap=None) -> ThreadingH
         def do_GET(self):  # noqa: N802
             if seen is not None:
                 seen.append(self.path)
+            if clients is not None:
+                clients.append(self.client_address[1])
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
             self.send_header("Content-Length", str(len(body)))
@@ -70,19 +55,12 @@ def test_a_proxy_named_in_the_environment_is_used(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
     try:
-        async def go():
-            async with Fetcher(FAST) as fetcher:
-                response = await fetcher.get(f"http://127.0.0.1:{port}/page")
-                pools = [t._pool for t in fetcher._client._mounts.values() if t is not None]
-                return response, pools
-
-        response, pools = asyncio.run(go())
+        response = fetch(f"http://127.0.0.1:{port}/page")
     finally:
         proxy.shutdown()
         proxy.server_close()
     assert response.body == b"<html><body><p>via the proxy</p></body></html>"
     assert seen == [f"http://127.0.0.1:{port}/page"]
-    assert pools and all(isinstance(p._network_backend, FastAnyIOBackend) for p in pools)
 
 
 class _OneShotServer:
@@ -137,19 +115,20 @@ def test_a_connection_the_server_closed_is_not_reused():
     assert server.connections == 2
 
 
-def test_keep_alive_connections_are_reused(site):
-    site.page("/p", "<html><body><p>hi</p></body></html>")
-    ports = []
+def test_keep_alive_connections_are_reused():
+    ports: list[int] = []
+    server = _server(b"<html><body><p>hi</p></body></html>", clients=ports)
 
     async def go():
         async with Fetcher(FAST) as fetcher:
             for _ in range(3):
-                await fetcher.get(site.url("/p"))
-                pool = fetcher._client._transport._pool
-                ports.extend(c._connection._network_stream.get_extra_info("client_addr")[1]
-                             for c in pool.connections)
+                await fetcher.get(f"http://127.0.0.1:{server.server_address[1]}/p")
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    finally:
+        server.shutdown()
+        server.server_close()
     assert len(ports) == 3 and len(set(ports)) == 1  # one connection, three requests
 
 
@@ -171,20 +150,24 @@ def test_a_socks_proxy_in_the_environment_is_used_not_a_crash(monkeypatch):
 
 
 def test_connect_failures_are_named_in_the_systems_words():
-    from monitor.sources.net import _connect_reason
-
-    refused = httpcore.ConnectError("All connection attempts failed")
-    refused.__cause__ = OSError("All connection attempts failed")
-    refused.__cause__.__cause__ = ExceptionGroup("attempts", [ConnectionRefusedError(111, "Connect call failed")])
-    assert _connect_reason(refused) == "[Errno 111] Connection refused"
+    # As httpx raises them: its error caused by httpcore's, raised while handling AnyIO's,
+    # whose cause is the group of each address's attempt.
+    anyio_error = OSError("All connection attempts failed")
+    anyio_error.__cause__ = ExceptionGroup("attempts", [ConnectionRefusedError(111, "Connect call failed"),
+                                                        ConnectionRefusedError(111, "Connect call failed")])
+    inner = RuntimeError("All connection attempts failed")
+    inner.__context__, inner.__suppress_context__ = anyio_error, True
+    refused = httpx.ConnectError("All connection attempts failed")
+    refused.__cause__ = inner
+    assert connect_reason(refused) == "[Errno 111] Connection refused"
     # A resolver error keeps its own words, whatever its number means to errno.
-    unknown = httpcore.ConnectError("x")
+    unknown = httpx.ConnectError("x")
     unknown.__cause__ = socket.gaierror(8, "nodename nor servname provided, or not known")
-    assert _connect_reason(unknown) == "[Errno 8] nodename nor servname provided, or not known"
+    assert connect_reason(unknown) == "[Errno 8] nodename nor servname provided, or not known"
     # A cause chain that loops does not hang.
-    a, b = httpcore.ConnectError("a"), OSError("b")
+    a, b = httpx.ConnectError("a"), OSError("b")
     a.__cause__, b.__cause__ = b, a
-    assert _connect_reason(a) == "a"
+    assert connect_reason(a) == "a"
 
 
 @pytest.fixture
@@ -207,17 +190,8 @@ def test_https_with_a_trusted_certificate(tls_site, monkeypatch):
     url, ca_file = tls_site
     monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # as an operator with a private CA would
 
-    async def go():
-        async with Fetcher(FAST) as fetcher:
-            response = await fetcher.get(url)
-            pool = fetcher._client._transport._pool
-            return response, [c._connection._network_stream for c in pool.connections]
-
-    response, streams = asyncio.run(go())
+    response = fetch(url)
     assert response.status == 200 and response.body == b"<html><body><p>over TLS</p></body></html>"
-    # GOV.UK is all HTTPS: the stream after the TLS handshake must still be the fast one.
-    assert streams and all(isinstance(s, FastAnyIOStream) for s in streams)
-    assert streams[0].get_extra_info("ssl_object") is not None
 
 
 def test_https_with_an_untrusted_certificate_fails(tls_site, monkeypatch):
