@@ -87,7 +87,7 @@ def test_collapsed_text_is_one_clean_line(text):
     assert collapse(collapsed) == collapsed
 
 
-items = st.builds(Item, st.sampled_from(ITEM_KINDS), hostile, hostile, st.none() | urlish, st.none() | hostile,
+items = st.builds(Item, st.sampled_from(tuple(ITEM_KINDS)), hostile, hostile, st.none() | urlish, st.none() | hostile,
                   st.none() | hostile)
 documents = st.builds(Document, hostile, st.lists(hostile, max_size=6).map(tuple),
                       st.lists(items, max_size=6).map(tuple))

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from config.settings import SourceSettings, is_web_url
 from monitor.core.diff import Change
-from monitor.core.document import CHANGE_NOTE, PUBLICATION, RESULT, Item
+from monitor.core.document import CHANGE_NOTE, Item, item_kind
 from monitor.core.drafts import DEVELOPMENT, POSSIBLE, DevelopmentDraft, Rejection
 from monitor.core.match import THRESHOLD, Hit, Match, Specificity, Subject, Target, match
 
@@ -126,9 +126,11 @@ def document_key(url: str | None) -> str | None:
 
 
 def item_key(item: Item, updated: bool = False) -> str | None:
-    """The document a discovered item is: a Committee publication by its id, anything else
-    by its address. An update is an event of its own, known by the day it was made."""
-    key = f"parliament-publication:{item.key}" if item.kind == PUBLICATION else document_key(item.url)
+    """The document a discovered item is: by its key in its kind's key space (a Committee
+    publication by its id), else by its address. An update is an event of its own, known by
+    the day it was made."""
+    space = item_kind(item.kind).key_space
+    key = f"{space}:{item.key}" if space else document_key(item.url)
     if key and updated and item.date:
         key += f"@{item.date[:10]}"
     return key
@@ -165,7 +167,7 @@ def find_developments(change: Change, *, source: SourceSettings, summary: str, t
     drafts = []
     items = list(change.added_items) + [new for _old, new in change.updated_items]
     for item in items:
-        if item.kind not in (RESULT, PUBLICATION):
+        if not item_kind(item.kind).discovered:
             continue
         is_update = item.identity in updated
         title = _item_title(item, is_update)
@@ -215,11 +217,13 @@ def _evidence(found: Match, change: Change) -> Item | None:
 
 
 def _item_title(item: Item, updated: bool) -> str:
-    what = "updated document" if updated else "new document"
-    if item.kind == PUBLICATION:
-        what = f"{'updated' if updated else 'new'} {(item.note or 'publication').lower()}"
-    title = f"{what} '{item.title}'"
-    if updated and item.kind == RESULT and item.note:
+    """``new document 'Title'``, ``new government response 'Title'`` (a kind named by its
+    note), ``updated document 'Title' (change note: '...')``."""
+    kind = item_kind(item.kind)
+    named = bool(kind.named_by_note and item.note)
+    what = (item.note or "").lower() if named else (kind.document_noun or kind.noun).one
+    title = f"{'updated' if updated else 'new'} {what} '{item.title}'"
+    if updated and item.note and not named:
         title += f" ({item.note_label}: '{item.note}')"
     return title
 

@@ -6,19 +6,8 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from monitor.core.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTICE, PUBLICATION, RESULT, Document, Item
+from monitor.core.document import ITEM_KINDS, Document, Item, ItemKind, item_kind
 
-# How each kind of item is named in a summary: (singular, plural).
-_NOUNS = {
-    ATTACHMENT: ("document", "documents"),
-    LINK: ("link", "links"),
-    CHANGE_NOTE: ("change note", "change notes"),
-    NOTICE: ("notice", "notices"),
-    RESULT: ("new document", "new documents"),
-    PUBLICATION: ("publication", "publications"),
-}
-# Order of importance in a summary: what was published comes first.
-_ORDER = (NOTICE, ATTACHMENT, PUBLICATION, RESULT, CHANGE_NOTE, LINK)
 _SHOWN_TITLES = 3
 # Beyond this many text blocks (both versions together) a line-by-line alignment costs
 # seconds, and would stall the service: very long pages are compared as sets of lines.
@@ -142,17 +131,17 @@ def summarise(change: Change) -> str:
     parts: list[str] = []
     if change.old_title != change.new_title:
         parts.append(f"title changed to {_quote(change.new_title)}")
-    for kind in _ORDER:
-        added = [i for i in change.added_items if i.kind == kind]
-        removed = [i for i in change.removed_items if i.kind == kind]
-        updated = [new for _, new in change.updated_items if new.kind == kind]
-        if kind == CHANGE_NOTE:
-            # A change note is the publisher's own account of the change: quote it whole.
+    for kind in sorted(ITEM_KINDS.values(), key=lambda k: k.rank):
+        added = [i for i in change.added_items if i.kind == kind.name]
+        removed = [i for i in change.removed_items if i.kind == kind.name]
+        updated = [new for _, new in change.updated_items if new.kind == kind.name]
+        if kind.quoted and added:
+            # The publisher's own words (a change note, a withdrawal notice), quoted whole and
+            # newest first, are the news; what they replace goes unsaid.
             for item in sorted(added, key=lambda i: i.date or "", reverse=True):
-                parts.append(f"change note: {_quote(item.note or item.title, limit=200)}")
+                parts.append(f"{kind.noun.one}: {_quote(_text(item, kind), limit=200)}")
             continue
-        if kind == NOTICE and added:
-            parts.append("; ".join(f"notice: {_quote(i.title, limit=200)}" for i in added))
+        if kind.additions_only:
             continue
         for items, verb in ((added, "added"), (removed, "removed"), (updated, "updated")):
             if items:
@@ -176,9 +165,12 @@ def _beyond_items(lines: tuple[str, ...], items: tuple[Item, ...]) -> int:
     return sum(1 for line in lines if line not in said)
 
 
-def _count_phrase(kind: str, items: list[Item], verb: str) -> str:
-    singular, plural = _NOUNS.get(kind, ("item", "items"))
-    noun = singular if len(items) == 1 else plural
+def _text(item: Item, kind: ItemKind) -> str:
+    return (item.note or item.title) if kind.is_note else item.title
+
+
+def _count_phrase(kind: ItemKind, items: list[Item], verb: str) -> str:
+    noun = kind.noun.of(len(items))
     titles = ", ".join(_quote(i.describe()) for i in items[:_SHOWN_TITLES])
     more = f" and {len(items) - _SHOWN_TITLES} more" if len(items) > _SHOWN_TITLES else ""
     return f"{len(items)} {noun} {verb}: {titles}{more}"
@@ -211,8 +203,8 @@ def render_text(old: Document, new: Document, *, context: int = 2) -> str:
         for item in items:
             sign = "+" if label == "added" else "-"
             link = f" <{item.url}>" if item.url else ""
-            out.append(f"{sign} {_NOUNS.get(item.kind, ('item',))[0]} {label}: {item.describe()}{link}")
+            out.append(f"{sign} {item_kind(item.kind).noun.one} {label}: {item.describe()}{link}")
     for before, after in updated:
-        out.append(f"~ {_NOUNS.get(after.kind, ('item',))[0]} updated: {before.describe()} -> "
+        out.append(f"~ {item_kind(after.kind).noun.one} updated: {before.describe()} -> "
                    f"{after.describe()}")
     return "\n".join(out) if out else "(no differences)"

@@ -16,6 +16,72 @@ import json
 import re
 from dataclasses import dataclass, field
 
+# What an item's note is. Only the publisher's change note is a change note; a search
+# result's description or a feed entry's summary says what a document is, not what changed.
+NOTE_CHANGE = "change note"
+NOTE_DESCRIPTION = "description"  # a search result's description (and an unlabelled discovered document's note)
+NOTE_SUMMARY = "summary"  # a feed entry's summary or content
+NOTE_DOCUMENT_TYPE = "document type"  # a search result without a description
+NOTE_PUBLICATION_TYPE = "publication type"  # a committee publication's type
+NOTE_PUBLICATION_INQUIRY = "publication type and inquiry"  # ... and the inquiry it belongs to
+NOTE_LABELS = (NOTE_CHANGE, NOTE_DESCRIPTION, NOTE_SUMMARY, NOTE_DOCUMENT_TYPE, NOTE_PUBLICATION_TYPE,
+               NOTE_PUBLICATION_INQUIRY)
+
+
+@dataclass(frozen=True, slots=True)
+class Noun:
+    """A word for things, for one and for several."""
+
+    one: str
+    many: str
+
+    def of(self, count: int) -> str:
+        return self.one if count == 1 else self.many
+
+
+@dataclass(frozen=True, slots=True)
+class ItemKind:
+    """Everything sendwatch knows about one kind of item, in one place: how it is named in a
+    summary, a diff and the dashboard, what its note is, and what it is worth to matching.
+    Adding a kind is adding a row to ``ITEM_KINDS``; nothing else branches on the names."""
+
+    name: str  # as stored in a document's items ("change-note")
+    noun: Noun  # in a one-line summary and a diff ("2 documents added")
+    rank: int  # its place in a summary: what was published comes first
+    # A note item: its text is its note, with the date it was written (a change note).
+    # Any other is shown by its title, with its note after.
+    is_note: bool = False
+    # What its note is when the source did not say (Item.note_label).
+    default_note: str = NOTE_DESCRIPTION
+    # A summary quotes each added one whole ("notice: '...'") rather than counting them.
+    quoted: bool = False
+    # Only additions are news: one removed or changed goes unsaid in a summary.
+    additions_only: bool = False
+    # Matching: its title is the title of a document (evidence as "document title"); its
+    # note is read as evidence (as a change note, or as what its label says it is); a new
+    # one is something published (a link added to a watched page is one too: an inquiry's
+    # page lists each letter as a link).
+    title_is_evidence: bool = True
+    note_is_evidence: bool = False
+    publishes: bool = True
+    # A document a discovery source found: scored alone against every commitment, and
+    # followed from then on when it is a development.
+    discovered: bool = False
+    # For a discovered kind, what one is as a document ("new document", "updated publication").
+    document_noun: Noun | None = None
+    # Its note names what it is: the development is a "new government response", not a
+    # "new publication".
+    named_by_note: bool = False
+    # Known by its key within this namespace rather than by its address (a committee
+    # publication's id: its files have addresses of their own).
+    key_space: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Its heading in the dashboard: ``Change note``."""
+        return self.noun.one[:1].upper() + self.noun.one[1:]
+
+
 # Kinds of item. Items are the structured parts of a document that people care about
 # one by one: a new attachment or a new change note is news in itself.
 ATTACHMENT = "attachment"  # a document published on the page (PDF, HTML publication...)
@@ -25,16 +91,29 @@ NOTICE = "notice"  # a withdrawal or other notice shown on the page
 RESULT = "result"  # a search result or feed entry (discovery sources)
 PUBLICATION = "publication"  # a committee publication
 
-ITEM_KINDS = (ATTACHMENT, LINK, CHANGE_NOTE, NOTICE, RESULT, PUBLICATION)
+ITEM_KINDS: dict[str, ItemKind] = {kind.name: kind for kind in (
+    ItemKind(NOTICE, Noun("notice", "notices"), rank=0, quoted=True),
+    ItemKind(ATTACHMENT, Noun("document", "documents"), rank=1),
+    ItemKind(PUBLICATION, Noun("publication", "publications"), rank=2, note_is_evidence=True, discovered=True,
+             document_noun=Noun("publication", "publications"), named_by_note=True,
+             key_space="parliament-publication"),
+    ItemKind(RESULT, Noun("new document", "new documents"), rank=3, note_is_evidence=True, discovered=True,
+             document_noun=Noun("document", "documents")),
+    ItemKind(CHANGE_NOTE, Noun("change note", "change notes"), rank=4, is_note=True, default_note=NOTE_CHANGE,
+             quoted=True, additions_only=True, title_is_evidence=False, note_is_evidence=True),
+    ItemKind(LINK, Noun("link", "links"), rank=5),
+)}
 
-# What an item's note is. Only the publisher's change note is a change note; a search
-# result's description or a feed entry's summary says what a document is, not what changed.
-NOTE_CHANGE = "change note"
-NOTE_DESCRIPTION = "description"  # a search result's description (and an unlabelled discovered document's note)
-NOTE_SUMMARY = "summary"  # a feed entry's summary or content
-NOTE_DOCUMENT_TYPE = "document type"  # a search result without a description
-NOTE_PUBLICATION_TYPE = "publication type"  # a committee publication's type
-NOTE_PUBLICATION_INQUIRY = "publication type and inquiry"  # ... and the inquiry it belongs to
+
+def item_kind(name: str) -> ItemKind:
+    """The kind called ``name``; a name no row holds (stored by some other version) is a
+    plain "item", shown and compared but never summarised or matched."""
+    kind = ITEM_KINDS.get(name)
+    if kind is None:
+        return ItemKind(name, Noun("item", "items"), rank=len(ITEM_KINDS), title_is_evidence=False,
+                        publishes=False)
+    return kind
+
 
 # C0 and C1 controls and DEL, all but tab and newline, and lone surrogates (a JSON string may
 # hold "\ud800"). From a watched page they are never content: PostgreSQL refuses NUL, ESC, BEL
@@ -93,10 +172,9 @@ class Item:
     @property
     def note_label(self) -> str:
         """What the note is, in words: its ``note_kind``; without one (an item stored before
-        notes were labelled) a change note's note is one, and any other's a description."""
-        if self.note_kind:
-            return self.note_kind
-        return NOTE_CHANGE if self.kind == CHANGE_NOTE else NOTE_DESCRIPTION
+        notes were labelled) its kind's default (a change note's note is one, any other's a
+        description)."""
+        return self.note_kind or item_kind(self.kind).default_note
 
     @classmethod
     def from_dict(cls, data: dict) -> Item:
@@ -111,8 +189,8 @@ class Item:
         )
 
     def describe(self) -> str:
-        """A short human label: the title, or the note for a change note."""
-        if self.kind == CHANGE_NOTE:
+        """A short human label: the title, or the date and note of a note (a change note)."""
+        if item_kind(self.kind).is_note:
             return f"{self.date + ': ' if self.date else ''}{self.note or self.title}"
         return self.title or self.url or self.key
 

@@ -13,21 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from monitor.core.diff import Change
-from monitor.core.document import (
-    ATTACHMENT,
-    CHANGE_NOTE,
-    LINK,
-    NOTE_CHANGE,
-    NOTE_DESCRIPTION,
-    NOTE_DOCUMENT_TYPE,
-    NOTE_PUBLICATION_INQUIRY,
-    NOTE_PUBLICATION_TYPE,
-    NOTE_SUMMARY,
-    NOTICE,
-    PUBLICATION,
-    RESULT,
-    Item,
-)
+from monitor.core.document import NOTE_CHANGE, NOTE_DESCRIPTION, NOTE_LABELS, Item, item_kind
 
 THRESHOLD = 0.5
 
@@ -49,8 +35,8 @@ WEIGHTS = {
 # The publisher's other words about a discovered document, each named for what it is (a
 # description, a feed entry's summary, a document or publication type), weigh as a
 # description does.
-for _label in (NOTE_DESCRIPTION, NOTE_SUMMARY, NOTE_DOCUMENT_TYPE, NOTE_PUBLICATION_TYPE, NOTE_PUBLICATION_INQUIRY):
-    WEIGHTS[_label] = WEIGHTS["description"]
+for _label in NOTE_LABELS:
+    WEIGHTS.setdefault(_label, WEIGHTS["description"])
 EXTRA_PHRASE = 0.1  # each further distinct phrase adds a little
 # A phrase that names only what sendwatch watches ("special educational needs and
 # disabilities", "alternative provision") is in nearly every document it discovers: it
@@ -169,17 +155,16 @@ class Subject:
     @classmethod
     def of_change(cls, change: Change) -> Subject:
         items = list(change.added_items) + [new for _old, new in change.updated_items]
-        titles = tuple(i.title for i in items if i.kind in (ATTACHMENT, LINK, RESULT, PUBLICATION, NOTICE) and i.title)
-        notes = tuple(i.note for i in items if i.kind == CHANGE_NOTE and i.note)
-        # The note of a discovered document (its description, summary, or newest change
-        # note) is publisher text about that document, named for what it is.
-        discovered = [i for i in items if i.kind in (RESULT, PUBLICATION) and i.note]
-        notes += tuple(i.note for i in discovered if i.note_label == NOTE_CHANGE)
-        described = tuple((i.note_label, i.note) for i in discovered if i.note_label != NOTE_CHANGE)
+        titles = tuple(i.title for i in items if item_kind(i.kind).title_is_evidence and i.title)
+        # A note read as evidence is a change note, or publisher text about a discovered
+        # document (its description, summary, or newest change note) named for what it is.
+        read = [i for i in items if item_kind(i.kind).note_is_evidence and i.note]
+        notes = tuple(i.note for i in read if i.note_label == NOTE_CHANGE)
+        described = tuple((i.note_label, i.note) for i in read if i.note_label != NOTE_CHANGE)
         lines = change.added_lines
         if change.new_title != change.old_title:
             titles += (change.new_title,)
-        publishes = any(i.kind in (ATTACHMENT, CHANGE_NOTE, LINK, RESULT, PUBLICATION, NOTICE) for i in items)
+        publishes = any(item_kind(i.kind).publishes for i in items)
         return cls(titles, notes, tuple(lines), publishes, described)
 
     @classmethod

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from monitor.core.diff import Change, summarise
-from monitor.core.document import NOTE_SUMMARY, RESULT, Document, Item
+from monitor.core.document import NOTE_SUMMARY, RESULT, Document, Item, Noun, item_kind
 from monitor.core.errors import CheckFailed
 from monitor.core.extract import collapse
 from monitor.sources.base import Reading, SourceKind
@@ -86,8 +86,7 @@ class FeedSource(SourceKind):
 
     def summarise(self, change: Change) -> str:
         """E.g. ``2 new documents: 'A', 'B'; 1 document updated: 'C'``."""
-        return summarise_discovery(change, RESULT, ("new document", "new documents"),
-                                   ("document", "documents"), describe=describe_entry)
+        return summarise_discovery(change, RESULT, describe=describe_entry)
 
 
 # --- parsing ------------------------------------------------------------------------------
@@ -231,23 +230,23 @@ def newest_first(items: Iterable[Item]) -> list[Item]:
     return sorted(dated, key=lambda i: i.date or "", reverse=True)
 
 
-def summarise_discovery(change: Change, kind: str, new_nouns: tuple[str, str], nouns: tuple[str, str],
-                        describe: Callable[[Item], str]) -> str:
-    """A summary that leads with the new and updated items of ``kind``, newest first, and
-    hands anything else (a title change, other kinds of items) to the generic summary."""
+def summarise_discovery(change: Change, kind: str, describe: Callable[[Item], str]) -> str:
+    """A summary that leads with the new and updated items of ``kind`` (a discovered kind),
+    newest first, and hands anything else (a title change, other kinds of items) to the
+    generic summary."""
+    noun = item_kind(kind).document_noun or item_kind(kind).noun
+    new_noun = Noun(f"new {noun.one}", f"new {noun.many}")
     parts: list[str] = []
     if change.old_title != change.new_title:
         parts.append(f"title changed to {quote(change.new_title)}")
     added = newest_first(i for i in change.added_items if i.kind == kind)
     updated = newest_first(new for _, new in change.updated_items if new.kind == kind)
     removed = newest_first(i for i in change.removed_items if i.kind == kind)
-    for items, (singular, plural), verb in ((added, new_nouns, ""), (updated, nouns, " updated"),
-                                            (removed, nouns, " removed")):
+    for items, said, verb in ((added, new_noun, ""), (updated, noun, " updated"), (removed, noun, " removed")):
         if items:
-            noun = singular if len(items) == 1 else plural
             shown = ", ".join(describe(i) for i in items[:SHOWN_TITLES])
             more = f" and {len(items) - SHOWN_TITLES} more" if len(items) > SHOWN_TITLES else ""
-            parts.append(f"{len(items)} {noun}{verb}: {shown}{more}")
+            parts.append(f"{len(items)} {said.of(len(items))}{verb}: {shown}{more}")
     rest = replace(
         change,
         old_title=change.new_title,

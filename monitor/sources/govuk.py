@@ -33,6 +33,7 @@ from monitor.core.document import (
     RESULT,
     Document,
     Item,
+    item_kind,
     without_controls,
 )
 from monitor.core.errors import CheckFailed, ExtractError, FetchError
@@ -949,12 +950,11 @@ class GovukSearchSource(SourceKind):
         updated = sorted((new for _, new in change.updated_items if new.kind == RESULT),
                          key=lambda i: _sort_key(i.date), reverse=True)
         parts = []
+        noun = item_kind(RESULT).document_noun or item_kind(RESULT).noun
         if added:
-            noun = "new document" if len(added) == 1 else "new documents"
-            parts.append(f"{len(added)} {noun}: {_titles(added)}")
+            parts.append(f"{len(added)} new {noun.of(len(added))}: {_titles(added)}")
         if updated:
-            noun = "document" if len(updated) == 1 else "documents"
-            parts.append(f"{len(updated)} {noun} updated: {_titles(updated, with_notes=True)}")
+            parts.append(f"{len(updated)} {noun.of(len(updated))} updated: {_titles(updated, with_notes=True)}")
         rest = dataclasses.replace(
             change,
             added_items=tuple(i for i in change.added_items if i.kind != RESULT),

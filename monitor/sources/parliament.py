@@ -169,8 +169,7 @@ class ParliamentCommitteeSource(SourceKind):
 
     def summarise(self, change: Change) -> str:
         """E.g. ``1 new publication: Government Response 'Solving the SEND crisis: …' (11 Dec 2025)``."""
-        return summarise_discovery(change, PUBLICATION, ("new publication", "new publications"),
-                                   ("publication", "publications"), describe=describe_publication)
+        return summarise_discovery(change, PUBLICATION, describe=describe_publication)
 
 
 def _base(url: str) -> str:

@@ -31,6 +31,7 @@ from monitor.app.check import ledger_standings
 from monitor.app.web import present
 from monitor.app.web.atom import Entry, build_feed
 from monitor.core import diff
+from monitor.core.document import item_kind
 from monitor.core.drafts import POSSIBLE
 from monitor.core.export import development_dict, standing_dict
 from monitor.core.render import ago, site_name
@@ -58,10 +59,6 @@ SECURITY_HEADERS = {
 
 NAV = (("/", "Commitments", "dashboard"), ("/developments", "Developments", "developments"),
        ("/sources", "Sources", "sources"))
-
-ITEM_NOUNS = {"attachment": "Document", "link": "Link", "change-note": "Change note", "notice": "Notice",
-              "result": "New document", "publication": "Publication"}
-
 
 def create_app(get_settings: Callable[[], Settings], store: Store,
                health: Callable[[], dict] | None = None) -> Starlette:
@@ -100,7 +97,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters.update(web_url=present.web_url, seg=present.segment, long_date=present.long_date,
                        long_time=present.long_time, site_name=site_name)
-    env.globals.update(ago=ago, nav=NAV, item_noun=lambda kind: ITEM_NOUNS.get(kind, "Item"))
+    env.globals.update(ago=ago, nav=NAV, item_kind=item_kind)
     return env
 
 
