@@ -224,6 +224,8 @@ def reason(error: Mapping[str, Any]) -> str:
     if kind == "extra_forbidden":
         return "is not a known setting (misspelt?)"
     message = str(error.get("msg", "invalid"))
+    if kind in ("literal_error", "enum"):  # a choice field: "must be 'each', 'daily' or 'weekly'"
+        message = f"must be {error.get('ctx', {}).get('expected', 'one of the choices')}"
     # pydantic prefixes messages of custom validators; the user needs only the reason.
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -186,7 +187,9 @@ class CommitmentSettings(_Strict):
     expected_note: str | None = Field(default=None, description="The promise's own words on timing.")
     phrases: tuple[str, ...] = Field(default=(), description="Words that would show a change bears on it.")
     documents: tuple[str, ...] = Field(default=(), description="Titles of documents that would deliver it.")
-    status: str | None = Field(default=None, description="'delivered' or 'dropped' when known from the record.")
+    status: Literal["delivered", "dropped"] | None = Field(
+        default=None, description="'delivered' or 'dropped' when known from the record; other states are worked "
+        "out by sendwatch.")
     status_note: str | None = None
     known: tuple[KnownDevelopment, ...] = ()
 
@@ -195,13 +198,6 @@ class CommitmentSettings(_Strict):
     def _id_shape(cls, value: str) -> str:
         if not SOURCE_ID.fullmatch(value):
             raise ValueError("must be lower-case letters, digits, '.', '_' or '-', starting with a letter or digit")
-        return value
-
-    @field_validator("status")
-    @classmethod
-    def _status(cls, value: str | None) -> str | None:
-        if value not in (None, "delivered", "dropped"):
-            raise ValueError("must be 'delivered' or 'dropped' (other states are worked out by sendwatch)")
         return value
 
     @model_validator(mode="after")
@@ -223,19 +219,13 @@ class SmtpSettings(_Strict):
 
     host: str
     port: int | None = Field(default=None, ge=1, le=65535, description="Default: 587, or 465 with tls.")
-    security: str = Field(default="starttls", description="starttls, tls (implicit) or none.")
+    security: Literal["starttls", "tls", "none"] = Field(default="starttls",
+                                                         description="starttls, tls (implicit) or none.")
     username: str | None = None
     password_env: str = Field(default="SENDWATCH_SMTP_PASSWORD",
                               description="The environment variable holding the password.")
     timeout: Duration = 30.0
     ca_file: Path | None = Field(default=None, description="Extra CA certificates to trust (PEM).")
-
-    @field_validator("security")
-    @classmethod
-    def _security(cls, value: str) -> str:
-        if value not in ("starttls", "tls", "none"):
-            raise ValueError("must be 'starttls', 'tls' or 'none'")
-        return value
 
     @property
     def effective_port(self) -> int:
@@ -243,7 +233,25 @@ class SmtpSettings(_Strict):
 
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class Weekday(StrEnum):
+    """A day of the week, in lower case; read in any case ("Monday")."""
+
+    MONDAY = "monday"
+    TUESDAY = "tuesday"
+    WEDNESDAY = "wednesday"
+    THURSDAY = "thursday"
+    FRIDAY = "friday"
+    SATURDAY = "saturday"
+    SUNDAY = "sunday"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Weekday | None:
+        return next((day for day in cls if isinstance(value, str) and day.value == value.lower()), None)
+
+
+WEEKDAYS: tuple[str, ...] = tuple(day.value for day in Weekday)  # Monday first, as date.weekday() counts
 
 
 class RecipientSettings(_Strict):
@@ -252,9 +260,10 @@ class RecipientSettings(_Strict):
     email: str
     name: str = ""
     commitments: tuple[str, ...] = Field(default=("all",), description='Commitment ids, or ["all"].')
-    mode: str = Field(default="each", description="each (one email per development), daily or weekly.")
+    mode: Literal["each", "daily", "weekly"] = Field(
+        default="each", description="each (one email per development), daily or weekly.")
     at: str = Field(default="08:00", description="When a digest goes out (HH:MM, in [email] timezone).")
-    weekday: str = Field(default="monday", description="The day of a weekly digest.")
+    weekday: Weekday = Field(default=Weekday.MONDAY, description="The day of a weekly digest.")
 
     @field_validator("email")
     @classmethod
@@ -264,26 +273,12 @@ class RecipientSettings(_Strict):
             raise ValueError(f"{value!r} is not an email address")
         return value
 
-    @field_validator("mode")
-    @classmethod
-    def _mode(cls, value: str) -> str:
-        if value not in ("each", "daily", "weekly"):
-            raise ValueError("must be 'each', 'daily' or 'weekly'")
-        return value
-
     @field_validator("at")
     @classmethod
     def _at(cls, value: str) -> str:
         if not _TIME.match(value):
             raise ValueError(f"{value!r} is not a time such as \"08:00\"")
         return value
-
-    @field_validator("weekday")
-    @classmethod
-    def _weekday(cls, value: str) -> str:
-        if value.lower() not in WEEKDAYS:
-            raise ValueError(f"must be one of {', '.join(WEEKDAYS)}")
-        return value.lower()
 
     def wants(self, commitment_id: str | None) -> bool:
         """Subscribed to this commitment? (None: mail about sendwatch itself, for everyone.)"""

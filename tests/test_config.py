@@ -146,7 +146,17 @@ def test_a_recipient_with_a_bad_address_or_mode_is_refused(tmp_path):
     message = problem(tmp_path, GOOD + '[[recipient]]\nemail = "not an address"\n')
     assert "recipients[0]" in message and "is not an email address" in message
     message = problem(tmp_path, GOOD + '[[recipient]]\nemail = "a@example.org"\nmode = "hourly"\n')
-    assert "field 'mode': must be 'each', 'daily' or 'weekly'" in message
+    assert "field 'mode': must be 'each', 'daily' or 'weekly' (got 'hourly')" in message
+    message = problem(tmp_path, GOOD + '[[recipient]]\nemail = "a@example.org"\nweekday = "Funday"\n')
+    assert "field 'weekday': must be 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday' or " \
+           "'sunday' (got 'Funday')" in message
+    message = problem(tmp_path, GOOD + '[email.smtp]\nhost = "smtp.example.org"\nsecurity = "ssl"\n')
+    assert "field 'email.smtp.security': must be 'starttls', 'tls' or 'none' (got 'ssl')" in message
+
+
+def test_a_weekday_is_read_in_any_case(tmp_path):
+    path = write(tmp_path, GOOD + '[[recipient]]\nemail = "a@example.org"\nmode = "weekly"\nweekday = "Friday"\n')
+    assert load_settings(path, env={}, kinds=KINDS).recipients[0].weekday == "friday"
 
 
 def test_duplicate_ids_are_refused(tmp_path):

@@ -68,3 +68,27 @@ def test_a_check_the_database_refuses_is_recorded_in_one_line_without_sql(sendwa
     assert error == line.split("code  ", 1)[1]
     for leak in ("[SQL", "INSERT", "parameters", PAGE_TEXT, "\n"):
         assert leak not in error
+
+
+def test_every_error_sendwatch_defines_is_a_sendwatch_error():
+    # One root, so a caller (the CLI, the service) can tell sendwatch's own errors from bugs.
+    import importlib
+    import inspect
+    import pkgutil
+
+    from config.errors import SendwatchError
+
+    found = {}
+    for package in ("config", "monitor", "storage"):
+        root = importlib.import_module(package)
+        for info in pkgutil.walk_packages(root.__path__, f"{package}."):
+            if ".migrations" in info.name or info.name.endswith("__main__"):  # running, not defining
+                continue
+            module = importlib.import_module(info.name)
+            for name, value in vars(module).items():
+                if (inspect.isclass(value) and issubclass(value, BaseException) and value.__module__ == info.name
+                        and not name.startswith("_")):  # private signals never leave their module
+                    found[f"{info.name}.{name}"] = value
+    assert {"monitor.app.cli.UsageError", "monitor.app.service.ServiceError", "monitor.app.mail.MailError",
+            "monitor.core.decoding.OverLimit", "monitor.core.decoding.DecodeFailed"} <= set(found)
+    assert [name for name, cls in found.items() if not issubclass(cls, SendwatchError)] == []

@@ -30,7 +30,7 @@ from monitor.core.diff import Change, diff_documents, render_text, summarise
 from monitor.core.document import ITEM_KINDS, Document, Item
 from monitor.core.errors import CheckFailed, ExtractError
 from monitor.core.extract import collapse, extract_html, extract_page
-from monitor.core.render import Message, build_email, html_text, one_line, plain_text
+from monitor.core.render import Message, build_email, html_part, one_line, plain_part
 from monitor.sources import KINDS
 from monitor.sources.feed import document_from_feed
 from monitor.sources.govuk import document_from_content_item, result_items
@@ -260,7 +260,7 @@ SETTINGS = Settings()
 @example(Message("=?utf-8?q?a=0D=0ABcc:_evil@example.org?=", "h", "t"))  # an encoded word hiding a header
 @example(Message("=?utf-8?q?x?=", "h", "t"))
 def test_an_email_of_hostile_text_has_no_control_character_markup_or_header_of_its_own(message):
-    plain, html = plain_text(message), html_text(message)
+    plain, html = plain_part(message), html_part(message)
     assert_clean(plain)
     assert_clean(html)
     parser = Tags()

@@ -592,7 +592,7 @@ def test_healthz_reports_ok_with_the_service_state(client, world):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "scheduler": "running", "broken_sources": [],
-                               "next_runs": {"code": "2030-01-01T00:00:00+00:00"}}
+                               "next_runs": {"code": "2030-01-01T00:00:00Z"}}
     assert response.headers["cache-control"] == "no-store"
 
 

@@ -113,16 +113,16 @@ class UnchangedBatch:
         return dict(self.unwritten)
 
 
-async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
-                       config: Settings | None = None, batch: UnchangedBatch | None = None) -> CheckResult:
+async def check_source(source_settings: SourceSettings, store: Store, fetcher: Fetcher,
+                       settings: Settings | None = None, batch: UnchangedBatch | None = None) -> CheckResult:
     """Check one source and record the outcome, with the developments and notifications it
-    causes, in one transaction. ``config`` supplies commitments and recipients; with a
+    causes, in one transaction. ``settings`` supplies commitments and recipients; with a
     ``batch``, an unchanged outcome is written with the batch."""
-    config = config or Settings()
-    source = make_source(settings)
+    settings = settings or Settings()
+    source = make_source(source_settings)
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
-    state = store.sources.state(settings.id)
+    state = store.sources.state(source_settings.id)
     validators = None
     if state.snapshot_id is not None and (state.etag or state.last_modified):
         # Only ask "changed since?" when we hold the version the server would compare with.
@@ -137,21 +137,21 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
     except CheckFailed as exc:
         error, status = str(exc), getattr(exc, "status", None)
     except Exception as exc:  # a bug in a kind must not stop the other sources
-        log.exception("unexpected error checking %s", settings.id)
+        log.exception("unexpected error checking %s", source_settings.id)
         error = f"internal error: {describe(exc)}"
     awaited = False
-    if settings.expected and status in NOT_YET_STATUSES:
+    if source_settings.expected and status in NOT_YET_STATUSES:
         current = previous if previous is not None or state.snapshot_id is None \
             else store.history.document(state.snapshot_id)
-        awaited = not_yet(settings, current, status)
+        awaited = not_yet(source_settings, current, status)
     if awaited:
         # An expected page not there yet: a successful check of nothing, never a failure.
-        reading = Reading(NOT_YET, settings.url, status, 0, Validators())
+        reading = Reading(NOT_YET, source_settings.url, status, 0, Validators())
     elif error is not None:
-        return _fail(store, config, settings, state, error, CheckMeta(started_at, _ms(clock), status))
+        return _fail(store, settings, source_settings, state, error, CheckMeta(started_at, _ms(clock), status))
 
     try:
-        arguments = (source, settings, store, config, state, previous, reading, started_at, clock, batch)
+        arguments = (source, source_settings, store, settings, state, previous, reading, started_at, clock, batch)
         if reading.document is not None and len(reading.document.blocks) > LONG_DOCUMENT:
             # Diffing and storing a very long page takes long enough to stall the service's
             # loop (signals, the dashboard, other checks): it gets a thread of its own.
@@ -165,45 +165,46 @@ async def check_source(settings: SourceSettings, store: Store, fetcher: Fetcher,
         # would fail the same way, and it is no source's fault. The caller says it once.
         raise
     except Exception as exc:  # a document the record cannot take must not stop the pass
-        log.exception("cannot record the check of %s", settings.id)
-        return _fail(store, config, settings, state, f"internal error: {describe(exc)}",
+        log.exception("cannot record the check of %s", source_settings.id)
+        return _fail(store, settings, source_settings, state, f"internal error: {describe(exc)}",
                      CheckMeta(started_at, _ms(clock), reading.status, reading.size))
 
 
-def _fail(store: Store, config: Settings, settings: SourceSettings, state, error: str,
+def _fail(store: Store, settings: Settings, source_settings: SourceSettings, state, error: str,
           meta: CheckMeta) -> CheckResult:
     """Record a failed check (and a "source broken" email when it makes N in a row)."""
-    health = for_source_health(config, settings, state.consecutive_failures, failed=True, error=error)
-    store.history.record_failure(settings.id, error, meta, notifications=health)
-    log.info("check failed: %s: %s", settings.id, error)  # callers report it to the user
-    return CheckResult(settings.id, "failed", meta.duration_ms, error=error, queued=len(health))
+    health = for_source_health(settings, source_settings, state.consecutive_failures, failed=True, error=error)
+    store.history.record_failure(source_settings.id, error, meta, notifications=health)
+    log.info("check failed: %s: %s", source_settings.id, error)  # callers report it to the user
+    return CheckResult(source_settings.id, "failed", meta.duration_ms, error=error, queued=len(health))
 
 
 RACE_ATTEMPTS = 5  # each needs another process to record this source again in between
 
 
-def _record_reading(source, settings: SourceSettings, store: Store, config: Settings, state, previous,
+def _record_reading(source, source_settings: SourceSettings, store: Store, settings: Settings, state, previous,
                     reading, started_at: datetime, clock: float, batch: UnchangedBatch | None) -> CheckResult:
     for _ in range(RACE_ATTEMPTS):
-        result = _record_once(source, settings, store, config, state, previous, reading, started_at, clock, batch)
+        result = _record_once(source, source_settings, store, settings, state, previous, reading, started_at, clock,
+                              batch)
         if result is not None:
             return result
         # Another process recorded an older reading of this source after we read its state:
         # ours is the newest, so it is compared with what that process recorded.
-        state = store.sources.state(settings.id)
+        state = store.sources.state(source_settings.id)
         previous = store.history.document(state.snapshot_id) if state.snapshot_id is not None else None
-    return _fail(store, config, settings, state, "other processes kept recording this source while this check "
+    return _fail(store, settings, source_settings, state, "other processes kept recording this source while this check "
                  "did; it is checked again at its next turn", CheckMeta(started_at, _ms(clock), reading.status,
                                                                        reading.size))
 
 
-def _record_once(source, settings: SourceSettings, store: Store, config: Settings, state, previous,
+def _record_once(source, source_settings: SourceSettings, store: Store, settings: Settings, state, previous,
                  reading, started_at: datetime, clock: float, batch: UnchangedBatch | None) -> CheckResult | None:
     """Record the reading against ``state``; None when another process got there first
     with an older reading (nothing was written)."""
     meta = CheckMeta(started_at, _ms(clock), reading.status, reading.size)
     etag, last_modified = reading.validators.etag, reading.validators.last_modified
-    health = for_source_health(config, settings, state.consecutive_failures, failed=False)
+    health = for_source_health(settings, source_settings, state.consecutive_failures, failed=False)
     unchanged = reading.document is None or reading.document.content_hash() == state.content_hash
     if not unchanged and state.snapshot_id is not None:
         previous = previous or store.history.document(state.snapshot_id)
@@ -211,48 +212,48 @@ def _record_once(source, settings: SourceSettings, store: Store, config: Setting
         # loads, but keeps the hash of its raw text: the same text read today is no change.
         unchanged = previous.content_hash() == reading.document.content_hash()
     if unchanged and batch is not None and not health and state.snapshot_id is not None:
-        batch.add(Unchanged(settings.id, meta, state.snapshot_id, reading.document is None, etag, last_modified))
-        return _result(settings.id, "not-modified" if reading.document is None else "unchanged", meta)
+        batch.add(Unchanged(source_settings.id, meta, state.snapshot_id, reading.document is None, etag, last_modified))
+        return _result(source_settings.id, "not-modified" if reading.document is None else "unchanged", meta)
     if unchanged:
-        recorded = store.history.record_unchanged(settings.id, meta, not_modified=reading.document is None,
+        recorded = store.history.record_unchanged(source_settings.id, meta, not_modified=reading.document is None,
                                                   etag=etag, last_modified=last_modified, notifications=health,
                                                   seen_snapshot_id=state.snapshot_id)
         if recorded.outcome == STALE:
             return None
-        return _recorded(settings.id, recorded, meta, len(health))
+        return _recorded(source_settings.id, recorded, meta, len(health))
 
     change = summary = None
     drafts = []
-    if state.snapshot_id is not None and still_awaited(settings, previous):
+    if state.snapshot_id is not None and still_awaited(source_settings, previous):
         # The awaited page has appeared: that is the news, for each of its commitments.
         change = diff_documents(previous, reading.document)
-        summary, appeared = appearance(settings, reading.document, settings.url)
-        if document_key(reading.url) != document_key(settings.url):
+        summary, appeared = appearance(source_settings, reading.document, source_settings.url)
+        if document_key(reading.url) != document_key(source_settings.url):
             # The address now leads elsewhere: perhaps where the page was published, perhaps
             # to something else entirely. A person decides; nobody is told yet.
             summary = f"the expected address now leads to {reading.url}: '{reading.document.title}'"
             appeared = [replace(d, status=POSSIBLE, url=reading.url, document_key=document_key(reading.url))
                         for d in appeared]
-        drafts = [replace(d, notify=for_commitment(config, "development", d.commitment_id)) for d in appeared]
+        drafts = [replace(d, notify=for_commitment(settings, "development", d.commitment_id)) for d in appeared]
     elif state.snapshot_id is not None:
         change = diff_documents(previous, reading.document)
         summary = source.summarise(change)
-        targets = tuple(target(c) for c in config.commitments)
+        targets = tuple(target(c) for c in settings.commitments)
         specificity = _specificity(targets, store.history.discovered_texts(DISCOVERY_KINDS))
-        follow_kind = source.follow_kind if config.ledger.follow else None
-        drafts = [replace(d, notify=for_commitment(config, "development", d.commitment_id))
-                  for d in find_developments(change, source=settings, summary=summary, targets=targets,
+        follow_kind = source.follow_kind if settings.ledger.follow else None
+        drafts = [replace(d, notify=for_commitment(settings, "development", d.commitment_id))
+                  for d in find_developments(change, source=source_settings, summary=summary, targets=targets,
                                              discovers=source.discovers, follow_kind=follow_kind,
                                              rejections=store.ledger.rejections(), specificity=specificity)]
-    recorded = store.history.record_document(settings.id, reading.document, change, meta, summary=summary,
+    recorded = store.history.record_document(source_settings.id, reading.document, change, meta, summary=summary,
                                              etag=etag, last_modified=last_modified, developments=drafts,
                                              notifications=health, expected_snapshot_id=state.snapshot_id)
     if recorded.outcome == STALE:
         return None
     if recorded.by_another or recorded.outcome == "unchanged":
-        return _recorded(settings.id, recorded, meta, len(health))
+        return _recorded(source_settings.id, recorded, meta, len(health))
     summary = summary or _describe_first(reading.document)
-    return _result(settings.id, recorded.outcome, meta, summary=summary, change_id=recorded.change_id,
+    return _result(source_settings.id, recorded.outcome, meta, summary=summary, change_id=recorded.change_id,
                    developments=tuple(sorted(set(recorded.developed))), possible=tuple(sorted(set(recorded.possible))),
                    seen_again=len(recorded.seen_again), followed=recorded.followed,
                    queued=len(health) + recorded.queued)

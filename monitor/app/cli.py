@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from config import ConfigError, Settings, load_settings, parse_duration
+from config import ConfigError, SendwatchError, Settings, load_settings, parse_duration
 from config.loader import DEFAULT_FILENAME, embedded_watchlist_text
 from monitor.app.check import check_sources, ledger_standings
 from monitor.app.launch import release_signals
@@ -26,6 +26,7 @@ from monitor.core.document import without_controls
 from monitor.core.drafts import CONFIRMED, DEVELOPMENT, POSSIBLE, REJECTED, NotificationDraft
 from monitor.core.errors import one_line
 from monitor.core.export import standing_dict, to_csv, to_json
+from monitor.core.instants import iso
 from monitor.core.ledger import DELIVERED, DROPPED, MARKS, OVERDUE, target
 from monitor.core.match import THRESHOLD, Specificity, Subject, match
 from monitor.core.notify import for_commitment
@@ -41,7 +42,7 @@ LARGEST = 2**63 - 1
 LARGEST_ID = 2**31 - 1
 
 
-class UsageError(Exception):
+class UsageError(SendwatchError):
     """Wrong arguments: the message is shown and sendwatch exits with status 2."""
 
 
@@ -237,12 +238,8 @@ def _print_source(r) -> None:
 def _source_json(r) -> dict:
     return {"id": r.id, "kind": r.kind, "url": r.url, "active": r.active, "origin": r.origin,
             "followed_from": r.followed_from,
-            "last_checked_at": _iso(r.last_checked_at), "last_changed_at": _iso(r.last_changed_at),
+            "last_checked_at": iso(r.last_checked_at), "last_changed_at": iso(r.last_changed_at),
             "consecutive_failures": r.consecutive_failures, "last_error": r.last_error}
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def cmd_history(args) -> int:
@@ -303,7 +300,7 @@ def cmd_changes(args) -> int:
             out = []
             for r in records:
                 detail = store.history.change_detail(r)
-                out.append({"id": r.id, "source": r.source_id, "detected_at": r.detected_at.isoformat(),
+                out.append({"id": r.id, "source": r.source_id, "detected_at": iso(r.detected_at),
                             "summary": r.summary, "from_snapshot": r.from_snapshot_id,
                             "to_snapshot": r.to_snapshot_id, **detail.to_dict()})
             print(json.dumps(out, indent=2, ensure_ascii=False))

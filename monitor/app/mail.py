@@ -16,21 +16,23 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
+from config.errors import SendwatchError
 from config.settings import SmtpSettings
 
 log = logging.getLogger("sendwatch.mail")
 
 
-class MailError(Exception):
-    pass
+class MailError(SendwatchError):
+    """An email could not be delivered; the message says why, for the outbox's record."""
 
 
 class TransientMailError(MailError):
-    pass
+    """Worth another attempt later: a connection that failed, a 4xx reply, a Maildir that
+    cannot be written now."""
 
 
 class PermanentMailError(MailError):
-    pass
+    """Another attempt would fail the same way: a 5xx reply, a login refused, no way to log in."""
 
 
 class BudgetSpent(TransientMailError):

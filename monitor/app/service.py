@@ -74,12 +74,13 @@ from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING, STATE_STOPP
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
-from config import ConfigError, Settings, SourceSettings, load_settings
+from config import ConfigError, SendwatchError, Settings, SourceSettings, load_settings
 from monitor.app.check import CheckResult, check_source, followed_sources, record_due_events
 from monitor.app.launch import hold_signals
 from monitor.app.outbox import SendReport, send_due
 from monitor.app.sdnotify import sd_notify
 from monitor.core.errors import describe
+from monitor.core.instants import iso
 from monitor.sources import KINDS, READS
 from monitor.sources.fetch import Fetcher
 from storage import Store
@@ -95,7 +96,7 @@ CHECK_JOB = "check:"  # job id prefix of the source checks
 EXIT_OK, EXIT_ERROR = 0, 1
 
 
-class ServiceError(Exception):
+class ServiceError(SendwatchError):
     """The service cannot start; the message is for the person who started it."""
 
 
@@ -113,12 +114,6 @@ def logfmt(what: str, /, **fields: Any) -> str:
             text = '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
         parts.append(f"{key}={text}")
     return " ".join(parts)
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _parse_iso(value: Any) -> datetime | None:
@@ -556,7 +551,7 @@ class Service:
             self._checks.pop(source_id, None)
         job = self.scheduler.get_job(CHECK_JOB + source_id)
         log.info(logfmt("check", source=source_id, status=result.outcome, duration_ms=result.duration_ms,
-                        bytes=result.size or 0, next=_iso(job.next_run_time) if job else None,
+                        bytes=result.size or 0, next=iso(job.next_run_time) if job else None,
                         developments=",".join(result.developments) or None,
                         followed=",".join(result.followed) or None,
                         outcome=result.error if result.outcome == "failed" else result.summary))
@@ -587,9 +582,9 @@ class Service:
             except Exception as exc:  # the database gone, say: one line, the next run tries again
                 log.error(logfmt("outbox", status="failed", outcome=describe(exc)))
                 log.debug("outbox run failed", exc_info=True)
-                self.last_outbox = {"at": _iso(started), "ok": False, "error": describe(exc)}
+                self.last_outbox = {"at": iso(started), "ok": False, "error": describe(exc)}
             else:
-                self.last_outbox = {"at": _iso(started), "ok": True, "via": report.delivery,
+                self.last_outbox = {"at": iso(started), "ok": True, "via": report.delivery,
                                     "sent": len(report.sent), "retrying": len(report.retrying),
                                     "failed": len(report.failed), "left": report.left, "digests": report.digests}
                 if report.sent or report.retrying or report.failed or report.digests or report.left:
@@ -619,9 +614,9 @@ class Service:
         except Exception as exc:
             log.error(logfmt("ledger", status="failed", outcome=describe(exc)))
             log.debug("ledger run failed", exc_info=True)
-            self.last_ledger = {"at": _iso(started), "ok": False, "error": describe(exc)}
+            self.last_ledger = {"at": iso(started), "ok": False, "error": describe(exc)}
             return
-        self.last_ledger = {"at": _iso(started), "ok": True, "events": len(events)}
+        self.last_ledger = {"at": iso(started), "ok": True, "events": len(events)}
         for event in events:
             log.info(logfmt("ledger", commitment=event.commitment_id, event=event.kind))
         if events:
@@ -633,7 +628,7 @@ class Service:
 
     def reload(self) -> bool:
         """Read the config again (SIGHUP). A config that does not load changes nothing."""
-        at = _iso(datetime.now(UTC))
+        at = iso(datetime.now(UTC))
         if self.state == "starting":
             self._reload_when_started = True  # the file may have changed since it was read
             return False
@@ -709,8 +704,8 @@ class Service:
             "jobs": jobs,
             "sources": len(self.sources),
             "checks_in_flight": sorted(self._checks),
-            "started_at": _iso(self.started_at),
-            "next_checks": {source_id: _iso(when) for source_id, when in next_checks.items()},
+            "started_at": iso(self.started_at),
+            "next_checks": {source_id: iso(when) for source_id, when in next_checks.items()},
             "last_outbox_run": self.last_outbox,
             "last_ledger_run": self.last_ledger,
             "last_reload": self.last_reload,
@@ -735,8 +730,8 @@ class Service:
         data = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "heartbeat_at": _iso(datetime.now(UTC)),
-            "stopped_at": _iso(datetime.now(UTC)) if self.state == "stopped" else None,
+            "heartbeat_at": iso(datetime.now(UTC)),
+            "stopped_at": iso(datetime.now(UTC)) if self.state == "stopped" else None,
             "config": self.settings.origin,
             "dashboard": self.dashboard,
             **self.health(),
@@ -889,7 +884,7 @@ def _record_part(report: dict, store: Store, settings: Settings, now: datetime) 
         report["problems"].append(f"{len(late)} email(s) waiting in the outbox for more than "
                                   f"{late_after.total_seconds() / 60:.0f} minutes")
     latest = store.history.changes(limit=1)
-    report["last_change"] = ({"id": latest[0].id, "source": latest[0].source_id, "at": _iso(latest[0].detected_at),
+    report["last_change"] = ({"id": latest[0].id, "source": latest[0].source_id, "at": iso(latest[0].detected_at),
                               "summary": latest[0].summary} if latest else None)
 
 

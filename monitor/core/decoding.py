@@ -12,16 +12,18 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 
+from config.errors import SendwatchError
+
 # What the fetcher asks for in Accept-Encoding, plus the old alias RFC 9110 keeps for gzip.
 _GZIP = zlib.MAX_WBITS | 16
 _WBITS = {"gzip": _GZIP, "x-gzip": _GZIP, "deflate": zlib.MAX_WBITS}
 
 
-class OverLimit(Exception):
+class OverLimit(SendwatchError):
     """A decoding layer would produce more than the limit."""
 
 
-class DecodeFailed(Exception):
+class DecodeFailed(SendwatchError):
     """The body does not decode as its Content-Encoding says, or uses one not supported."""
 
 

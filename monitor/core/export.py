@@ -7,6 +7,8 @@ import io
 import json
 from datetime import UTC, datetime
 
+from monitor.core.instants import iso
+
 CSV_FIELDS = ("commitment_id", "commitment_title", "state", "made_on", "expected_by", "days_overdue",
               "development_id", "development_date", "development_title", "development_url", "source_id",
               "change_id", "score")
@@ -25,7 +27,7 @@ def standing_dict(p) -> dict:
 
 
 def development_dict(d) -> dict:
-    return {"id": d.id, "detected_at": d.detected_at.isoformat(), "title": d.title, "url": d.url,
+    return {"id": d.id, "detected_at": iso(d.detected_at), "title": d.title, "url": d.url,
             "source_id": d.source_id, "change_id": d.change_id, "score": d.score, "evidence": d.evidence}
 
 
@@ -34,7 +36,7 @@ def ledger_data(standings, developments) -> dict:
     for d in developments:
         by_commitment.setdefault(d.commitment_id, []).append(development_dict(d))
     return {
-        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "exported_at": iso(datetime.now(UTC)),
         "commitments": [{**standing_dict(p), "developments": by_commitment.get(p.commitment.id, [])}
                         for p in standings],
     }

@@ -210,7 +210,8 @@ def _change_text(change: Change) -> list[str]:
     return lines
 
 
-def plain_text(message: Message) -> str:
+def plain_part(message: Message) -> str:
+    """The email's text/plain part."""
     lines = [message.heading, "=" * min(len(message.heading), 72), ""]
     for paragraph in message.paragraphs:
         lines += [paragraph, ""]
@@ -251,7 +252,8 @@ def _change_html(change: Change) -> str:
     return '<ul style="list-style:none;padding-left:0;font-family:monospace">' + "".join(rows) + "</ul>"
 
 
-def html_text(message: Message) -> str:
+def html_part(message: Message) -> str:
+    """The email's text/html part: a whole HTML document, every piece of page text escaped."""
     parts = [f"<h1 style=\"font-size:1.3em\">{escape(message.heading)}</h1>"]
     parts += [f"<p>{escape(p)}</p>" for p in message.paragraphs]
     if message.change is not None:
@@ -287,8 +289,8 @@ def build_email(message: Message, *, notification_id: int, recipient: str, setti
     unsubscribe = f"mailto:{email.utils.parseaddr(sender)[1]}?subject=unsubscribe"
     msg["List-Unsubscribe"] = f"<{unsubscribe}>"
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(plain_text(message))
-    msg.add_alternative(html_text(message), subtype="html")
+    msg.set_content(plain_part(message))
+    msg.add_alternative(html_part(message), subtype="html")
     return msg
 
 

@@ -19,6 +19,7 @@ from monitor.core.diff import Change, summarise
 from monitor.core.document import NOTE_SUMMARY, RESULT, Document, Item, Noun, item_kind
 from monitor.core.errors import CheckFailed
 from monitor.core.extract import collapse
+from monitor.core.instants import iso
 from monitor.sources.base import Reading, SourceKind
 from monitor.sources.fetch import Fetcher, Validators
 
@@ -139,7 +140,7 @@ def entry_date(entry) -> str | None:
         value = dict.get(entry, name)
         if value:
             # feedparser has already turned the feed's offset into UTC.
-            return utc_instant(datetime.fromtimestamp(calendar.timegm(value), UTC))
+            return iso(datetime.fromtimestamp(calendar.timegm(value), UTC))
     return None
 
 
@@ -149,7 +150,7 @@ def entry_note(entry) -> str | None:
     summary = _text(entry.get("summary_detail"))
     if not summary and entry.get("summary"):
         # feedparser copies a lone <content> into ``summary`` without a detail: it is markup.
-        summary = html_text(entry["summary"])
+        summary = text_of_html(entry["summary"])
     content = collapse(" ".join(_text(part) for part in entry.get("content", ())))
     shown = summary or content
     extra = content if content and content != shown else ""
@@ -168,11 +169,11 @@ def _text(detail) -> str:
     if not detail or not detail.get("value"):
         return ""
     if detail.get("type") in _HTML_TYPES:
-        return html_text(detail["value"])
+        return text_of_html(detail["value"])
     return collapse(detail["value"])
 
 
-def html_text(html: str) -> str:
+def text_of_html(html: str) -> str:
     """Text of an HTML fragment, words kept apart at block edges, whitespace collapsed."""
     from bs4 import BeautifulSoup  # here: most checks never need it (a tenth of start-up)
 
@@ -266,6 +267,3 @@ def quote(text: str, limit: int = TITLE_LIMIT) -> str:
 def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
-
-def utc_instant(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

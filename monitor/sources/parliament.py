@@ -13,8 +13,9 @@ from monitor.core.diff import Change
 from monitor.core.document import NOTE_PUBLICATION_INQUIRY, NOTE_PUBLICATION_TYPE, PUBLICATION, Document, Item
 from monitor.core.errors import CheckFailed
 from monitor.core.extract import collapse
+from monitor.core.instants import iso
 from monitor.sources.base import NoOptions, Reading, SourceKind, fold_option, query_values, without_query
-from monitor.sources.feed import accumulate, quote, summarise_discovery, utc_instant
+from monitor.sources.feed import accumulate, quote, summarise_discovery
 from monitor.sources.fetch import Fetcher, Validators
 
 log = logging.getLogger(__name__)
@@ -303,7 +304,7 @@ def uk_instant(value) -> str | None:
         return value.strip()  # kept as given: still compares equal next time
     if when.tzinfo is None:
         when = when.replace(tzinfo=UK)
-    return utc_instant(when)
+    return iso(when)
 
 
 def describe_publication(item: Item) -> str:

@@ -34,6 +34,7 @@ from monitor.core import diff
 from monitor.core.document import item_kind
 from monitor.core.drafts import POSSIBLE
 from monitor.core.export import development_dict, standing_dict
+from monitor.core.instants import iso
 from monitor.core.render import ago, site_name
 from monitor.core.since import parse_since
 from storage import Store
@@ -382,29 +383,25 @@ def _short(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
-def _iso(value: datetime | date | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def _development(d) -> dict:
     return {**development_dict(d), "commitment_id": d.commitment_id, "item_key": d.item_key}
 
 
 def _source(r) -> dict:
     return {"id": r.id, "kind": r.kind, "url": r.url, "active": r.active, "origin": r.origin,
-            "followed_from": r.followed_from, "last_checked_at": _iso(r.last_checked_at),
-            "last_success_at": _iso(r.last_success_at), "last_changed_at": _iso(r.last_changed_at),
+            "followed_from": r.followed_from, "last_checked_at": iso(r.last_checked_at),
+            "last_success_at": iso(r.last_success_at), "last_changed_at": iso(r.last_changed_at),
             "consecutive_failures": r.consecutive_failures, "last_error": r.last_error}
 
 
 def _change(r) -> dict:
-    return {"id": r.id, "source_id": r.source_id, "detected_at": r.detected_at.isoformat(), "summary": r.summary,
+    return {"id": r.id, "source_id": r.source_id, "detected_at": iso(r.detected_at), "summary": r.summary,
             "from_snapshot_id": r.from_snapshot_id, "to_snapshot_id": r.to_snapshot_id}
 
 
 def _jsonable(value):
-    if isinstance(value, datetime | date):
-        return value.isoformat()
+    if isinstance(value, date):
+        return iso(value)
     if isinstance(value, set | frozenset | tuple):
         return list(value)
     return str(value)  # health() may report anything; a string beats a 500

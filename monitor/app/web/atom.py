@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.app.web.present import xml_text
+from monitor.core.instants import iso
 
 ATOM = "http://www.w3.org/2005/Atom"
 ET.register_namespace("", ATOM)
@@ -31,10 +32,6 @@ def _add(parent: ET.Element, tag: str, text: str | None = None, **attributes: st
     return element
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds")
-
-
 def build_feed(*, feed_id: str, title: str, self_url: str, page_url: str, updated: datetime,
                entries: Sequence[Entry], subtitle: str | None = None) -> bytes:
     """The feed document as UTF-8 bytes. ``updated`` is the feed's own time: pass the
@@ -44,7 +41,7 @@ def build_feed(*, feed_id: str, title: str, self_url: str, page_url: str, update
     _add(feed, "title", title)
     if subtitle:
         _add(feed, "subtitle", subtitle)
-    _add(feed, "updated", _stamp(updated))
+    _add(feed, "updated", iso(updated))
     _add(_add(feed, "author"), "name", "sendwatch")
     _add(feed, "generator", "sendwatch")
     _add(feed, "link", rel="self", type="application/atom+xml", href=self_url)
@@ -53,7 +50,7 @@ def build_feed(*, feed_id: str, title: str, self_url: str, page_url: str, update
         element = _add(feed, "entry")
         _add(element, "id", entry.id)
         _add(element, "title", entry.title, type="text")
-        _add(element, "updated", _stamp(entry.updated))
+        _add(element, "updated", iso(entry.updated))
         _add(element, "link", rel="alternate", type="text/html", href=entry.link)
         if entry.category:
             _add(element, "category", term=entry.category)

@@ -18,8 +18,10 @@ from functools import lru_cache
 
 import lxml.etree
 
+from config.errors import SendwatchError
 
-class InvalidSelector(ValueError):
+
+class InvalidSelector(SendwatchError, ValueError):  # a ValueError too: pydantic validators raise it
     """The selector is not CSS that cssselect can run; the message says why."""
 
 
