@@ -275,10 +275,7 @@ def sendwatch(tmp_path, monkeypatch, capsys):
 
     def run(*args: str) -> Run:
         capsys.readouterr()
-        try:
-            code = main(list(args))
-        except SystemExit as exc:  # argparse errors and --help
-            code = exc.code if isinstance(exc.code, int) else 1
+        code = main(list(args))  # usage errors and --help too: an exit status, never SystemExit
         captured = capsys.readouterr()
         return Run(code, captured.out, captured.err)
 

@@ -310,11 +310,11 @@ def test_every_command_has_help_with_an_example(sendwatch, command):
 def test_since_a_date_means_from_midnight_in_london():
     from datetime import UTC, datetime
 
-    from monitor.app.cli import _parse_since
+    from monitor.app.cli import since
 
-    assert _parse_since("2026-06-01") == datetime(2026, 5, 31, 23, 0, tzinfo=UTC)  # BST
-    assert _parse_since("2026-01-10") == datetime(2026, 1, 10, 0, 0, tzinfo=UTC)  # GMT
-    assert _parse_since("2026-06-01T12:00:00") == datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    assert since("2026-06-01") == datetime(2026, 5, 31, 23, 0, tzinfo=UTC)  # BST
+    assert since("2026-01-10") == datetime(2026, 1, 10, 0, 0, tzinfo=UTC)  # GMT
+    assert since("2026-06-01T12:00:00") == datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def test_a_version_stored_with_control_characters_is_not_a_change_when_read_clean(sendwatch, site, config,

@@ -89,6 +89,6 @@ def test_every_error_sendwatch_defines_is_a_sendwatch_error():
                 if (inspect.isclass(value) and issubclass(value, BaseException) and value.__module__ == info.name
                         and not name.startswith("_")):  # private signals never leave their module
                     found[f"{info.name}.{name}"] = value
-    assert {"monitor.app.cli.UsageError", "monitor.app.service.ServiceError", "monitor.app.mail.MailError",
+    assert {"monitor.app.cli.common.UsageError", "monitor.app.service.ServiceError", "monitor.app.mail.MailError",
             "monitor.core.decoding.OverLimit", "monitor.core.decoding.DecodeFailed"} <= set(found)
     assert [name for name, cls in found.items() if not issubclass(cls, SendwatchError)] == []

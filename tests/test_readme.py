@@ -4,11 +4,12 @@ import re
 import tomllib
 from pathlib import Path
 
+import click
 import pytest
 
 from config import parse_settings
 from config.loader import embedded_watchlist_text
-from monitor.app.cli import COMMANDS
+from monitor.app.cli import sendwatch
 from monitor.sources import KINDS
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
@@ -32,5 +33,12 @@ def test_the_readme_has_examples_and_documents_every_kind_and_command():
     assert len(BLOCKS) >= 4
     for kind in KINDS:
         assert f"`{kind}`" in README, kind
-    for command in COMMANDS:
-        assert f"sendwatch {command}" in README, command
+    for command in command_paths(sendwatch, "sendwatch"):
+        assert command in README, command
+
+
+def command_paths(group, path):
+    for name, command in group.commands.items():
+        yield f"{path} {name}"
+        if isinstance(command, click.Group):
+            yield from command_paths(command, f"{path} {name}")

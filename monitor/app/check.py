@@ -24,7 +24,7 @@ from monitor.core.diff import diff_documents
 from monitor.core.drafts import POSSIBLE
 from monitor.core.errors import CheckFailed, describe, one_line
 from monitor.core.ledger import Mark, Milestone, due_event, london_date, standing, target
-from monitor.core.match import Specificity
+from monitor.core.match import Specificity, Target
 from monitor.core.notify import for_commitment, for_source_health
 from monitor.core.unpublished import (
     NOT_YET,
@@ -238,8 +238,7 @@ def _record_once(source, source_settings: SourceSettings, store: Store, settings
     elif state.snapshot_id is not None:
         change = diff_documents(previous, reading.document)
         summary = source.summarise(change)
-        targets = tuple(target(c) for c in settings.commitments)
-        specificity = _specificity(targets, store.history.discovered_texts(DISCOVERY_KINDS))
+        targets, specificity = scoring(settings, store)
         follow_kind = source.follow_kind if settings.ledger.follow else None
         drafts = [replace(d, notify=for_commitment(settings, "development", d.commitment_id))
                   for d in find_developments(change, source=source_settings, summary=summary, targets=targets,
@@ -257,6 +256,14 @@ def _record_once(source, source_settings: SourceSettings, store: Store, settings
                    developments=tuple(sorted(set(recorded.developed))), possible=tuple(sorted(set(recorded.possible))),
                    seen_again=len(recorded.seen_again), followed=recorded.followed,
                    queued=len(health) + recorded.queued)
+
+
+def scoring(settings: Settings, store: Store) -> tuple[tuple[Target, ...], Specificity]:
+    """What a change is scored against: the commitments, and how specific each of their
+    phrases is among them and the documents discovered so far. A check and ``sendwatch
+    explain`` both take it from here."""
+    targets = tuple(target(c) for c in settings.commitments)
+    return targets, _specificity(targets, store.history.discovered_texts(DISCOVERY_KINDS))
 
 
 @functools.lru_cache(maxsize=4)
@@ -322,6 +329,24 @@ def followed_sources(store: Store) -> list[SourceSettings]:
             continue
         sources.append(source)
     return sources
+
+
+def source_settings_of(settings: Settings, store: Store, source_id: str) -> SourceSettings | None:
+    """The settings a source is checked with: as configured, else as the record keeps them
+    (a followed source, or one no longer configured); None when those are not usable."""
+    try:
+        return settings.source(source_id)
+    except KeyError:
+        pass
+    record = store.sources.get(source_id)
+    if record is None:
+        return None
+    try:
+        stored = SourceSettings.model_validate(record.settings)
+        make_source(stored)
+    except Exception:
+        return None
+    return stored
 
 
 def _one_line(exc: Exception) -> str:

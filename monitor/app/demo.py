@@ -352,9 +352,11 @@ def _folder(given: str | None) -> Path:
 # -- running it --------------------------------------------------------------------------------
 
 
-def run_demo(args) -> int:
+def run_demo(directory: str | None = None, *, wait: bool = True) -> int:
+    """``sendwatch demo``: the demo in ``directory`` (default: a new temporary folder);
+    ``wait``: keep the dashboard up until Ctrl-C once it has run."""
     try:
-        folder = _folder(args.dir)
+        folder = _folder(directory)
     except (OSError, FileExistsError) as exc:
         print(f"sendwatch demo: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -373,7 +375,7 @@ def run_demo(args) -> int:
         print(f"  config:    {config}\n", flush=True)
         with Store(settings.database_url) as store:
             store.sources.sync(settings.sources, READS)
-            return asyncio.run(_run(settings, store, config, env, site, folder, wait=not args.no_wait))
+            return asyncio.run(_run(settings, store, config, env, site, folder, wait=wait))
     finally:
         site.stop()
 

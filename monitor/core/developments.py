@@ -136,49 +136,74 @@ def item_key(item: Item, updated: bool = False) -> str | None:
     return key
 
 
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One thing a change offers, judged against the commitments: the change as a whole
+    (``item`` None: a change from an ordinary source) or one discovered document (from a
+    discovery source), with the judgement of every commitment it was scored against,
+    whatever it came to."""
+
+    item: Item | None
+    updated: bool  # the item is a known document that changed, not a new one
+    judgements: tuple[Judgement, ...]
+
+
+def score_change(change: Change, *, commitments: Sequence[str], targets: Sequence[Target], discovers: bool,
+                 rejections: Sequence[Rejection] = (),
+                 specificity: Specificity | None = None) -> list[Scored]:
+    """How a change scores: what ``find_developments`` makes developments of, and what
+    ``sendwatch explain`` shows, point by point. ``commitments``: those its source is
+    watched for; ``discovers``: whether the source is a discovery source, whose documents
+    are each scored against every commitment; ``specificity``: how specific each phrase is
+    (default: from ``targets`` alone, without the record's documents)."""
+    specificity = specificity or Specificity.of(targets)
+    if not discovers:
+        bound = [t for t in targets if t.id in commitments]
+        subject = Subject.of_change(change)
+        return [Scored(None, False, tuple(judge(found, subject.titles, rejections)
+                                          for found in match(subject, bound, commitments, specificity)))]
+    updated = {new.identity for _old, new in change.updated_items}
+    scored = []
+    for item in list(change.added_items) + [new for _old, new in change.updated_items]:
+        if not item_kind(item.kind).discovered:
+            continue
+        scored.append(Scored(item, item.identity in updated,
+                             tuple(judge(found, (item.title,), rejections)
+                                   for found in match(Subject.of_item(item), targets, commitments, specificity))))
+    return scored
+
+
 def find_developments(change: Change, *, source: SourceSettings, summary: str, targets: Sequence[Target],
                       discovers: bool, follow_kind=None,
                       rejections: Sequence[Rejection] = (),
                       specificity: Specificity | None = None) -> list[DevelopmentDraft]:
-    """``follow_kind(item) -> kind | None`` says how to follow a discovered document
-    (None: do not follow); ``rejections`` are the documents people rejected;
-    ``specificity``: how specific each phrase is (default: from ``targets`` alone, without
-    the record's documents)."""
-    specificity = specificity or Specificity.of(targets)
+    """The developments and possible developments of ``change`` (see ``score_change``).
+    ``follow_kind(item) -> kind | None`` says how to follow a discovered document (None:
+    do not follow); ``rejections`` are the documents people rejected."""
     updated = {new.identity for _old, new in change.updated_items}
-    if not discovers:
-        bound = [t for t in targets if t.id in source.commitments]
-        subject = Subject.of_change(change)
-        drafts = []
-        for found in match(subject, bound, source.commitments, specificity):
-            judged = judge(found, subject.titles, rejections)
+    drafts = []
+    for scored in score_change(change, commitments=source.commitments, targets=targets, discovers=discovers,
+                               rejections=rejections, specificity=specificity):
+        item = scored.item
+        for judged in scored.judgements:
             if judged.status is None:
                 continue
-            evidence = _evidence(found, change)
-            url = evidence.url if evidence else None
-            key = document_key(url) if url else _change_key(change, source)
-            if key and evidence is not None and evidence.identity in updated:
-                # A link or attachment whose title changed (a consultation's outcome added
-                # to it) is news of its own, not another sighting of the document as it was.
-                key = item_key(evidence, updated=True) if evidence.date else f"{key}#{_version(evidence)}"
-            drafts.append(_draft(judged, summary, url or source.url, document=key,
-                                 document_title=evidence.title if evidence else None))
-        return drafts
-    drafts = []
-    items = list(change.added_items) + [new for _old, new in change.updated_items]
-    for item in items:
-        if not item_kind(item.kind).discovered:
-            continue
-        is_update = item.identity in updated
-        title = _item_title(item, is_update)
-        for found in match(Subject.of_item(item), targets, source.commitments, specificity):
-            judged = judge(found, (item.title,), rejections)
-            if judged.status is None:
+            if item is None:
+                evidence = _evidence(judged.found, change)
+                url = evidence.url if evidence else None
+                key = document_key(url) if url else _change_key(change, source)
+                if key and evidence is not None and evidence.identity in updated:
+                    # A link or attachment whose title changed (a consultation's outcome added
+                    # to it) is news of its own, not another sighting of the document as it was.
+                    key = item_key(evidence, updated=True) if evidence.date else f"{key}#{_version(evidence)}"
+                drafts.append(_draft(judged, summary, url or source.url, document=key,
+                                     document_title=evidence.title if evidence else None))
                 continue
             # Only a web address is followed: a feed's link may be anything, javascript: included.
             kind = follow_kind(item) if follow_kind and is_web_url(item.url) else None
-            follow = follow_settings(item, kind, source, found.commitment_id) if kind else None
-            drafts.append(_draft(judged, title, item.url, item.key, follow, item_key(item, is_update), item.title))
+            follow = follow_settings(item, kind, source, judged.commitment_id) if kind else None
+            drafts.append(_draft(judged, _item_title(item, scored.updated), item.url, item.key, follow,
+                                 item_key(item, scored.updated), item.title))
     return drafts
 
 
