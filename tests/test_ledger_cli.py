@@ -67,6 +67,9 @@ def test_marking_needs_a_note_and_changes_the_state(sendwatch, site, tmp_path, d
     assert refused.code == 2 and "--note" in refused.err
     unknown = sendwatch("commitments", "mark", "no-such", "delivered", "--note", "x")
     assert unknown.code == 2 and "unknown commitment: no-such" in unknown.err
+    wrong = sendwatch("commitments", "mark", "code-of-practice", "kept", "--note", "x")
+    assert (wrong.code, wrong.err) == (2, "sendwatch commitments mark: argument STATE: 'kept' is not one of "
+                                          "'delivered', 'dropped', 'open' (see: sendwatch commitments mark --help)\n")
     done = sendwatch("commitments", "mark", "code-of-practice", "delivered", "--note", "Revised code laid")
     assert done.code == 0
     out = sendwatch("commitments").out

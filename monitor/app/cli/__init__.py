@@ -97,17 +97,21 @@ def _usage_line(exc: click.UsageError) -> str:
     """Wrong arguments in one line, naming the command and where to read more (click would
     print the usage first, which buries the one line that matters)."""
     path = exc.ctx.command_path if exc.ctx else "sendwatch"
-    message = exc.format_message()
+    message = exc.format_message().rstrip(".")
     if isinstance(exc, click.BadParameter) and not isinstance(exc, click.MissingParameter) and exc.param:
-        message = f"argument {_name_of(exc.param)}: {exc.message}"
+        message = f"argument {_name_of(exc.param)}: {exc.message.rstrip('.')}"
+    elif message[:2].istitle():  # "Missing argument 'ID'", "No such option: --x": in the middle of a line
+        message = message[0].lower() + message[1:]
     return f"{path}: {message} (see: {path} --help)"
 
 
 def _name_of(param: click.Parameter) -> str:
     """A parameter as its command's help shows it: an option by its long name, an argument
-    by its metavar."""
+    by its metavar, a choice by what it chooses."""
     if isinstance(param, click.Option):
         return max(param.opts, key=len)
+    if isinstance(param.type, click.Choice) and param.name:  # its metavar lists the choices: name what they are
+        return param.name.upper()
     return param.human_readable_name.removesuffix("...").strip("[]")
 
 
