@@ -1,5 +1,5 @@
-"""bench/floor.py, the benchmark's floor, against a local site: it must keep running as the
-code it measures changes (the benchmark itself needs urlwatch from PyPI, so it is not run here)."""
+"""bench/floor.py and bench/benchmark.py against a local site: they must keep running as the
+code they measure changes (the benchmark runs here without urlwatch, which comes from PyPI)."""
 
 import json
 import subprocess
@@ -27,3 +27,20 @@ def test_the_floor_measures_each_step_on_the_site(site, tmp_path, step):
     assert result["bytes"] == (0 if step == "start-up" else sum(map(len, bodies)))
     assert ("parse_cpu" in result) == (step == "parse")
     assert len(site.requests) == (0 if step == "start-up" else len(bodies))
+
+
+def test_the_benchmark_scores_sendwatch_configured_as_the_readme_says(tmp_path):
+    figures = tmp_path / "run.json"
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "benchmark.py"), "--tools", "sendwatch",
+                           "--pages", "6", "--size", "8000", "--passes", "1", "--change-fraction", "0.34",
+                           "--etag", "--no-floor", "--workdir", str(tmp_path / "out"), "--json", str(figures)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(figures.read_text(encoding="utf-8"))
+    assert 'selector = "main"' in result["setting"]["tools"]
+    first, change = result["passes"]
+    assert (first["kind"], first["new"], first["errors"], first["false"]) == ("first", 6, 0, 0)
+    assert (change["kind"], change["real_changes"], change["found"], change["false"]) == ("change", 2, 2, 0)
+    # the four unchanged pages were asked for conditionally and answered 304
+    assert change["server"]["not_modified"] == 4
+    assert "figures written to" in done.stdout
