@@ -1,12 +1,15 @@
 """Source kinds, registered in one place: ``KINDS`` maps a config ``kind`` to its class."""
 
+from typing import Any
+
+from config.settings import SourceSettings
 from monitor.sources.base import Reading, SourceKind
 from monitor.sources.feed import FeedSource
 from monitor.sources.govuk import GovukContentSource, GovukSearchSource
 from monitor.sources.page import PageSource
 from monitor.sources.parliament import ParliamentCommitteeSource
 
-KINDS: dict[str, type[SourceKind]] = {
+KINDS: dict[str, type[SourceKind[Any]]] = {
     cls.kind: cls
     for cls in (PageSource, GovukContentSource, GovukSearchSource, FeedSource, ParliamentCommitteeSource)
 }
@@ -20,7 +23,7 @@ DISCOVERY_KINDS = tuple(kind for kind, cls in KINDS.items() if cls.discovers)
 READS: dict[str, int] = {kind: cls.reads for kind, cls in KINDS.items()}
 
 
-def make_source(settings) -> SourceKind:
+def make_source(settings: SourceSettings) -> SourceKind[Any]:
     return KINDS[settings.kind](settings)
 
 

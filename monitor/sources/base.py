@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict
@@ -16,6 +16,10 @@ from monitor.sources.fetch import Fetcher, Validators
 
 class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# The options model of one kind of source (NoOptions, or a subclass of it with fields).
+OptionsT = TypeVar("OptionsT", bound=NoOptions)
 
 
 def query_values(url: str) -> dict[str, list[str]]:
@@ -62,11 +66,13 @@ class Reading:
     validators: Validators
 
 
-class SourceKind:
+class SourceKind(Generic[OptionsT]):
     """A kind of source: how to fetch it and turn the answer into a Document.
 
     Subclasses set ``kind`` (the name used in the config), an ``Options`` model for their
-    own settings, and implement ``read``. Their docstring is their documentation.
+    own settings (``NoOptions`` when they have none), and implement ``read``; they name
+    that model as the type parameter too (``class PageSource(SourceKind[PageOptions])``),
+    so ``self.options`` has its fields. Their docstring is their documentation.
 
     Kinds that discover documents (searches, feeds, publication lists) set
     ``needs_previous``: they are handed the last snapshot's Document and build on it, so
@@ -74,7 +80,7 @@ class SourceKind:
     """
 
     kind: ClassVar[str]
-    Options: ClassVar[type[BaseModel]] = NoOptions
+    Options: type[OptionsT]
     needs_previous: ClassVar[bool] = False
     # Discovery kinds list documents (results, entries, publications): each new one is
     # matched against every commitment, and may be followed on its own from then on.
@@ -87,10 +93,10 @@ class SourceKind:
 
     def __init__(self, settings: SourceSettings) -> None:
         self.settings = settings
-        self.options = self.read_options(settings)
+        self.options: OptionsT = self.read_options(settings)
 
     @classmethod
-    def read_options(cls, settings: SourceSettings) -> BaseModel:
+    def read_options(cls, settings: SourceSettings) -> OptionsT:
         """The kind's options. Kinds whose URL may carry them in its query string (as copied
         from a browser) read them from there too. Raises pydantic's ValidationError for a bad
         option, and ValueError with a message for a URL that cannot be read."""

@@ -20,7 +20,7 @@ from monitor.core.document import NOTE_SUMMARY, RESULT, Document, Item, Noun, it
 from monitor.core.errors import CheckFailed
 from monitor.core.extract import collapse
 from monitor.core.instants import iso
-from monitor.sources.base import Reading, SourceKind
+from monitor.sources.base import NoOptions, Reading, SourceKind
 from monitor.sources.fetch import Fetcher, Validators
 
 FEED_ACCEPT = ("application/atom+xml,application/rss+xml;q=0.9,application/xml;q=0.8,"
@@ -40,7 +40,7 @@ _BLOCK_TAGS = ("address", "article", "aside", "blockquote", "br", "dd", "div", "
                "hr", "li", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul")
 
 
-class FeedSource(SourceKind):
+class FeedSource(SourceKind[NoOptions]):
     """An Atom or RSS feed: each entry is a document that may be new or updated.
 
     Works with any Atom 1.0 or RSS 2.0 feed (and the older dialects feedparser reads), and
@@ -68,6 +68,7 @@ class FeedSource(SourceKind):
     """
 
     kind = "feed"
+    Options = NoOptions
     needs_previous = True
     discovers = True
 

@@ -196,7 +196,7 @@ def document_from_content_item(data: dict, *, base_url: str) -> Document:
     fields, headings derived from the body) is left out. ``base_url`` is the page's public
     URL: relative links are resolved against it.
     """
-    details = data.get("details") if isinstance(data.get("details"), dict) else {}
+    details = _dict(data.get("details"))
     if isinstance(data.get("base_path"), str) and data["base_path"].startswith("/"):
         base_url = _origin(base_url) + data["base_path"]
     title = (collapse(data["title"]) if isinstance(data.get("title"), str) else "") or urlsplit(base_url).path
@@ -314,7 +314,7 @@ def change_notes(data: dict) -> list[Item]:
     ``details.change_note`` or top-level ``change_note`` is dated ``public_updated_at``
     and skipped when the history already holds the same words.
     """
-    details = data.get("details") if isinstance(data.get("details"), dict) else {}
+    details = _dict(data.get("details"))
     found: list[Item] = []
     for entry in _list(details.get("change_history")) + _list(details.get("change_notes")):
         if isinstance(entry, dict):
@@ -430,10 +430,10 @@ def html_attachments(fragment: str, *, base_url: str) -> list[Item]:
 
     # A JSON string may hold a lone surrogate ("\ud800"), which bs4 cannot even encode.
     soup = BeautifulSoup(without_controls(fragment), "lxml")
-    boxes = soup.find_all(class_=_BOX_CLASSES)
+    marked = soup.find_all(class_=_BOX_CLASSES)
     # By identity: bs4 compares tags by their markup, and a box inside a box is one attachment.
-    found = {id(box) for box in boxes}
-    boxes = [box for box in boxes if not any(id(parent) in found for parent in box.parents)]
+    found = {id(box) for box in marked}
+    boxes = [box for box in marked if not any(id(parent) in found for parent in box.parents)]
     if not boxes:  # no attachment markup: each visible link is one document
         return [Item(ATTACHMENT, url, title=collapse(a.get_text(" ")), url=url)
                 for a in _visible_links(soup) if (url := _absolute(a["href"], base_url))]
@@ -444,7 +444,8 @@ def html_attachments(fragment: str, *, base_url: str) -> list[Item]:
                 or next(iter(_visible_links(box)), None))
         named = link if link is not None else box.find(class_=["gem-c-attachment__title", "title"])
         title = collapse(named.get_text(" ")) if named is not None else ""
-        url = _absolute(link["href"], base_url) if link is not None else None
+        href = link.get("href") if link is not None else None  # one value: bs4 splits only class, rel...
+        url = _absolute(href, base_url) if isinstance(href, str) else None
         attributes = [collapse(a.get_text("")) for a in box.find_all(class_="gem-c-attachment__attribute")]
         if not any(attributes) and (metadata := box.find(class_="metadata")) is not None:
             attributes = [collapse(metadata.get_text(""))]
@@ -513,6 +514,10 @@ def _list(value) -> list:
     return value if isinstance(value, list) else []
 
 
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 _GONE_MARK = "(HTTP 410 Gone)"
 _API_REASON = re.compile(r"^HTTP 410[^:]* from \S+: (.+)$", re.S)
 
@@ -570,7 +575,7 @@ def _gone_title(head: str, explanation: str | None, alternative: str | None) -> 
     return f"{head}: {' '.join(parts)}" if parts else head
 
 
-class GovukContentSource(SourceKind):
+class GovukContentSource(SourceKind[NoOptions]):
     """One GOV.UK page, read through the Content API (``/api/content/<path>``).
 
     ``url`` is the public page (``https://www.gov.uk/government/publications/x``) or its
@@ -598,6 +603,7 @@ class GovukContentSource(SourceKind):
     """
 
     kind = "govuk-content"
+    Options = NoOptions
     reads = 2  # 2: the text of every schema (guide parts, *_detail, release dates and state)
     needs_previous = True  # a 410 keeps the previous content and adds the notice
 
@@ -672,7 +678,7 @@ def field_changes(change: Change) -> tuple[list[str], Change]:
             phrases.append(f"{noun} {verb} from {_shown(before)} to {_shown(after)}")
         elif after is not None:
             phrases.append(f"{noun}: {_shown(after)}" if moves else f"{noun}: {_quote(after, 200)}")
-        else:
+        elif before is not None:
             phrases.append(f"{noun} removed (was {_shown(before)})")
     if not said:
         return [], change
@@ -813,7 +819,7 @@ def merge_results(previous: Iterable[Item], current: Iterable[Item]) -> tuple[li
     return list(merged.values()), updated
 
 
-class GovukSearchSource(SourceKind):
+class GovukSearchSource(SourceKind[GovukSearchOptions]):
     """A saved GOV.UK search (``/api/search.json``), watched for new and updated documents.
 
     ``url`` is the Search API (``https://www.gov.uk/api/search.json``). A query string in

@@ -32,7 +32,7 @@ class PageOptions(NoOptions):
         return value
 
 
-class PageSource(SourceKind):
+class PageSource(SourceKind[PageOptions]):
     """An HTML page on any site, with GOV.UK- and Parliament-aware extraction.
 
     Keeps the content (title, body text, attachments, document links, change history and

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
+from config.settings import SourceSettings
 from monitor.core.diff import Change
 from monitor.core.document import NOTE_PUBLICATION_INQUIRY, NOTE_PUBLICATION_TYPE, PUBLICATION, Document, Item
 from monitor.core.errors import CheckFailed
@@ -49,7 +50,7 @@ class ParliamentOptions(NoOptions):
         return value
 
 
-class ParliamentCommitteeSource(SourceKind):
+class ParliamentCommitteeSource(SourceKind[ParliamentOptions]):
     """A UK Parliament committee's publications, from the Committees API.
 
     Asks ``GET {url}/api/Publications?CommitteeId=…&SortOrder=PublicationDateDescending&Take=…``
@@ -106,7 +107,7 @@ class ParliamentCommitteeSource(SourceKind):
     needs_previous = True
 
     @classmethod
-    def read_options(cls, settings) -> ParliamentOptions:
+    def read_options(cls, settings: SourceSettings) -> ParliamentOptions:
         """A query string in the URL (``/api/Publications?CommitteeId=203``, as copied from a
         browser) is read into the options; a parameter with no option is refused."""
         options = dict(settings.options)
