@@ -120,15 +120,18 @@ def _check_references(origin: str, settings: Settings) -> None:
     """A source or recipient naming a commitment that does not exist is a typo to catch now,
     not a subscription that silently never fires."""
     known = {c.id for c in settings.commitments}
-    for table, entries, key in (("sources", settings.sources, "id"), ("recipients", settings.recipients, "email")):
-        for index, entry in enumerate(entries):
-            wanted = [c for c in entry.commitments if c != "all" or table == "sources"]
-            unknown = [c for c in wanted if c not in known]
-            if unknown:
-                listed = ", ".join(sorted(known)) or "none are defined"
-                raise ConfigError(f"{origin}: {table[:-1]} {getattr(entry, key)!r} ({table}[{index}]), "
-                                  f"field 'commitments': unknown commitment {unknown[0]!r} "
-                                  f"(known: {listed})")
+    # (table, index, what names the entry, the commitments it names)
+    entries = [("sources", index, source.id, source.commitments) for index, source in enumerate(settings.sources)]
+    entries += [("recipients", index, recipient.email, recipient.commitments)
+                for index, recipient in enumerate(settings.recipients)]
+    for table, index, name, commitments in entries:
+        wanted = [c for c in commitments if c != "all" or table == "sources"]
+        unknown = [c for c in wanted if c not in known]
+        if unknown:
+            listed = ", ".join(sorted(known)) or "none are defined"
+            raise ConfigError(f"{origin}: {table[:-1]} {name!r} ({table}[{index}]), "
+                              f"field 'commitments': unknown commitment {unknown[0]!r} "
+                              f"(known: {listed})")
 
 
 def _check_kinds(origin: str, settings: Settings, kinds: Mapping[str, KindRules]) -> None:
@@ -169,7 +172,7 @@ def _apply_environment(settings: Settings, env: Mapping[str, str], base_dir: Pat
     if not email.maildir.is_absolute():
         email = email.model_copy(update={"maildir": data_dir / email.maildir})
     # A container listens on 0.0.0.0 without needing a config file of its own.
-    web = {}
+    web: dict[str, str | int] = {}
     if env.get("SENDWATCH_WEB_HOST"):
         web["host"] = env["SENDWATCH_WEB_HOST"]
     if env.get("SENDWATCH_WEB_PORT"):

@@ -12,7 +12,7 @@ import unicodedata
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeGuard
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -25,6 +25,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from config.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -50,7 +52,7 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
-def is_web_url(value: object) -> bool:
+def is_web_url(value: object) -> TypeGuard[str]:
     """An http:// or https:// URL with a host: the only kind sendwatch ever fetches."""
     if not isinstance(value, str):
         return False
@@ -411,6 +413,14 @@ class Settings(_Strict):
                                  f"and recipients[{index}]): every email would go to it twice")
             first[address] = index
         return self
+
+    @property
+    def database(self) -> str:
+        """The database URL. ``load_settings`` always settles it (SENDWATCH_DATABASE_URL, else
+        the file's, else a SQLite file in ``data_dir``); settings made otherwise must name one."""
+        if self.database_url is None:
+            raise ConfigError(f"{self.origin}: no database_url")
+        return self.database_url
 
     @property
     def dashboard_url(self) -> str:

@@ -8,9 +8,10 @@ carry another part's writes (see the parts' session-level functions).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import CursorResult, Engine, Result, make_url
 from sqlalchemy.orm import sessionmaker
 
 
@@ -45,3 +46,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows a bulk UPDATE or DELETE matched. ``Session.execute`` answers those with a
+    ``CursorResult``, which has the count, but is declared to return any ``Result``."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"{type(result).__name__} is not the result of an UPDATE or DELETE")
+    return result.rowcount

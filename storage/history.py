@@ -19,6 +19,8 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
+from typing import Final, Literal
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 
@@ -26,7 +28,7 @@ from monitor.core.diff import Change
 from monitor.core.document import Document
 from monitor.core.drafts import DevelopmentDraft, NotificationDraft
 from storage import ledger, outbox, sources
-from storage.database import Database
+from storage.database import Database, rowcount
 from storage.models import (
     ChangeRecord,
     CheckRecord,
@@ -37,7 +39,14 @@ from storage.models import (
     SourceRecord,
 )
 
-ANY_SNAPSHOT = object()  # record_document: record the change whatever the current snapshot is
+
+class _Any(Enum):
+    SNAPSHOT = "any snapshot"
+
+
+# record_document: record the change whatever the current snapshot is. (An enum member, not
+# a bare object(), so that ``is ANY_SNAPSHOT`` tells the type checker which it is.)
+ANY_SNAPSHOT: Final = _Any.SNAPSHOT
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +155,7 @@ class History:
     def record_unchanged(self, source_id: str, meta: CheckMeta, *, not_modified: bool = False,
                          etag: str | None = None, last_modified: str | None = None,
                          notifications: Iterable[NotificationDraft] = (),
-                         seen_snapshot_id: int | None | object = ANY_SNAPSHOT) -> Recorded:
+                         seen_snapshot_id: int | None | Literal[_Any.SNAPSHOT] = ANY_SNAPSHOT) -> Recorded:
         """A successful check whose content equals the current snapshot.
 
         Most checks end here, so this is three plain statements in one transaction rather
@@ -224,7 +233,7 @@ class History:
                         last_modified: str | None = None,
                         developments: Iterable[DevelopmentDraft] = (),
                         notifications: Iterable[NotificationDraft] = (),
-                        expected_snapshot_id: int | None | object = ANY_SNAPSHOT) -> Recorded:
+                        expected_snapshot_id: int | None | Literal[_Any.SNAPSHOT] = ANY_SNAPSHOT) -> Recorded:
         """A successful check that produced a new version (or the first one) of the document.
 
         ``change`` is the difference from the current snapshot, None for the first one;
@@ -248,7 +257,7 @@ class History:
                     _succeeded_if_newest(conn, source_id, meta)
                 return moved  # STALE has written nothing but the no-op claim
             outbox.enqueue(session, notifications, meta.started_at)
-            source = session.get(SourceRecord, source_id)
+            source = session.get_one(SourceRecord, source_id)
             snapshot = session.scalars(select(SnapshotRecord).where(
                 SnapshotRecord.source_id == source_id, SnapshotRecord.content_hash == content_hash)
             ).first()
@@ -291,7 +300,7 @@ class History:
         """A failed check: counted and explained; the current snapshot is left alone."""
         with self._session.begin() as session:
             outbox.enqueue(session, notifications, meta.started_at)
-            source = session.get(SourceRecord, source_id)
+            source = session.get_one(SourceRecord, source_id)
             check = CheckRecord(source_id=source_id, outcome="failed", error=error, **_meta(meta))
             session.add(check)
             source.last_checked_at = meta.started_at
@@ -322,7 +331,8 @@ class History:
             # Every change of a pass asks; the answer moves only when a discovery source
             # records a new version, so it is kept until then (one small query instead of
             # decompressing every discovery source's snapshot for every change).
-            version = (tuple(kinds), tuple(sorted(session.scalars(current))))
+            snapshot_ids = sorted(i for i in session.scalars(current) if i is not None)  # None: not selected
+            version = (tuple(kinds), tuple(snapshot_ids))
             cached = self._discovered
             if cached is not None and cached[0] == version:
                 return cached[1]
@@ -379,8 +389,8 @@ class History:
     def stored_bytes(self) -> int:
         """Compressed bytes of snapshots and change details: what history costs on disk."""
         with self._session() as session:
-            snapshots = session.scalar(select(func.coalesce(func.sum(func.length(SnapshotRecord.content)), 0)))
-            changes = session.scalar(select(func.coalesce(func.sum(func.length(ChangeRecord.detail)), 0)))
+            snapshots = session.scalars(select(func.coalesce(func.sum(func.length(SnapshotRecord.content)), 0))).one()
+            changes = session.scalars(select(func.coalesce(func.sum(func.length(ChangeRecord.detail)), 0))).one()
             return int(snapshots) + int(changes)
 
     # -- retention ----------------------------------------------------------------------
@@ -393,23 +403,23 @@ class History:
         the ledger's evidence is the record, not history to trim.
         """
         with self._session.begin() as session:
-            checks = session.execute(delete(CheckRecord).where(CheckRecord.started_at < before)).rowcount
+            checks = rowcount(session.execute(delete(CheckRecord).where(CheckRecord.started_at < before)))
             # Changes that are developments are the ledger's evidence: they are kept.
-            changes = session.execute(delete(ChangeRecord).where(
+            changes = rowcount(session.execute(delete(ChangeRecord).where(
                 ChangeRecord.detected_at < before,
                 ChangeRecord.id.not_in(select(DevelopmentRecord.change_id)),
-                ChangeRecord.id.not_in(select(SightingRecord.change_id)))).rowcount
+                ChangeRecord.id.not_in(select(SightingRecord.change_id)))))
             referenced = (
                 select(SourceRecord.current_snapshot_id).where(SourceRecord.current_snapshot_id.is_not(None))
                 .union(select(ChangeRecord.from_snapshot_id), select(ChangeRecord.to_snapshot_id),
                        select(CheckRecord.snapshot_id).where(CheckRecord.snapshot_id.is_not(None)))
             )
-            snapshots = session.execute(
+            snapshots = rowcount(session.execute(
                 delete(SnapshotRecord).where(
                     SnapshotRecord.last_seen_at < before,
                     SnapshotRecord.id.not_in(referenced),
                 )
-            ).rowcount
+            ))
             return PruneResult(checks, changes, snapshots)
 
 

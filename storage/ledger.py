@@ -96,7 +96,7 @@ class Ledger:
                 .values(status=verdict, reviewed_at=at).returning(DevelopmentRecord.id))
             if done is None:
                 return False
-            development = session.get(DevelopmentRecord, development_id)
+            development = session.get_one(DevelopmentRecord, development_id)
             if verdict == CONFIRMED:
                 outbox.enqueue(session, notifications, at, development_id=development_id)
                 if development.follow:  # as it would have been, had it scored a development
@@ -149,7 +149,7 @@ class Ledger:
         exists already (since ``unless_since``, or ever when it is None): two processes
         that both find a commitment overdue record it, and email it, once. None when skipped."""
         with self._session.begin() as session:
-            if session.bind.dialect.name == "postgresql":
+            if session.get_bind().dialect.name == "postgresql":
                 # Serialises the check-then-insert per commitment across processes.
                 session.execute(select(func.pg_advisory_xact_lock(func.hashtext(commitment_id))))
             same = [LedgerEventRecord.commitment_id == commitment_id, LedgerEventRecord.expected_by == expected_by]
@@ -230,12 +230,12 @@ def _development(session: Session, draft: DevelopmentDraft, change_id: int, sour
         session.add(record)
         session.flush()
         return record, True
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     new_id = session.scalar(dialect.insert(DevelopmentRecord).values(**values)
                             .on_conflict_do_nothing(index_elements=["commitment_id", "document_key"])
                             .returning(DevelopmentRecord.id))
     query = select(DevelopmentRecord).where(DevelopmentRecord.commitment_id == draft.commitment_id,
                                             DevelopmentRecord.document_key == draft.document_key)
-    if new_id is None and session.bind.dialect.name == "postgresql":
+    if new_id is None and session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()  # a person reviewing it, or another sighting, waits
     return session.scalars(query.execution_options(populate_existing=True)).one(), new_id is not None

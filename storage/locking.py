@@ -8,6 +8,10 @@ until it ends.
 
 from __future__ import annotations
 
+from typing import IO, Literal
+
+from sqlalchemy import Connection, Engine
+
 # Fixed numbers naming PostgreSQL advisory locks (any 64-bit value; these spell words).
 MIGRATION = int.from_bytes(b"sw-migr", "big")
 SOURCES = int.from_bytes(b"sw-srcs", "big")
@@ -36,9 +40,10 @@ class ServiceLock:
     with the process.
     """
 
-    def __init__(self, engine) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._held = None
+        # The PostgreSQL connection or the lock file held; True when no lock is needed.
+        self._held: Connection | IO[str] | Literal[True] | None = None
 
     def acquire(self) -> bool:
         """True when this process now holds the lock; False when another does."""

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from monitor.core.drafts import NotificationDraft
-from storage.database import Database
+from storage.database import Database, rowcount
 from storage.models import (
     ChangeRecord,
     DevelopmentRecord,
@@ -45,9 +45,9 @@ class Outbox:
         them. Those the server had already accepted go out twice: the one window an outbox
         cannot close."""
         with self._session.begin() as session:
-            return session.execute(update(NotificationRecord).where(
+            return rowcount(session.execute(update(NotificationRecord).where(
                 NotificationRecord.status == "sending", NotificationRecord.next_attempt_at < before)
-                .values(status="pending")).rowcount
+                .values(status="pending")))
 
     def claim_due(self, now: datetime, limit: int = 1, due_by: datetime | None = None) -> list[NotificationRecord]:
         """Notifications due by ``due_by`` (default: ``now``), marked as being sent at
@@ -58,7 +58,7 @@ class Outbox:
                      .where(NotificationRecord.status == "pending",
                             NotificationRecord.next_attempt_at <= (now if due_by is None else due_by))
                      .order_by(NotificationRecord.next_attempt_at, NotificationRecord.id).limit(limit))
-            if session.bind.dialect.name == "postgresql":
+            if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             while True:
                 candidates = list(session.scalars(query))
@@ -88,17 +88,17 @@ class Outbox:
 
     def mark_sent(self, notification_id: int, at: datetime) -> None:
         with self._session.begin() as session:
-            record = session.get(NotificationRecord, notification_id)
+            record = session.get_one(NotificationRecord, notification_id)
             record.status, record.sent_at, record.last_error = "sent", at, None
 
     def mark_retry(self, notification_id: int, error: str, next_attempt_at: datetime) -> None:
         with self._session.begin() as session:
-            record = session.get(NotificationRecord, notification_id)
+            record = session.get_one(NotificationRecord, notification_id)
             record.status, record.last_error, record.next_attempt_at = "pending", error, next_attempt_at
 
     def mark_failed(self, notification_id: int, error: str) -> None:
         with self._session.begin() as session:
-            record = session.get(NotificationRecord, notification_id)
+            record = session.get_one(NotificationRecord, notification_id)
             record.status, record.last_error = "failed", error
 
     def notifications(self, *, status: str | None = None, recipient: str | None = None,
@@ -124,9 +124,9 @@ class Outbox:
         or, with ``error``, recorded as failed (the recipient is gone from the config)."""
         with self._session.begin() as session:
             values = {"status": "failed", "last_error": error} if error else {"status": "pending"}
-            return session.execute(update(NotificationRecord).where(
+            return rowcount(session.execute(update(NotificationRecord).where(
                 NotificationRecord.recipient == recipient, NotificationRecord.status == "held")
-                .values(**values)).rowcount
+                .values(**values)))
 
     def last_digest_at(self, recipient: str) -> datetime | None:
         with self._session() as session:
@@ -141,7 +141,7 @@ class Outbox:
             query = select(NotificationRecord.id).where(
                 NotificationRecord.recipient == recipient, NotificationRecord.status == "held",
                 NotificationRecord.created_at <= held_before)
-            if session.bind.dialect.name == "postgresql":
+            if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             candidates = list(session.scalars(query))
             if not candidates:

@@ -130,7 +130,9 @@ async def check_source(source_settings: SourceSettings, store: Store, fetcher: F
     previous = None
     if source.needs_previous and state.snapshot_id is not None:
         previous = store.history.document(state.snapshot_id)
-    error = status = reading = None
+    error: str | None = None
+    status: int | None = None
+    reading: Reading | None = None
     try:
         reading = await source.read(fetcher, validators, previous)
         status = reading.status
@@ -140,14 +142,15 @@ async def check_source(source_settings: SourceSettings, store: Store, fetcher: F
         log.exception("unexpected error checking %s", source_settings.id)
         error = f"internal error: {describe(exc)}"
     awaited = False
-    if source_settings.expected and status in NOT_YET_STATUSES:
+    if source_settings.expected and status is not None and status in NOT_YET_STATUSES:
         current = previous if previous is not None or state.snapshot_id is None \
             else store.history.document(state.snapshot_id)
         awaited = not_yet(source_settings, current, status)
-    if awaited:
-        # An expected page not there yet: a successful check of nothing, never a failure.
-        reading = Reading(NOT_YET, source_settings.url, status, 0, Validators())
-    elif error is not None:
+        if awaited:
+            # An expected page not there yet: a successful check of nothing, never a failure.
+            reading = Reading(NOT_YET, source_settings.url, status, 0, Validators())
+    if reading is None:
+        assert error is not None  # the read raised
         return _fail(store, settings, source_settings, state, error, CheckMeta(started_at, _ms(clock), status))
 
     try:
@@ -374,8 +377,8 @@ def record_due_events(settings: Settings, store: Store, now: datetime | None = N
     now = now or datetime.now(UTC)
     every = timedelta(seconds=settings.ledger.reminder_every)
     past: dict[str, list] = {}
-    for event in store.ledger.events():
-        past.setdefault(event.commitment_id, []).append((event.kind, event.expected_by, event.at))
+    for earlier in store.ledger.events():
+        past.setdefault(earlier.commitment_id, []).append((earlier.kind, earlier.expected_by, earlier.at))
     recorded = []
     for position in ledger_standings(settings, store, now):
         event = due_event(position, past.get(position.commitment.id, []), now, every)

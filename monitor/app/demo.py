@@ -373,7 +373,7 @@ def run_demo(directory: str | None = None, *, wait: bool = True) -> int:
         print(f"  folder:    {folder}")
         print(f"  demo site: {site.base}/ (a pretend GOV.UK whose pages change as the demo goes on)")
         print(f"  config:    {config}\n", flush=True)
-        with Store(settings.database_url) as store:
+        with Store(settings.database) as store:
             store.sources.sync(settings.sources, READS)
             return asyncio.run(_run(settings, store, config, env, site, folder, wait=wait))
     finally:

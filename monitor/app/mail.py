@@ -67,7 +67,7 @@ class MaildirDelivery:
             raise TransientMailError(f"cannot write to {self.path}: {exc}") from exc
 
 
-class _Bounded:
+class _SMTP(smtplib.SMTP):
     """smtplib's client, with each wait (connecting, every command and every reply) bound by
     the per-operation ``timeout`` and by ``deadline`` (``time.monotonic()``), so that a server
     which accepts connections and never answers holds a run of the outbox no longer than
@@ -99,12 +99,8 @@ class _Bounded:
         return super().getreply()
 
 
-class _SMTP(_Bounded, smtplib.SMTP):
-    pass
-
-
-class _SMTPS(_Bounded, smtplib.SMTP_SSL):
-    pass
+class _SMTPS(_SMTP, smtplib.SMTP_SSL):
+    """The same over TLS from the start: SMTP_SSL's own socket, with the same bounds."""
 
 
 class SmtpDelivery:
@@ -113,7 +109,7 @@ class SmtpDelivery:
     def __init__(self, settings: SmtpSettings, env=os.environ) -> None:
         self.settings = settings
         self.password = env.get(settings.password_env) if settings.username else None
-        self._smtp: smtplib.SMTP | None = None
+        self._smtp: _SMTP | None = None
 
     def describe(self) -> str:
         s = self.settings
@@ -139,8 +135,9 @@ class SmtpDelivery:
             context.load_verify_locations(cafile=str(self.settings.ca_file))
         return context
 
-    def _connect(self, deadline: float | None) -> smtplib.SMTP:
+    def _connect(self, deadline: float | None) -> _SMTP:
         s = self.settings
+        smtp: _SMTP
         try:
             if s.security == "tls":
                 smtp = _SMTPS(s.host, s.effective_port, timeout=s.timeout, context=self._tls(), deadline=deadline)

@@ -186,7 +186,7 @@ def find_developments(change: Change, *, source: SourceSettings, summary: str, t
                                rejections=rejections, specificity=specificity):
         item = scored.item
         for judged in scored.judgements:
-            if judged.status is None:
+            if (status := judged.status) is None:
                 continue
             if item is None:
                 evidence = _evidence(judged.found, change)
@@ -196,13 +196,14 @@ def find_developments(change: Change, *, source: SourceSettings, summary: str, t
                     # A link or attachment whose title changed (a consultation's outcome added
                     # to it) is news of its own, not another sighting of the document as it was.
                     key = item_key(evidence, updated=True) if evidence.date else f"{key}#{_version(evidence)}"
-                drafts.append(_draft(judged, summary, url or source.url, document=key,
+                drafts.append(_draft(judged, status, summary, url or source.url, document=key,
                                      document_title=evidence.title if evidence else None))
                 continue
             # Only a web address is followed: a feed's link may be anything, javascript: included.
-            kind = follow_kind(item) if follow_kind and is_web_url(item.url) else None
-            follow = follow_settings(item, kind, source, judged.commitment_id) if kind else None
-            drafts.append(_draft(judged, _item_title(item, scored.updated), item.url, item.key, follow,
+            follow = None
+            if follow_kind and is_web_url(item.url) and (kind := follow_kind(item)):
+                follow = follow_settings(item.url, kind, source, judged.commitment_id)
+            drafts.append(_draft(judged, status, _item_title(item, scored.updated), item.url, item.key, follow,
                                  item_key(item, scored.updated), item.title))
     return drafts
 
@@ -220,13 +221,13 @@ def _change_key(change: Change, source: SourceSettings) -> str | None:
     return f"{key}@{dates[-1]}" if key and dates else None
 
 
-def follow_settings(item: Item, kind: str, source: SourceSettings, commitment_id: str) -> dict:
-    """The settings of a followed source: its id is derived from the URL, so following the
-    same document twice is recognised."""
-    path = urlsplit(item.url).path.rstrip("/")
+def follow_settings(url: str, kind: str, source: SourceSettings, commitment_id: str) -> dict:
+    """The settings of a followed source (the document at ``url``): its id is derived from
+    the URL, so following the same document twice is recognised."""
+    path = urlsplit(url).path.rstrip("/")
     slug = _SLUG.sub("-", path.rsplit("/", 1)[-1].lower()).strip("-")[:60] or "document"
-    digest = hashlib.sha256(item.url.encode()).hexdigest()[:8]
-    return {"id": f"followed-{slug}-{digest}", "kind": kind, "url": item.url,
+    digest = hashlib.sha256(url.encode()).hexdigest()[:8]
+    return {"id": f"followed-{slug}-{digest}", "kind": kind, "url": url,
             "interval": source.interval, "commitments": [commitment_id], "enabled": True}
 
 
@@ -253,10 +254,10 @@ def _item_title(item: Item, updated: bool) -> str:
     return title
 
 
-def _draft(judged: Judgement, title: str, url: str | None, item_key: str | None = None,
+def _draft(judged: Judgement, status: str, title: str, url: str | None, item_key: str | None = None,
            follow: dict | None = None, document: str | None = None,
            document_title: str | None = None) -> DevelopmentDraft:
     return DevelopmentDraft(commitment_id=judged.commitment_id, title=title, score=judged.score,
                             evidence=[asdict(hit) for hit in judged.hits], item_key=item_key, url=url,
                             follow=follow, document_key=document, document_title=document_title,
-                            status=judged.status)
+                            status=status)

@@ -62,7 +62,8 @@ class Change:
 
 
 def diff_documents(old: Document, new: Document) -> Change:
-    added_lines, removed_lines = [], []
+    added_lines: list[str] = []
+    removed_lines: list[str] = []
     for hunk in hunks(old.blocks, new.blocks, context=0):
         for line in hunk:
             (added_lines if line.op == ADDED else removed_lines).append(line.text)
@@ -148,13 +149,13 @@ def summarise(change: Change) -> str:
                 parts.append(_count_phrase(kind, items, verb))
     # A page shows a new document's title and size as text too; those lines are the
     # document already named above, not further news.
-    added = _beyond_items(change.added_lines, change.added_items)
-    removed = _beyond_items(change.removed_lines, change.removed_items)
+    added_count = _beyond_items(change.added_lines, change.added_items)
+    removed_count = _beyond_items(change.removed_lines, change.removed_items)
     lines = []
-    if added:
-        lines.append(f"{_plural(added, 'line')} added")
-    if removed:
-        lines.append(f"{_plural(removed, 'line')} removed")
+    if added_count:
+        lines.append(f"{_plural(added_count, 'line')} added")
+    if removed_count:
+        lines.append(f"{_plural(removed_count, 'line')} removed")
     if lines:
         parts.append(", ".join(lines))
     return "; ".join(parts) if parts else "no change"

@@ -146,9 +146,9 @@ def due_event(position: Standing, past: list[tuple[str, date, datetime]], now: d
     Becoming overdue is recorded once per expected-by date; while the commitment stays
     overdue a reminder follows every ``reminder_every`` after the latest of them.
     """
-    if position.state != OVERDUE:
-        return None
     expected = position.commitment.expected_by
+    if position.state != OVERDUE or expected is None:  # only a dated commitment is overdue
+        return None
     relevant = [at for _kind, when, at in past if when == expected]
     if not relevant:
         return Event(position.commitment.id, "overdue", expected)

@@ -158,9 +158,9 @@ class Subject:
         titles = tuple(i.title for i in items if item_kind(i.kind).title_is_evidence and i.title)
         # A note read as evidence is a change note, or publisher text about a discovered
         # document (its description, summary, or newest change note) named for what it is.
-        read = [i for i in items if item_kind(i.kind).note_is_evidence and i.note]
-        notes = tuple(i.note for i in read if i.note_label == NOTE_CHANGE)
-        described = tuple((i.note_label, i.note) for i in read if i.note_label != NOTE_CHANGE)
+        read = [(i.note_label, i.note) for i in items if item_kind(i.kind).note_is_evidence and i.note]
+        notes = tuple(note for label, note in read if label == NOTE_CHANGE)
+        described = tuple((label, note) for label, note in read if label != NOTE_CHANGE)
         lines = change.added_lines
         if change.new_title != change.old_title:
             titles += (change.new_title,)

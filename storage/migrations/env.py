@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+from config.errors import ConfigError
 from storage.models import Base
 
 config = context.config
@@ -21,6 +22,9 @@ connection = config.attributes.get("connection")
 if connection is not None:
     run(connection)
 else:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise ConfigError("the migrations were given no connection and no sqlalchemy.url to open one")
+    engine = create_engine(url)
     with engine.begin() as conn:
         run(conn)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -133,7 +133,10 @@ class _Web:
         except KeyError:
             raise HTTPException(404, f"There is no commitment with the id {commitment_id!r}.") from None
 
-    def http_error(self, request: Request, exc: HTTPException) -> Response:
+    def http_error(self, request: Request, exc: Exception) -> Response:
+        # Starlette's handler type takes any Exception; this one is registered for HTTPException only.
+        if not isinstance(exc, HTTPException):
+            raise exc
         # Machines get JSON; people get a page with the site's navigation to find their way.
         if request.url.path.startswith(("/api/", "/healthz")):
             return _json({"error": exc.detail}, exc.status_code, exc.headers)
@@ -407,7 +410,7 @@ def _jsonable(value):
     return str(value)  # health() may report anything; a string beats a 500
 
 
-def _json(data, status: int = 200, headers: dict | None = None) -> Response:
+def _json(data, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     body = json.dumps(data, ensure_ascii=False, default=_jsonable, indent=1)
     # Page text in JSON stays inert even where JSON ends up inside HTML (a careless
     # consumer, a sniffing browser): the escapes decode to the same strings.

@@ -18,6 +18,7 @@ the page spells it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from monitor.core.document import LINK, Item
@@ -365,7 +366,7 @@ class Reader:
             return ""
         return text if preserve or text.strip(_ASCII_SPACES) else "\n" if "\n" in text else " "
 
-    def _strings(self, element, kind, preserve):
+    def _strings(self, element, kind: str | None, preserve: bool) -> Iterator[tuple[str, str | None]]:
         """The element's strings, each a (string, kind) pair, kind being the rt or rp
         element it is in, if any.
 

@@ -11,6 +11,7 @@ reading is the same whatever the page's depth.
 from __future__ import annotations
 
 import threading
+from typing import TypedDict
 from urllib.parse import urljoin
 
 import lxml.etree
@@ -19,7 +20,18 @@ from monitor.core.extract import sites
 from monitor.core.extract.text import collapse
 
 _RESOURCE_LIMIT = lxml.etree.ErrorTypes.ERR_RESOURCE_LIMIT
-_OPTIONS = dict(encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True, huge_tree=True)
+
+
+class _ParserOptions(TypedDict):
+    encoding: str
+    remove_comments: bool
+    remove_pis: bool
+    no_network: bool
+    huge_tree: bool
+
+
+_OPTIONS: _ParserOptions = dict(encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True,
+                                huge_tree=True)
 _local = threading.local()
 
 
