@@ -60,7 +60,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -78,6 +78,9 @@ from monitor.core.instants import iso
 from monitor.sources import KINDS, READS
 from monitor.sources.fetch import Fetcher
 from storage import Store
+
+if TYPE_CHECKING:
+    import uvicorn  # loaded when the dashboard starts: a tenth of start-up
 
 log = logging.getLogger("sendwatch.service")
 
@@ -180,7 +183,7 @@ class Service:
         self.last_ledger: dict | None = None
         self.last_reload: dict | None = None
         self._web_note = ""  # why there is no dashboard, or how it listens
-        self._web = None
+        self._web: uvicorn.Server | None = None
         self._web_socket: socket.socket | None = None
         self._web_task: asyncio.Task | None = None
         self._stop_requested = asyncio.Event()
@@ -245,6 +248,20 @@ class Service:
     def stop_requested(self) -> asyncio.Event:
         return self._stop_requested
 
+    @property
+    def _scheduler(self) -> AsyncIOScheduler:
+        """The scheduler, which ``start()`` makes before anything is scheduled."""
+        if self.scheduler is None:
+            raise ServiceError("the service has not started")
+        return self.scheduler
+
+    @property
+    def _fetcher(self) -> Fetcher:
+        """The fetcher, which ``start()`` opens before any check runs."""
+        if self.fetcher is None:
+            raise ServiceError("the service has not started")
+        return self.fetcher
+
     async def start(self) -> None:
         self.started_at = datetime.now(UTC)
         # Both locks before any write: a service refused because another runs must not
@@ -252,7 +269,7 @@ class Service:
         self._hold_data_dir_lock()
         if not self.store.service_lock.acquire():
             raise ServiceError(f"another sendwatch serve is running on the database "
-                               f"{shown_url(self.settings.database_url)}; stop it first")
+                               f"{shown_url(self.settings.database)}; stop it first")
         self.store.migrate()
         self.store.sources.sync(self.settings.sources, READS)
         app = self._make_web_app()  # binds the port first: a busy port fails the start
@@ -263,8 +280,8 @@ class Service:
                                     EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         self._schedule_housekeeping(first=True)
         self._sync_source_jobs()
-        if app is not None:
-            self._start_web(app)
+        if app is not None and self._web_socket is not None:  # an app is made only once the port is bound
+            self._start_web(app, self._web_socket)
         self.scheduler.start()
         self.state = "running"
         configured = sum(1 for s in self.sources.values() if self._is_configured(s.id))
@@ -273,7 +290,7 @@ class Service:
                  f"{followed} followed); config {self.settings.origin}; pid {os.getpid()}")
         self.say(f"dashboard: {self.dashboard or ''}{self._web_note}")
         self.say(mail_line(self.settings))
-        self.say(f"database: {shown_url(self.settings.database_url)}")
+        self.say(f"database: {shown_url(self.settings.database)}")
         self.say(f"status file: {status_path(self.settings)} (see: sendwatch status)")
         self._write_status()
         sd_notify(f"READY=1\nSTATUS=watching {len(self.sources)} source(s)", self.env)
@@ -341,7 +358,8 @@ class Service:
                 await asyncio.wait_for(asyncio.shield(self._web_task), timeout=max(0.5, deadline - loop.time()))
             except (TimeoutError, Exception):
                 self._web_task.cancel()
-        await self.fetcher.__aexit__(None, None, None)
+        if self.fetcher is not None:
+            await self.fetcher.__aexit__(None, None, None)
         self.state = "stopped"
         self._write_status()
         log.info(logfmt("stopped", after_s=f"{loop.time() - began:.1f}"))
@@ -385,7 +403,7 @@ class Service:
         self.dashboard = f"http://{shown}:{port}/"
         return app
 
-    def _start_web(self, app) -> None:
+    def _start_web(self, app, listening: socket.socket) -> None:
         import uvicorn  # loaded already by _make_web_app
 
         class Server(uvicorn.Server):
@@ -398,7 +416,7 @@ class Service:
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
                                 timeout_graceful_shutdown=2)
         self._web = Server(config)
-        self._web_task = asyncio.get_running_loop().create_task(self._web.serve(sockets=[self._web_socket]))
+        self._web_task = asyncio.get_running_loop().create_task(self._web.serve(sockets=[listening]))
         self._web_task.add_done_callback(self._web_ended)
 
     def _web_ended(self, task: asyncio.Task) -> None:
@@ -439,7 +457,7 @@ class Service:
         """Make the check jobs match the sources: (added, removed, rescheduled)."""
         wanted = self._wanted_sources()
         self.sources = wanted
-        jobs = {job.id[len(CHECK_JOB):]: job for job in self.scheduler.get_jobs() if job.id.startswith(CHECK_JOB)}
+        jobs = {job.id[len(CHECK_JOB):]: job for job in self._scheduler.get_jobs() if job.id.startswith(CHECK_JOB)}
         removed = sorted(jobs.keys() - wanted.keys())
         for source_id in removed:
             jobs[source_id].remove()
@@ -450,9 +468,9 @@ class Service:
             job = jobs.get(source_id)
             first = self._first_run(source, last_checked.get(source_id))
             if job is None:
-                self.scheduler.add_job(self._check_job, self._trigger(source.interval), args=[source_id],
-                                       id=CHECK_JOB + source_id, name=f"check {source_id}", next_run_time=first,
-                                       coalesce=True, max_instances=1, misfire_grace_time=int(source.interval))
+                self._scheduler.add_job(self._check_job, self._trigger(source.interval), args=[source_id],
+                                        id=CHECK_JOB + source_id, name=f"check {source_id}", next_run_time=first,
+                                        coalesce=True, max_instances=1, misfire_grace_time=int(source.interval))
                 added.append(source_id)
             elif (job.trigger.interval_length, job.trigger.jitter) != (source.interval, jitter):
                 job.modify(trigger=self._trigger(source.interval), next_run_time=first,
@@ -468,15 +486,15 @@ class Service:
         for job_id, func, every in (("outbox", self._outbox_job, max(1.0, service.outbox_every)),
                                     ("ledger", self._ledger_job, max(1.0, service.ledger_every)),
                                     ("heartbeat", self._heartbeat, HEARTBEAT)):
-            job = self.scheduler.get_job(job_id)
+            job = self._scheduler.get_job(job_id)
             if job is not None and job.trigger.interval_length == every:
                 continue
             # At start the outbox and the ledger run at once: mail left over from before goes
             # out, and an overdue commitment is not kept waiting for a whole ledger_every.
             start = now if first and job_id != "heartbeat" else now + timedelta(seconds=every)
-            self.scheduler.add_job(func, IntervalTrigger(seconds=every, timezone=UTC), id=job_id, name=job_id,
-                                   next_run_time=start, replace_existing=True, coalesce=True, max_instances=1,
-                                   misfire_grace_time=int(every))
+            self._scheduler.add_job(func, IntervalTrigger(seconds=every, timezone=UTC), id=job_id, name=job_id,
+                                    next_run_time=start, replace_existing=True, coalesce=True, max_instances=1,
+                                    misfire_grace_time=int(every))
 
     async def _heartbeat(self) -> None:
         # A coroutine, so it runs on the loop: a plain function would go to a thread pool.
@@ -501,10 +519,11 @@ class Service:
         source = self.sources.get(source_id)
         if source is None or self.state != "running":
             return None
-        self._checks[source_id] = asyncio.current_task()
+        if (task := asyncio.current_task()) is not None:  # always, in a job APScheduler runs
+            self._checks[source_id] = task
         clock = time.perf_counter()
         try:
-            result = await check_source(source, self.store, self.fetcher, self.settings)
+            result = await check_source(source, self.store, self._fetcher, self.settings)
         except asyncio.CancelledError:
             # Cancelled by stop(), which awaits this task. Ending normally keeps APScheduler
             # from logging a cancellation it did not ask for as a job's crash.
@@ -522,7 +541,7 @@ class Service:
             return None
         finally:
             self._checks.pop(source_id, None)
-        job = self.scheduler.get_job(CHECK_JOB + source_id)
+        job = self._scheduler.get_job(CHECK_JOB + source_id)
         log.info(logfmt("check", source=source_id, status=result.outcome, duration_ms=result.duration_ms,
                         bytes=result.size or 0, next=iso(job.next_run_time) if job else None,
                         developments=",".join(result.developments) or None,
@@ -535,12 +554,14 @@ class Service:
         self._write_status_soon()
         return result
 
-    def _kick_outbox(self) -> None:
-        """Drain the outbox now; if a drain is under way, once more when it ends."""
+    def _kick_outbox(self) -> asyncio.Task:
+        """Drain the outbox now; if a drain is under way, once more when it ends. Returns
+        the drain's task."""
         if self._outbox_task is not None and not self._outbox_task.done():
             self._outbox_again = True
-            return
+            return self._outbox_task
         self._outbox_task = asyncio.get_running_loop().create_task(self._drain_outbox())
+        return self._outbox_task
 
     async def _outbox_job(self) -> None:
         self._kick_outbox()
@@ -570,9 +591,9 @@ class Service:
 
     async def flush_outbox(self) -> None:
         """Send what is due now and wait for it (after a drain already under way)."""
-        self._kick_outbox()
+        drain = self._kick_outbox()
         self._outbox_again = True  # a drain under way may have read the outbox before the last checks
-        await asyncio.shield(self._outbox_task)
+        await asyncio.shield(drain)
 
     async def _ledger_job(self) -> None:
         started = datetime.now(UTC)
@@ -643,7 +664,7 @@ class Service:
     def check_now(self, source_ids=None) -> None:
         """Move the next run of these sources (default: all) to now, as if their time had come."""
         now = datetime.now(UTC)
-        for job in self.scheduler.get_jobs():
+        for job in self._scheduler.get_jobs():
             if job.id.startswith(CHECK_JOB) and (source_ids is None or job.id[len(CHECK_JOB):] in source_ids):
                 job.modify(next_run_time=now)
 
@@ -743,7 +764,7 @@ def run_service(config: str | os.PathLike | None, *, verbose: bool = False) -> i
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
     log.info(logfmt("starting", pid=os.getpid()))
     settings = load_settings(config, kinds=KINDS)
-    store = Store(settings.database_url, migrate=False)  # the service migrates once it holds its locks
+    store = Store(settings.database, migrate=False)  # the service migrates once it holds its locks
     with store:
         service = Service(settings, store, config=config)
         service.early_signals = early

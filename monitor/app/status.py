@@ -102,7 +102,7 @@ def status_report(settings: Settings, now: datetime | None = None) -> dict:
     problems: list[str] = []
     path = status_path(settings)
     status = read_status_file(path)
-    running = bool(status) and service_running(status, now)
+    running = service_running(status, now) if status else False
     service: dict[str, Any] = {"running": running, "status_file": str(path)}
     if status:
         service.update({k: status.get(k) for k in ("pid", "host", "state", "started_at", "heartbeat_at",
@@ -118,14 +118,14 @@ def status_report(settings: Settings, now: datetime | None = None) -> dict:
                             "it stopped without saying so)")
 
     report: dict[str, Any] = {"healthy": False, "problems": problems, "service": service,
-                              "database": {"url": shown_url(settings.database_url), "reachable": False}}
-    url = make_url(settings.database_url)
+                              "database": {"url": shown_url(settings.database), "reachable": False}}
+    url = make_url(settings.database)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
             and not Path(url.database).expanduser().exists():
         report["database"]["error"] = "no database yet (sendwatch init, check or serve creates it)"
     else:
         try:
-            with Store(settings.database_url, migrate=False) as store:
+            with Store(settings.database, migrate=False) as store:
                 _record_part(report, store, settings, now)
             report["database"]["reachable"] = True
         except Exception as exc:  # any driver's error: the point is to say it, not to crash

@@ -120,7 +120,7 @@ def _database_of(invocation: Invocation) -> str:
     if invocation.command == "demo":  # the demo makes a database of its own
         return ""
     try:
-        url = load_settings(invocation.config, kinds=KINDS).database_url
+        url = load_settings(invocation.config, kinds=KINDS).database
     except ConfigError:
         return ""
     return " " + make_url(url).render_as_string(hide_password=True)

@@ -48,7 +48,7 @@ class Invocation:
         """The settings and the store, with the configured sources made known (``check``
         leaves that to ``check_sources``, which does it anyway)."""
         settings = self.settings()
-        store = Store(settings.database_url)
+        store = Store(settings.database)
         if sync:
             store.sources.sync(settings.sources, READS)
         return settings, store

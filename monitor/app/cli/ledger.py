@@ -52,7 +52,7 @@ def commitments(ctx: click.Context, as_json: bool) -> int | None:
     if ctx.invoked_subcommand is not None:
         return None
     prepare(ctx)
-    settings, store = ctx.find_object(Invocation).open()
+    settings, store = ctx.ensure_object(Invocation).open()  # made by prepare
     with store:
         standings = ledger_standings(settings, store)
     if as_json:
@@ -123,8 +123,9 @@ def explain(run: Invocation, change_id: int) -> int:
             raise UsageError(f"no change {change_id} (see: sendwatch changes)")
         change = store.history.change_detail(record)
         developments = store.ledger.developments(change_id=record.id, statuses=None)
-        sightings = [(s, store.ledger.development(s.development_id))
-                     for s in store.ledger.sightings(change_id=record.id)]
+        # Each sighting's development exists: the record's foreign key holds it.
+        sightings = [(s, first) for s in store.ledger.sightings(change_id=record.id)
+                     if (first := store.ledger.development(s.development_id)) is not None]
         rejections = store.ledger.rejections()
         source = source_settings_of(settings, store, record.source_id)
         stored = store.sources.get(record.source_id)

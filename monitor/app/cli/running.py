@@ -47,9 +47,9 @@ def init(run: Invocation) -> int:
         target.write_text(embedded_watchlist_text(), encoding="utf-8")
         print(f"wrote {target}: the shipped SEND watchlist; edit it to suit you.")
     settings = load_settings(target, kinds=KINDS)
-    with Store(settings.database_url) as store:
+    with Store(settings.database) as store:
         store.sources.sync(settings.sources, READS)
-    print(f"database ready: {settings.database_url}")
+    print(f"database ready: {settings.database}")
     print(f"{len(settings.sources)} sources configured. Next: sendwatch check")
     return EXIT_OK
 
