@@ -94,8 +94,10 @@ class FetchSettings(_Strict):
     max_redirects: int = Field(default=5, ge=0, le=30)
     per_host_concurrency: int = Field(default=2, ge=1, le=100)
     per_host_delay: Duration = Field(default=1.0, description="Minimum gap between requests to one host.")
-    retries: int = Field(default=3, ge=0, le=10)
-    backoff: Duration = Field(default=2.0, description="First retry delay; doubles each retry.")
+    retries: int = Field(default=2, ge=0, le=10, description="Further reads of a source within one check after "
+                         "a transient failure (408, 429, 5xx, a connection refused or cut short; not a timeout), "
+                         "once every other source of the pass has been read.")
+    backoff: Duration = Field(default=2.0, description="Least wait before the first further read; doubles each time.")
     max_retry_after: Duration = Field(
         default=120.0,
         description="Longest Retry-After sendwatch waits for within one check; longer fails the check.",

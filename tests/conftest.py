@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -68,7 +69,9 @@ class Site:
     def __init__(self) -> None:
         self.routes: dict[str, Reply | list[Reply]] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.arrived: list[float] = []  # time.monotonic() of each request, as self.requests
         self.release = threading.Event()
+        self.log_lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         # A short poll interval: shutting down waits for the next poll.
@@ -93,6 +96,10 @@ class Site:
     def hits(self, path: str) -> list[dict[str, str]]:
         return [headers for p, headers in self.requests if p == path]
 
+    def hit_times(self, path: str) -> list[float]:
+        """When each request for ``path`` arrived (time.monotonic())."""
+        return [at for (p, _), at in zip(self.requests, self.arrived, strict=True) if p == path]
+
     def start(self) -> Site:
         self._thread.start()
         return self
@@ -111,7 +118,9 @@ def _handler(site: Site):
             pass
 
         def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
-            site.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+            with site.log_lock:  # the two logs stay in step across the server's threads
+                site.arrived.append(time.monotonic())
+                site.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
             route = site.routes.get(self.path) or site.routes.get(self.path.split("?")[0])
             if route is None:
                 self._send(Reply(b"<html><body><p>not found</p></body></html>", status=404))

@@ -13,19 +13,23 @@ import pytest
 
 from config import FetchSettings
 from monitor.core.errors import FetchError
-from monitor.sources.fetch import Fetcher, Validators, parse_retry_after
+from monitor.sources.fetch import Fetcher, Validators, parse_retry_after, retry_delay
 from tests.conftest import Reply
 
 FAST = FetchSettings(contact="alerts@example.org", per_host_delay=0, retries=0, backoff=0.01,
                      connect_timeout=2, read_timeout=1, total_timeout=3)
 
 
-def fetch(url, settings=FAST, validators=None, sleeps=None):
+def record(sleeps):
+    """A sleep that only notes how long it was asked to wait."""
     async def sleep(seconds):
         sleeps.append(seconds)
+    return sleep
 
+
+def fetch(url, settings=FAST, validators=None, sleeps=None):
     async def go():
-        kwargs = {"sleep": sleep} if sleeps is not None else {}
+        kwargs = {"sleep": record(sleeps)} if sleeps is not None else {}
         async with Fetcher(settings, **kwargs) as fetcher:
             return await fetcher.get(url, validators=validators)
 
@@ -48,45 +52,86 @@ def test_server_error_fails_with_the_status(site):
         fetch(site.url("/p"))
 
 
-def test_transient_errors_are_retried_with_backoff(site):
-    site.set("/p", [Reply(b"oops", status=502), Reply(b"oops", status=500), Reply(b"<html>ok</html>")])
-    sleeps = []
-    response = fetch(site.url("/p"), FAST.model_copy(update={"retries": 3, "backoff": 1.0}), sleeps=sleeps)
-    assert response.status == 200 and response.attempts == 3
-    assert len(sleeps) == 2 and 0.9 <= sleeps[0] <= 1.1 and 1.8 <= sleeps[1] <= 2.2  # doubling
+def failure(url, settings=FAST, sleeps=None) -> FetchError:
+    with pytest.raises(FetchError) as caught:
+        fetch(url, settings, sleeps=sleeps)
+    return caught.value
 
 
-def test_503_honours_retry_after(site):
-    site.set("/p", [Reply(b"busy", status=503, headers={"Retry-After": "7"}), Reply(b"<html>ok</html>")])
+def test_a_transient_error_is_asked_once_and_tried_again_later_with_backoff(site):
+    site.set("/p", [Reply(b"oops", status=502), Reply(b"<html>ok</html>")])
+    settings = FAST.model_copy(update={"retries": 2, "backoff": 1.0})
+    error = failure(site.url("/p"), settings)
+    assert error.transient and error.status == 502
+    assert len(site.hits("/p")) == 1  # the fetcher does not wait and ask again: its caller decides when
+    assert 0.9 <= retry_delay(error, 1, settings) <= 1.1
+    assert 1.8 <= retry_delay(error, 2, settings) <= 2.2  # doubling
+    assert retry_delay(error, 3, settings) is None  # retries = 2: three reads in all
+
+
+def test_a_503_asks_for_its_page_to_wait_not_for_the_whole_host(site):
+    site.set("/busy", Reply(b"busy", status=503, headers={"Retry-After": "7"}))
+    site.page("/other", "<html>ok</html>")
+    settings = FAST.model_copy(update={"retries": 2})
     sleeps = []
-    response = fetch(site.url("/p"), FAST.model_copy(update={"retries": 2}), sleeps=sleeps)
-    assert response.status == 200
-    assert sleeps == [pytest.approx(7.0, abs=0.5)]  # once, by the host's gate, which holds every request to it
+
+    async def go():
+        async with Fetcher(settings, sleep=record(sleeps)) as fetcher:
+            with pytest.raises(FetchError) as caught:
+                await fetcher.get(site.url("/busy"))
+            await fetcher.get(site.url("/other"))
+            return caught.value
+
+    error = asyncio.run(go())
+    assert error.transient and error.retry_after == 7
+    assert retry_delay(error, 1, settings) == 7  # the page is read again after what it asked for
+    assert sleeps == []  # the rest of the host was not kept waiting
+
+
+def test_a_429_holds_every_request_to_the_host_for_its_retry_after(site):
+    site.set("/p", Reply(b"slow down", status=429, headers={"Retry-After": "7"}))
+    site.page("/other", "<html>ok</html>")
+    sleeps = []
+
+    async def go():
+        async with Fetcher(FAST, sleep=record(sleeps)) as fetcher:
+            with pytest.raises(FetchError):
+                await fetcher.get(site.url("/p"))
+            await fetcher.get(site.url("/other"))
+
+    asyncio.run(go())
+    assert sleeps == [pytest.approx(7.0, abs=0.5)]  # by the host's gate: we were asking too often
 
 
 def test_429_asking_for_too_long_a_wait_fails_and_says_so(site):
     site.set("/p", Reply(b"slow down", status=429, headers={"Retry-After": "3600"}))
-    with pytest.raises(FetchError, match="asks to wait 3600 s") as caught:
-        fetch(site.url("/p"), FAST.model_copy(update={"retries": 2}), sleeps=[])
-    assert caught.value.status == 429 and caught.value.retry_after == 3600
+    settings = FAST.model_copy(update={"retries": 2})
+    error = failure(site.url("/p"), settings, sleeps=[])
+    assert "asks to wait 3600 s" in str(error)
+    assert error.status == 429 and error.retry_after == 3600
+    assert retry_delay(error, 1, settings) is None  # not within this check
 
 
 def test_404_is_not_retried(site):
-    with pytest.raises(FetchError, match="HTTP 404"):
-        fetch(site.url("/missing"), FAST.model_copy(update={"retries": 3}), sleeps=[])
+    settings = FAST.model_copy(update={"retries": 3})
+    error = failure(site.url("/missing"), settings, sleeps=[])
+    assert "HTTP 404" in str(error) and retry_delay(error, 1, settings) is None
     assert len(site.hits("/missing")) == 1
 
 
-def test_a_hung_server_times_out(site):
+def test_a_hung_server_times_out_and_is_not_waited_for_again(site):
     site.set("/p", Reply(hang=True))
-    with pytest.raises(FetchError, match="timed out"):
-        fetch(site.url("/p"), FAST.model_copy(update={"read_timeout": 0.3}))
+    settings = FAST.model_copy(update={"read_timeout": 0.3, "retries": 3})
+    error = failure(site.url("/p"), settings)
+    assert "timed out" in str(error)
+    assert retry_delay(error, 1, settings) is None  # another try would wait as long again
+    assert len(site.hits("/p")) == 1
 
 
-def test_a_truncated_body_is_a_failure(site):
+def test_a_truncated_body_is_a_failure_worth_another_try(site):
     site.set("/p", Reply(b"<html><body>" + b"x" * 5000 + b"</body></html>", truncate_to=100))
-    with pytest.raises(FetchError, match="incomplete"):
-        fetch(site.url("/p"))
+    error = failure(site.url("/p"))
+    assert "incomplete" in str(error) and error.transient
 
 
 def test_redirects_are_followed_within_a_bound(site):
@@ -121,9 +166,10 @@ def test_only_http_and_https(site):
 ])
 def test_a_redirect_to_something_unfetchable_is_refused_with_the_reason(site, location, reason):
     site.set("/a", Reply(status=302, headers={"Location": location}))
-    with pytest.raises(FetchError, match=re.escape(reason)):
+    with pytest.raises(FetchError, match=re.escape(reason)) as caught:
         fetch(site.url("/a"), FAST.model_copy(update={"retries": 2}), sleeps=[])
-    assert len(site.hits("/a")) == 1  # a refusal, not a transient error worth retrying
+    assert not caught.value.transient  # a refusal, not a transient error worth retrying
+    assert len(site.hits("/a")) == 1
 
 
 def test_a_body_over_the_cap_is_refused(site):

@@ -36,7 +36,7 @@ from monitor.core.unpublished import (
     still_awaited,
 )
 from monitor.sources import DISCOVERY_KINDS, READS, Reading, make_source
-from monitor.sources.fetch import Fetcher, Validators
+from monitor.sources.fetch import Fetcher, Validators, retry_delay
 from storage import STALE, CheckMeta, DatabaseUnavailable, History, Store, Unchanged
 
 log = logging.getLogger("sendwatch.check")
@@ -59,6 +59,8 @@ class CheckResult:
     seen_again: int = 0  # documents already known as developments (or rejected), seen again
     followed: tuple[str, ...] = ()  # sources followed from now on
     queued: int = 0  # notifications written to the outbox with this check
+    failures: int = 0  # failed checks in a row, this one included (0 unless it failed)
+    retry_after: float | None = None  # seconds the server asked to wait, when it failed saying so
 
 
 class UnchangedBatch:
@@ -114,10 +116,12 @@ class UnchangedBatch:
 
 
 async def check_source(source_settings: SourceSettings, store: Store, fetcher: Fetcher,
-                       settings: Settings | None = None, batch: UnchangedBatch | None = None) -> CheckResult:
+                       settings: Settings | None = None, batch: UnchangedBatch | None = None,
+                       first_reads: FirstReads | None = None) -> CheckResult:
     """Check one source and record the outcome, with the developments and notifications it
     causes, in one transaction. ``settings`` supplies commitments and recipients; with a
-    ``batch``, an unchanged outcome is written with the batch."""
+    ``batch``, an unchanged outcome is written with the batch. A transient failure is
+    read again (see ``_read``); only the last read's outcome is recorded."""
     settings = settings or Settings()
     source = make_source(source_settings)
     started_at = datetime.now(UTC)
@@ -133,14 +137,18 @@ async def check_source(source_settings: SourceSettings, store: Store, fetcher: F
     error: str | None = None
     status: int | None = None
     reading: Reading | None = None
+    retry_after: float | None = None
     try:
-        reading = await source.read(fetcher, validators, previous)
+        reading = await _read(source, source_settings.id, fetcher, validators, previous, settings, first_reads)
         status = reading.status
     except CheckFailed as exc:
-        error, status = str(exc), getattr(exc, "status", None)
+        error, status, retry_after = str(exc), getattr(exc, "status", None), getattr(exc, "retry_after", None)
     except Exception as exc:  # a bug in a kind must not stop the other sources
         log.exception("unexpected error checking %s", source_settings.id)
         error = f"internal error: {describe(exc)}"
+    finally:
+        if first_reads is not None:
+            first_reads.over(source_settings.id)
     awaited = False
     if source_settings.expected and status is not None and status in NOT_YET_STATUSES:
         current = previous if previous is not None or state.snapshot_id is None \
@@ -151,7 +159,8 @@ async def check_source(source_settings: SourceSettings, store: Store, fetcher: F
             reading = Reading(NOT_YET, source_settings.url, status, 0, Validators())
     if reading is None:
         assert error is not None  # the read raised
-        return _fail(store, settings, source_settings, state, error, CheckMeta(started_at, _ms(clock), status))
+        return _fail(store, settings, source_settings, state, error, CheckMeta(started_at, _ms(clock), status),
+                     retry_after)
 
     try:
         arguments = (source, source_settings, store, settings, state, previous, reading, started_at, clock, batch)
@@ -174,12 +183,59 @@ async def check_source(source_settings: SourceSettings, store: Store, fetcher: F
 
 
 def _fail(store: Store, settings: Settings, source_settings: SourceSettings, state, error: str,
-          meta: CheckMeta) -> CheckResult:
+          meta: CheckMeta, retry_after: float | None = None) -> CheckResult:
     """Record a failed check (and a "source broken" email when it makes N in a row)."""
     health = for_source_health(settings, source_settings, state.consecutive_failures, failed=True, error=error)
     store.history.record_failure(source_settings.id, error, meta, notifications=health)
     log.info("check failed: %s: %s", source_settings.id, error)  # callers report it to the user
-    return CheckResult(source_settings.id, "failed", meta.duration_ms, error=error, queued=len(health))
+    return CheckResult(source_settings.id, "failed", meta.duration_ms, error=error, queued=len(health),
+                       failures=state.consecutive_failures + 1, retry_after=retry_after)
+
+
+class FirstReads:
+    """The sources of a pass whose first read is not over yet.
+
+    A source whose read failed for a moment (a 500, a 503, a connection cut) is read again
+    only once every source of the pass has had its first read: its retry never takes
+    another source's turn at a host, and while it waits it holds nothing."""
+
+    def __init__(self, source_ids: Iterable[str]) -> None:
+        self._waiting = set(source_ids)
+        self._over = asyncio.Event()
+        if not self._waiting:
+            self._over.set()
+
+    def over(self, source_id: str) -> None:
+        self._waiting.discard(source_id)
+        if not self._waiting:
+            self._over.set()
+
+    async def wait(self) -> None:
+        await self._over.wait()
+
+
+async def _read(source, source_id: str, fetcher: Fetcher, validators: Validators | None, previous,
+                settings: Settings, first_reads: FirstReads | None) -> Reading:
+    """The source's reading, read again after a transient failure as ``[fetch] retries``
+    allows: not before the backoff or the server's Retry-After has passed, and in a pass
+    (``first_reads``) not before every source has been read once."""
+    loop = asyncio.get_running_loop()
+    attempt = 1
+    while True:
+        try:
+            return await source.read(fetcher, validators, previous)
+        except CheckFailed as exc:
+            wait = retry_delay(exc, attempt, settings.fetch)
+            if wait is None:
+                raise
+            due = loop.time() + wait
+            log.info("reading %s again in %.1f s at the earliest, after: %s", source_id, wait, exc)
+        if first_reads is not None:
+            first_reads.over(source_id)
+            await first_reads.wait()
+        if (left := due - loop.time()) > 0:
+            await fetcher.sleep(left)
+        attempt += 1
 
 
 RACE_ATTEMPTS = 5  # each needs another process to record this source again in between
@@ -286,7 +342,8 @@ async def check_sources(
     settings: Settings, store: Store, source_ids: Iterable[str] | None = None
 ) -> list[CheckResult]:
     """Check the given sources (default: every enabled one) concurrently, within the
-    per-host limits, and return one result per source in config order."""
+    per-host limits, and return one result per source in config order. A source that
+    fails for a moment is read again once every source has been read (``FirstReads``)."""
     store.sources.sync(settings.sources, READS)
     wanted = set(source_ids) if source_ids else None
     candidates = list(settings.sources) + (followed_sources(store) if settings.ledger.follow else [])
@@ -294,7 +351,13 @@ async def check_sources(
     batch = UnchangedBatch(store.history)
     try:
         async with Fetcher(settings.fetch) as fetcher:
-            checks = [asyncio.ensure_future(check_source(s, store, fetcher, settings, batch)) for s in chosen]
+            first_reads = FirstReads(s.id for s in chosen)
+            checks = []
+            for source in chosen:
+                check = asyncio.ensure_future(check_source(source, store, fetcher, settings, batch, first_reads))
+                # However a check ends, its first read is over: retries never wait for it.
+                check.add_done_callback(lambda _, source_id=source.id: first_reads.over(source_id))
+                checks.append(check)
             try:
                 results = await asyncio.gather(*checks)
             except BaseException:

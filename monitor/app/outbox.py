@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from config.settings import CLAIM_LEASE, Settings
 from monitor.app.mail import BudgetSpent, PermanentMailError, TransientMailError, delivery_for
+from monitor.core.backoff import backoff
 from monitor.core.errors import describe
 from monitor.core.ledger import Mark
 from monitor.core.notify import digest_slot
@@ -141,7 +142,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
                                                  f"gave up after {notification.attempts} attempts: {exc}")
                         report.failed.append((notification.id, notification.recipient, str(exc)))
                         continue
-                    wait = email_settings.retry_backoff * 2 ** (notification.attempts - 1)
+                    wait = backoff(email_settings.retry_backoff, notification.attempts)
                     wait *= random.uniform(0.9, 1.1)
                     store.outbox.mark_retry(notification.id, str(exc), current() + timedelta(seconds=wait))
                     report.retrying.append((notification.id, notification.recipient, str(exc)))

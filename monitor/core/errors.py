@@ -16,10 +16,14 @@ class FetchError(CheckFailed):
     """The HTTP request failed: connection, timeout, status, size, redirects, type."""
 
     def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None,
-                 body: bytes = b""):
+                 body: bytes = b"", transient: bool = False):
         super().__init__(message)
         self.status = status
-        self.retry_after = retry_after
+        self.retry_after = retry_after  # seconds the server asked us to wait (Retry-After)
+        # Worth another try within the same check: the server or the connection failed
+        # quickly (408, 429, 5xx, refused, broken off). A timeout is not: trying again
+        # would wait as long again, holding up the pass.
+        self.transient = transient
         # The start of an error response's body (the first 64 KiB or so): a 410 from GOV.UK's
         # Content API says there why the page went and where its content is now.
         self.body = body

@@ -24,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from config.settings import FetchSettings
+from monitor.core.backoff import backoff, not_before
 from monitor.core.decoding import BoundedDecoder, DecodeFailed, OverLimit
 from monitor.core.document import without_controls
 from monitor.core.errors import FetchError
@@ -68,7 +69,6 @@ class Response:
     headers: httpx.Headers
     body: bytes = b""
     not_modified: bool = False
-    attempts: int = 1
 
     @property
     def media_type(self) -> str:
@@ -140,7 +140,7 @@ class Fetcher:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
-        self._sleep = sleep
+        self.sleep = sleep  # every wait of the fetcher's, and of retries: tests pass their own
         self._gates: dict[str, _HostGate] = {}
         self._client: httpx.AsyncClient | None = None
 
@@ -166,7 +166,7 @@ class Fetcher:
         gate = self._gates.get(host)
         if gate is None:
             concurrency, delay = self.settings.limits_for(host)
-            gate = _HostGate(asyncio.Semaphore(concurrency), delay, self._sleep)
+            gate = _HostGate(asyncio.Semaphore(concurrency), delay, self.sleep)
             self._gates[host] = gate
         return gate
 
@@ -177,34 +177,26 @@ class Fetcher:
         validators: Validators | None = None,
         accept: str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
     ) -> Response:
-        """GET ``url``, retrying transient failures; raise ``FetchError`` when it cannot."""
-        s = self.settings
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = await self._follow(url, validators, accept)
-                return Response(response.url, response.status, response.headers, response.body,
-                                response.not_modified, attempt)
-            except _Retryable as exc:
-                error = exc.error
-            if error.retry_after is not None and error.retry_after > s.max_retry_after:
+        """GET ``url`` once, following redirects; raise ``FetchError`` when it cannot.
+
+        A failure worth another try is marked ``transient``; when to try again is the
+        caller's decision (``retry_delay``), so that a failing page never keeps other
+        requests waiting. A 429's Retry-After holds every request to the host until then:
+        the server says it is asked too often, not that one page is unwell."""
+        try:
+            return await self._follow(url, validators, accept)
+        except FetchError as error:
+            wait = error.retry_after
+            if wait is not None and wait > self.settings.max_retry_after:
                 raise FetchError(
-                    f"{error}; the server asks to wait {error.retry_after:g} s, "
-                    f"longer than max_retry_after ({s.max_retry_after:g} s)",
-                    status=error.status, retry_after=error.retry_after,
-                )
-            if attempt > s.retries:
-                raise error
-            if error.retry_after is not None:
-                # The whole host asked for a pause, not just this request: the host's gate
-                # holds this retry and every other request to it until then.
-                log.info("retrying %s in %.1f s, as the server asked, after: %s", url, error.retry_after, error)
-                self._gate(url).defer(error.retry_after)
-                continue
-            wait = s.backoff * 2 ** (attempt - 1) * random.uniform(0.9, 1.1)
-            log.info("retrying %s in %.1f s after: %s", url, wait, error)
-            await self._sleep(wait)
+                    f"{error}; the server asks to wait {wait:g} s, "
+                    f"longer than max_retry_after ({self.settings.max_retry_after:g} s)",
+                    status=error.status, retry_after=wait, body=error.body,
+                ) from None
+            if wait is not None and error.status == 429:
+                log.info("holding requests to %s for %.1f s, as the server asked", urlsplit(url).hostname, wait)
+                self._gate(url).defer(wait)
+            raise
 
     async def _follow(self, url: str, validators: Validators | None, accept: str) -> Response:
         seen: list[str] = []
@@ -254,33 +246,33 @@ class Fetcher:
                     return Response(url, status, response.headers, body)
             except _Redirect as redirect:
                 return Response(url, redirect.status, redirect.headers)
+            # A timeout is not transient: another try would wait as long again.
             except httpx.TimeoutException as exc:
-                raise _Retryable(FetchError(f"timed out ({_timeout_kind(exc)}) fetching {url}")) from None
+                raise FetchError(f"timed out ({_timeout_kind(exc)}) fetching {url}") from None
             except TimeoutError:
-                raise _Retryable(FetchError(f"no complete answer from {url} within "
-                                            f"{self.settings.total_timeout:g} s (total_timeout)")) from None
+                raise FetchError(f"no complete answer from {url} within "
+                                 f"{self.settings.total_timeout:g} s (total_timeout)") from None
             except httpx.RemoteProtocolError as exc:
-                raise _Retryable(FetchError(f"the connection broke off mid-response ({exc}); "
-                                            "the body is incomplete")) from None
+                raise FetchError(f"the connection broke off mid-response ({exc}); the body is incomplete",
+                                 transient=True) from None
             except httpx.ConnectError as exc:
-                raise _Retryable(FetchError(f"cannot reach {urlsplit(url).netloc}: {connect_reason(exc)}")) from None
+                raise FetchError(f"cannot reach {urlsplit(url).netloc}: {connect_reason(exc)}",
+                                 transient=True) from None
             except httpx.TransportError as exc:
-                raise _Retryable(FetchError(f"cannot reach {urlsplit(url).netloc}: "
-                                            f"{exc or type(exc).__name__}")) from None
+                raise FetchError(f"cannot reach {urlsplit(url).netloc}: {exc or type(exc).__name__}",
+                                 transient=True) from None
             except DecodeFailed as exc:
                 raise FetchError(f"the response body cannot be decompressed: {exc}") from None
 
-    def _status_error(self, url: str, response: httpx.Response, body: bytes) -> Exception:
+    def _status_error(self, url: str, response: httpx.Response, body: bytes) -> FetchError:
         status = response.status_code
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         reason = response.reason_phrase or ""
         message = f"HTTP {status} {reason}".rstrip() + f" from {url}"
         if explained := api_message(body, response.headers.get("content-type", "")):
             message += f": {explained}"
-        error = FetchError(message, status=status, retry_after=retry_after, body=body)
-        if status in RETRY_STATUSES:
-            return _Retryable(error)
-        return error
+        return FetchError(message, status=status, retry_after=retry_after, body=body,
+                          transient=status in RETRY_STATUSES)
 
 
 class _Redirect(Exception):
@@ -337,12 +329,15 @@ async def _start_of_body(response: httpx.Response, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-class _Retryable(Exception):
-    """Carries a FetchError that is worth another attempt."""
+def retry_delay(error: BaseException, attempt: int, settings: FetchSettings) -> float | None:
+    """Seconds before a source is read again within the same check, after its
+    ``attempt``-th read (1 for the first) failed with ``error``; None when it is not.
 
-    def __init__(self, error: FetchError):
-        super().__init__(str(error))
-        self.error = error
+    Only a transient failure is tried again, ``retries`` times at most, after ``backoff``
+    doubling each time, or after the server's Retry-After when that is longer."""
+    if not isinstance(error, FetchError) or not error.transient or attempt > settings.retries:
+        return None
+    return not_before(backoff(settings.backoff, attempt) * random.uniform(0.9, 1.1), error.retry_after)
 
 
 def connect_reason(exc: BaseException) -> str:
