@@ -373,6 +373,9 @@ class ServiceSettings(_Strict):
     outbox_every: Duration = Field(default=60.0, description="How often the outbox is drained.")
     ledger_every: Duration = Field(default=3600.0, description="How often overdue commitments are looked at.")
     stop_timeout: Duration = Field(default=20.0, description="Longest wait for checks in flight on shutdown.")
+    retry_backoff: Duration = Field(default=300.0, gt=0, description="A source whose check failed is checked "
+                                    "again this long after; doubles with each failure in a row, never longer than "
+                                    "the source's interval.")
 
 
 DEFAULT_DASHBOARD = "http://127.0.0.1:8080"

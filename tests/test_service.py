@@ -64,7 +64,8 @@ class Setup:
                         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
         self.runs = 0
 
-    def write(self, sources: str, *, smtp_port: int | None = None, stop_timeout: float = 5, extra: str = "") -> None:
+    def write(self, sources: str, *, smtp_port: int | None = None, stop_timeout: float = 5, extra: str = "",
+              service: str = "") -> None:
         smtp = f'[email.smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\ntimeout = 5\n' \
             if smtp_port else ""
         self.path.write_text(
@@ -72,7 +73,7 @@ class Setup:
             # A long read timeout keeps the hanging route's check in flight until the stop.
             f'[fetch]\nper_host_delay = 0\nretries = 0\nconnect_timeout = 2\nread_timeout = 50\ntotal_timeout = 55\n'
             f'[web]\nport = 0\n'
-            f'[service]\njitter = 0\nstop_timeout = {stop_timeout}\n'
+            f'[service]\njitter = 0\nstop_timeout = {stop_timeout}\n{service}\n'
             f'[email]\nfrom = "sendwatch <alerts@sendwatch.example>"\nbroken_after = 2\n{smtp}\n'
             f'{extra}\n{COMMITMENT}\n{sources}')
 
@@ -236,6 +237,61 @@ def test_sources_are_checked_at_start_and_then_one_interval_later(setup, service
     code, _seconds = served.stop()
     assert code == 0
     assert len(site.hits("/a")) == len(site.hits("/b")) == 1
+
+
+def test_a_failing_source_is_tried_again_after_a_backoff_up_to_its_interval_and_back_on_it_once_it_works(
+        setup, services, site):
+    site.set("/flaky", Reply(b"oops", status=500))
+    setup.write(setup.source("flaky", "/flaky", interval=60), service='retry_backoff = "20s"')
+
+    def planned(served: Served, line: str | None = None) -> tuple[float, int]:
+        """(seconds from the last check to the next run in the status file, failures in a
+        row); after a check, once the status file has the next run its log ``line`` gives."""
+        with setup.store() as store:
+            record = store.sources.get("flaky")
+        status = served.wait_until(
+            lambda: (s := served.my_status()) and "flaky" in s["next_checks"]
+            and (line is None or s["next_checks"]["flaky"] == field(line, "next")) and s,
+            "the next run in the status file")
+        return (at(status["next_checks"]["flaky"]) - record.last_checked_at).total_seconds(), \
+            record.consecutive_failures
+
+    def check_once_more() -> tuple[float, int]:
+        """Restart once the planned wait has passed (as the record tells it), so the
+        service checks the source first thing; the plan it makes after that check."""
+        served = start(setup, services)
+        (line,) = served.checked("flaky")
+        plan = planned(served, line)
+        assert served.stop()[0] == 0
+        return plan
+
+    # A first failure: tried again retry_backoff later, not an interval later.
+    wait, failures = check_once_more()
+    assert failures == 1 and abs(wait - 20) < 2
+    # A restart before then keeps that plan; it does not fetch at once.
+    again = start(setup, services)
+    assert abs(planned(again)[0] - 20) < 2 and "check source=flaky" not in again.log
+    assert again.stop()[0] == 0
+
+    # Failing on: the wait doubles, or is what the server asks when that is longer.
+    setup.pretend_time_passed(21)
+    site.set("/flaky", Reply(b"busy", status=503, headers={"Retry-After": "45"}))
+    wait, failures = check_once_more()
+    assert failures == 2 and abs(wait - 45) < 2  # backoff 40 s, Retry-After 45 s
+    setup.pretend_time_passed(46)
+    wait, failures = check_once_more()
+    assert failures == 3 and abs(wait - 60) < 2  # 80 s of backoff, capped at the interval
+
+    # It works again: back on its interval, and the backoff starts afresh.
+    site.page("/flaky", plain_page("Flaky"))
+    setup.pretend_time_passed(61)
+    wait, failures = check_once_more()
+    assert failures == 0 and abs(wait - 60) < 2
+    site.set("/flaky", Reply(b"oops", status=500))
+    setup.pretend_time_passed(61)
+    wait, failures = check_once_more()
+    assert failures == 1 and abs(wait - 20) < 2
+    assert len(site.hits("/flaky")) == 5  # one request per check: nothing fetched while waiting
 
 
 @pytest.fixture

@@ -6,7 +6,11 @@ One asyncio loop holds the whole service:
   when ``[ledger] follow`` is on), each at its own interval plus a random jitter. One
   source is never checked twice at once (``max_instances=1``); runs missed while the
   machine slept or the loop was busy are coalesced into one, which still happens however
-  late (``misfire_grace_time`` = the interval: a coalesced run is never later than that);
+  late (``misfire_grace_time`` = the interval: a coalesced run is never later than that).
+  A source whose check failed is not left until its next interval: it runs again
+  ``[service] retry_backoff`` later, twice that after a second failure in a row, and so
+  on, never later than one interval (``retry_wait``); a check that succeeds puts it back
+  on its interval, counted from that check;
 - the outbox sender, every ``outbox_every`` and straight after a check that wrote to it, so that an
   email about a development does not wait for the next tick (``send_due`` also makes
   the digests that are due); it runs in a thread, as it talks SMTP synchronously;
@@ -20,7 +24,8 @@ takes a restart; everything else is picked up by SIGHUP.
 
 **Restarts do not re-fetch everything.** The next run of a source is not kept anywhere:
 the database already records when each source was last checked, and the next run
-follows from it: ``last_checked_at + interval + random(0, jitter)``. A source never
+follows from it: ``last_checked_at + interval + random(0, jitter)``, or, when its last
+checks failed, ``last_checked_at`` + the retry wait for that many failures. A source never
 checked, or overdue (the service was down), runs at ``now + random(0, jitter)``, so a
 restart after a long stop spreads the backlog over the jitter instead of fetching
 everything at once. APScheduler's SQLAlchemyJobStore would persist the same times, but it
@@ -68,11 +73,13 @@ from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING, STATE_STOPP
 from apscheduler.triggers.interval import IntervalTrigger
 
 from config import ConfigError, SendwatchError, Settings, SourceSettings, load_settings
+from config.settings import ServiceSettings
 from monitor.app.check import CheckResult, check_source, followed_sources, record_due_events
 from monitor.app.launch import hold_signals
 from monitor.app.outbox import SendReport, send_due
 from monitor.app.sdnotify import sd_notify
 from monitor.app.status import HEARTBEAT, read_status_file, shown_url, status_path, write_status_file
+from monitor.core.backoff import backoff, not_before
 from monitor.core.errors import describe
 from monitor.core.instants import iso
 from monitor.sources import KINDS, READS
@@ -154,6 +161,14 @@ def _listening_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def retry_wait(source: SourceSettings, service: ServiceSettings, failures: int,
+               retry_after: float | None = None) -> float:
+    """Seconds from a failed check of ``source`` to its next: ``[service] retry_backoff``,
+    doubled for each further failure in a row, or the server's Retry-After when that is
+    longer; never longer than the source's interval."""
+    return not_before(backoff(service.retry_backoff, max(1, failures)), retry_after, cap=source.interval)
 
 
 # -- the service -------------------------------------------------------------------------------
@@ -432,12 +447,15 @@ class Service:
         jitter = self.settings.service.jitter
         return IntervalTrigger(seconds=seconds, jitter=jitter or None, timezone=UTC)
 
-    def _first_run(self, source: SourceSettings, last_checked_at: datetime | None) -> datetime:
+    def _first_run(self, source: SourceSettings, last_checked_at: datetime | None, failures: int = 0) -> datetime:
         """The next run of a source from its last check (see the module's docstring)."""
         jitter = self.settings.service.jitter
         soon = datetime.now(UTC) + timedelta(seconds=random.uniform(0, jitter))
         if last_checked_at is None:
             return soon
+        if failures:
+            return max(last_checked_at + timedelta(seconds=retry_wait(source, self.settings.service, failures)),
+                       datetime.now(UTC))
         due = last_checked_at + timedelta(seconds=source.interval + random.uniform(0, jitter))
         return max(due, soon)
 
@@ -461,12 +479,14 @@ class Service:
         removed = sorted(jobs.keys() - wanted.keys())
         for source_id in removed:
             jobs[source_id].remove()
-        last_checked = {r.id: r.last_checked_at for r in self.store.sources.all(include_inactive=True)}
+        records = {r.id: r for r in self.store.sources.all(include_inactive=True)}
         added, rescheduled = [], []
         jitter = self.settings.service.jitter or None
         for source_id, source in wanted.items():
             job = jobs.get(source_id)
-            first = self._first_run(source, last_checked.get(source_id))
+            record = records.get(source_id)
+            first = self._first_run(source, record.last_checked_at if record else None,
+                                    record.consecutive_failures if record else 0)
             if job is None:
                 self._scheduler.add_job(self._check_job, self._trigger(source.interval), args=[source_id],
                                         id=CHECK_JOB + source_id, name=f"check {source_id}", next_run_time=first,
@@ -542,6 +562,11 @@ class Service:
         finally:
             self._checks.pop(source_id, None)
         job = self._scheduler.get_job(CHECK_JOB + source_id)
+        if job is not None and result.outcome == "failed":
+            # Sooner than its next interval: minutes after a first failure, backing off
+            # while it keeps failing. A success puts it back on its interval, from then.
+            wait = retry_wait(source, self.settings.service, result.failures, result.retry_after)
+            job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=wait))
         log.info(logfmt("check", source=source_id, status=result.outcome, duration_ms=result.duration_ms,
                         bytes=result.size or 0, next=iso(job.next_run_time) if job else None,
                         developments=",".join(result.developments) or None,
