@@ -93,7 +93,7 @@ class ParliamentCommitteeSource(SourceKind[ParliamentOptions]):
     description, type, date or document changes is an updated publication. Publications
     are kept from one check to the next, so one that falls off the first ``take``
     (or out of the filters) is not a removal, and their order never counts. The API
-    answers 500 now and then: the fetcher retries, and an error that persists (or a 4xx,
+    answers 500 now and then: the check reads it again, and an error that persists (or a 4xx,
     such as 422 for a bad parameter) fails the check with the API's own message.
     """
 
