@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,6 +22,7 @@ from config.loader import reason
 from config.settings import Settings, SourceSettings
 from monitor.core.developments import document_key, find_developments
 from monitor.core.diff import diff_documents
+from monitor.core.document import Document
 from monitor.core.drafts import POSSIBLE
 from monitor.core.errors import CheckFailed, describe, one_line
 from monitor.core.ledger import Mark, Milestone, due_event, london_date, standing, target
@@ -35,7 +37,7 @@ from monitor.core.unpublished import (
     not_yet_summary,
     still_awaited,
 )
-from monitor.sources import DISCOVERY_KINDS, READS, Reading, make_source
+from monitor.sources import DISCOVERY_KINDS, READS, Reading, SourceKind, make_source
 from monitor.sources.fetch import Fetcher, Validators, retry_delay
 from storage import STALE, CheckMeta, DatabaseUnavailable, History, Store, Unchanged
 
@@ -210,12 +212,16 @@ class FirstReads:
         if not self._waiting:
             self._over.set()
 
+    def ended(self, source_id: str, _check: asyncio.Future[CheckResult]) -> None:
+        """A check's done-callback: however the check ended, its first read is over."""
+        self.over(source_id)
+
     async def wait(self) -> None:
         await self._over.wait()
 
 
-async def _read(source, source_id: str, fetcher: Fetcher, validators: Validators | None, previous,
-                settings: Settings, first_reads: FirstReads | None) -> Reading:
+async def _read(source: SourceKind[Any], source_id: str, fetcher: Fetcher, validators: Validators | None,
+                previous: Document | None, settings: Settings, first_reads: FirstReads | None) -> Reading:
     """The source's reading, read again after a transient failure as ``[fetch] retries``
     allows: not before the backoff or the server's Retry-After has passed, and in a pass
     (``first_reads``) not before every source has been read once."""
@@ -355,8 +361,7 @@ async def check_sources(
             checks = []
             for source in chosen:
                 check = asyncio.ensure_future(check_source(source, store, fetcher, settings, batch, first_reads))
-                # However a check ends, its first read is over: retries never wait for it.
-                check.add_done_callback(lambda _, source_id=source.id: first_reads.over(source_id))
+                check.add_done_callback(functools.partial(first_reads.ended, source.id))
                 checks.append(check)
             try:
                 results = await asyncio.gather(*checks)
