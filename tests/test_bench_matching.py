@@ -95,10 +95,23 @@ def test_the_script_scores_a_small_corpus_by_each_route(tiny_corpus):
     assert (dev["items"], dev["positives"], heldout["items"]) == (2, 1, 1)
     assert dev["commitments"]["code-of-practice"]["tp"] == 1
     # Whatever the matcher decides about the change note, an error names the item and explains the score.
-    for error in dev["errors"] + heldout["errors"]:
+    for error in dev["errors"]:
         assert error["title"] and error["explain"].startswith(error["commitment"] + ": score")
     text = run("--corpus", str(tiny_corpus))
     assert text.returncode == 0 and "== dev: 2 items, 1 bearing on a commitment ==" in text.stdout
+
+
+def test_held_out_errors_are_counted_not_shown_unless_asked(tiny_corpus):
+    # A pay award labelled (for the test) as bearing on the Code: a miss whatever the matcher
+    # does, whose explanation stays hidden by default.
+    (tiny_corpus / "heldout.jsonl").write_text(json.dumps(_item(
+        "Teachers' pay award for 2026 to 2027", ["code-of-practice"])) + "\n", encoding="utf-8")
+    hidden = json.loads(run("--corpus", str(tiny_corpus), "--json").stdout)["splits"]["heldout"]
+    assert "errors" not in hidden and hidden["hidden_errors"] == 1 and hidden["overall"]["fn"] == 1
+    text = run("--corpus", str(tiny_corpus)).stdout
+    assert "Teachers' pay award" not in text and "heldout: 1 errors not shown" in text
+    shown = run("--corpus", str(tiny_corpus), "--heldout-errors").stdout
+    assert "miss: code-of-practice <- \"Teachers' pay award for 2026 to 2027\"" in shown
 
 
 def test_a_broken_corpus_is_one_line_naming_the_file_and_line(tiny_corpus):

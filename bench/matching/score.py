@@ -9,12 +9,15 @@ arrive by, and goes through sendwatch's own ``find_developments``:
 - ``watched``: a page watched for some commitments gains one change note, attachment or link.
 
 It prints precision and recall per commitment and overall, for the development and held-out
-splits apart, and every false positive and miss with the matcher's own explanation. The
+splits apart, and every false positive and miss of the development split with the matcher's
+own explanation. The
 figures never change the exit status (0): it is a benchmark, not a test. A corpus it cannot
 read is one line on standard error and exit status 2.
 
     .venv/bin/python bench/matching/score.py            # both splits, as text
     .venv/bin/python bench/matching/score.py --json     # for machines
+
+The held-out split's errors are counted, not shown, unless ``--heldout-errors`` asks for them.
 """
 
 from __future__ import annotations
@@ -187,7 +190,7 @@ def _error(what: str, o: Outcome, cid: str) -> dict:
             "explain": o.explanations.get(cid, f"{cid}: not scored (its source is not bound to it)")}
 
 
-def run(corpus: Path, config: str | None) -> dict:
+def run(corpus: Path, config: str | None, heldout_errors: bool = False) -> dict:
     try:
         settings = load_settings(config, env={}, kinds=KINDS)
     except ConfigError as exc:
@@ -202,6 +205,10 @@ def run(corpus: Path, config: str | None) -> dict:
             if unknown:
                 raise CorpusError(f"{item['_where']}: label {unknown[0]!r} is not a commitment of the watchlist")
         result["splits"][split] = figures([score_item(item, settings, targets) for item in items], ids)
+    if not heldout_errors:
+        # Reading the held-out errors is how tuning on them starts: by default only their count.
+        held = result["splits"]["heldout"]
+        held["hidden_errors"] = len(held.pop("errors"))
     return result
 
 
@@ -212,6 +219,9 @@ def _pct(value: float | None) -> str:
 def render(result: dict) -> str:
     lines = [f"watchlist: {result['watchlist']}"]
     for split, data in result["splits"].items():
+        if "errors" not in data:
+            lines += ["", f"({split}: {data['hidden_errors']} errors not shown; --heldout-errors shows them, "
+                          "once the tuning is done)"]
         o = data["overall"]
         lines += ["", f"== {split}: {data['items']} items, {data['positives']} bearing on a commitment ==",
                   f"{'commitment':32} {'tp':>4} {'fp':>4} {'fn':>4} {'prec':>5} {'recall':>6}"]
@@ -220,7 +230,7 @@ def render(result: dict) -> str:
                          f"{_pct(f['recall']):>6}")
         lines.append(f"{'overall':32} {o['tp']:>4} {o['fp']:>4} {o['fn']:>4} {_pct(o['precision']):>5} "
                      f"{_pct(o['recall']):>6}")
-        for error in data["errors"]:
+        for error in data.get("errors", ()):
             lines += ["", f"  {error['error']}: {error['commitment']} <- {error['title']!r} "
                           f"({error['route']} via {error['source']})",
                       f"    {error['url']}", f"    label: {error['reason']}"]
@@ -233,9 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=HERE, help="folder with dev.jsonl and heldout.jsonl")
     parser.add_argument("--config", help="a watchlist to score instead of the shipped one")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--heldout-errors", action="store_true",
+                        help="also show each held-out false positive and miss (never to tune on)")
     args = parser.parse_args(argv)
     try:
-        result = run(args.corpus, args.config)
+        result = run(args.corpus, args.config, args.heldout_errors)
     except CorpusError as exc:
         print(f"score.py: {exc}", file=sys.stderr)
         return 2
