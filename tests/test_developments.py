@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 import pytest
 
 from config import SourceSettings
-from monitor.core.developments import Judgement, document_key, find_developments, item_key, judge
+from monitor.core.addresses import document_key
+from monitor.core.developments import Judgement, find_developments, item_key, judge
 from monitor.core.diff import diff_documents
 from monitor.core.document import PUBLICATION, RESULT, Document, Item
 from monitor.core.drafts import DEVELOPMENT, POSSIBLE, Rejection

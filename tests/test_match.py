@@ -7,7 +7,7 @@ precision and recall over it (reported in the issue note).
 import pytest
 
 from monitor.core.diff import Change
-from monitor.core.document import ATTACHMENT, CHANGE_NOTE, LINK, PUBLICATION, RESULT, Item
+from monitor.core.document import ATTACHMENT, CHANGE_NOTE, LINK, NOTE_DOCUMENT_TYPE, PUBLICATION, RESULT, Item
 from monitor.core.match import THRESHOLD, Subject, Target, match, normalise, score
 
 REVIEW = Target("send-review", phrases=("SEND review", "SEND green paper", "right support, right place, right time",
@@ -154,3 +154,61 @@ def test_precision_and_recall_over_the_corpus():
     recall = true_positive / len(RELEVANT)
     assert (precision, recall) == (1.0, 1.0), (precision, recall)
     assert THRESHOLD == 0.5
+
+
+PLAN = "https://www.gov.uk/government/publications/send-and-alternative-provision-improvement-plan"
+FRAMEWORK = "https://www.gov.uk/government/publications/area-send-framework-and-handbook"
+CODE_PAGE = "https://www.gov.uk/government/publications/send-code-of-practice-0-to-25"
+KNOWN_REVIEW = Target("send-review", phrases=("SEND review",), known=(PLAN,))
+KNOWN_INSPECT = Target("send-inspection-framework", phrases=("area SEND framework",), known=(FRAMEWORK,))
+CODE_UNDELIVERED = Target("code-of-practice", phrases=("SEND code of practice",), documents=(), known=())
+
+
+def test_a_part_published_under_a_known_document_is_news_of_its_commitment_whatever_its_words():
+    roadmap = Item(RESULT, "r", "SEND and alternative provision roadmap",
+                   url=PLAN + "/send-and-alternative-provision-roadmap")
+    found = score(Subject.of_item(roadmap), KNOWN_REVIEW)
+    assert found.relevant and found.hits[0].where == "part of a known document"
+    assert PLAN in found.explain() and "roadmap" in found.explain()
+    # The same title anywhere else, the known document itself, or an address that merely
+    # starts with the same letters, is no part of it.
+    for url in ("https://www.gov.uk/government/publications/send-and-alternative-provision-roadmap", PLAN,
+                PLAN + "-easy-read", "https://example.org/government/publications/"
+                                     "send-and-alternative-provision-improvement-plan/roadmap"):
+        assert not score(Subject.of_item(Item(RESULT, "r", roadmap.title, url=url)), KNOWN_REVIEW).relevant, url
+
+
+def test_a_change_note_on_a_known_document_is_news_but_not_on_a_page_that_did_not_deliver_it():
+    note = change(notes=["See 'Summary of changes'."])
+    on_framework = score(Subject.of_change(note, FRAMEWORK), KNOWN_INSPECT)
+    assert on_framework.relevant and on_framework.hits[0].where == "change note on a known document"
+    # The Code's page is the 2015 Code, not the revised one promised: a note there is no news by itself.
+    assert not score(Subject.of_change(note, CODE_PAGE), CODE_UNDELIVERED).relevant
+    # An attachment added to the known page without a change note is not its change note.
+    attachment = change(docs=["Area SEND person-level data guidance and template"])
+    assert not score(Subject.of_change(attachment, FRAMEWORK), KNOWN_INSPECT).relevant
+
+
+def _result(title, url, note=None, note_kind=None):
+    return Subject.of_item(Item(RESULT, url, title, url=url, note=note, note_kind=note_kind))
+
+
+def test_a_statistical_release_is_at_most_a_possible_development_unless_the_promise_is_about_data():
+    inspect = Target("send-inspection-framework", phrases=("area SEND inspection",),
+                     promise="Design a new local area SEND inspection framework.")
+    tribunal = Target("tribunal-data", phrases=("SEND tribunal",),
+                      promise="Work with the Ministry of Justice to improve the data on SEND Tribunal appeals.")
+    statistics = _result("Main findings: area SEND inspections and outcomes in England as at 31 December 2024",
+                         "https://www.gov.uk/government/statistics/area-send-inspections-and-outcomes-2024")
+    capped = score(statistics, inspect)
+    assert capped.score == 0.4 and not capped.relevant
+    assert "-0.60 statistical release: 'https://www.gov.uk/government/statistics/" in capped.explain()
+    # The same title published as a framework document is a development.
+    assert score(_result(statistics.titles[0], "https://www.gov.uk/government/publications/x"), inspect).relevant
+    # A type that says statistics caps it too, wherever it is published.
+    typed = _result(statistics.titles[0], "https://example.org/x", "official statistics", NOTE_DOCUMENT_TYPE)
+    assert score(typed, inspect).score == 0.4
+    # A promise about data is what statistics deliver.
+    appeals = _result("Tribunal statistics: SEND tribunal appeals 2024",
+                      "https://www.gov.uk/government/statistics/tribunal-statistics-2024")
+    assert score(appeals, tribunal).relevant

@@ -36,7 +36,17 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 from config import ConfigError, load_settings  # noqa: E402
 from monitor.core.developments import find_developments  # noqa: E402
 from monitor.core.diff import Change  # noqa: E402
-from monitor.core.document import ATTACHMENT, CHANGE_NOTE, LINK, PUBLICATION, RESULT, Item  # noqa: E402
+from monitor.core.document import (  # noqa: E402
+    ATTACHMENT,
+    CHANGE_NOTE,
+    LINK,
+    NOTE_DESCRIPTION,
+    NOTE_DOCUMENT_TYPE,
+    NOTE_SUMMARY,
+    PUBLICATION,
+    RESULT,
+    Item,
+)
 from monitor.core.drafts import DEVELOPMENT  # noqa: E402
 from monitor.core.ledger import target  # noqa: E402
 from monitor.core.match import Specificity, Subject, match  # noqa: E402
@@ -109,7 +119,12 @@ def change_for(item: dict) -> Change:
     if route in ("search", "feed"):
         # The Search API source notes a result's description, else its type; a feed its summary.
         note = description or (item["type"].replace("_", " ") if route == "search" else None)
-        added = Item(RESULT, item["url"], title=item["title"], url=item["url"], date=item["date"], note=note)
+        if route == "feed":
+            note_kind = NOTE_SUMMARY if note else None
+        else:
+            note_kind = NOTE_DESCRIPTION if description else NOTE_DOCUMENT_TYPE if note else None
+        added = Item(RESULT, item["url"], title=item["title"], url=item["url"], date=item["date"], note=note,
+                     note_kind=note_kind)
     elif route == "committee":
         # As the Parliament source notes it: the type, and the inquiry where the copy shows one.
         inquiries = [{"title": item["inquiry"]}] if item.get("inquiry") else []
@@ -155,7 +170,8 @@ def score_item(item: dict, settings, targets) -> Outcome:
     if source.discovers:
         matches = match(Subject.of_item(change.added_items[0]), targets, bound, specificity)
     else:
-        matches = match(Subject.of_change(change), [t for t in targets if t.id in bound], bound, specificity)
+        matches = match(Subject.of_change(change, source_settings.url), [t for t in targets if t.id in bound], bound,
+                        specificity)
     return Outcome(item, frozenset(item["labels"]), frozenset(d.commitment_id for d in drafts),
                    {m.commitment_id: m.explain() for m in matches})
 
@@ -219,9 +235,6 @@ def _pct(value: float | None) -> str:
 def render(result: dict) -> str:
     lines = [f"watchlist: {result['watchlist']}"]
     for split, data in result["splits"].items():
-        if "errors" not in data:
-            lines += ["", f"({split}: {data['hidden_errors']} errors not shown; --heldout-errors shows them, "
-                          "once the tuning is done)"]
         o = data["overall"]
         lines += ["", f"== {split}: {data['items']} items, {data['positives']} bearing on a commitment ==",
                   f"{'commitment':32} {'tp':>4} {'fp':>4} {'fn':>4} {'prec':>5} {'recall':>6}"]
@@ -230,6 +243,9 @@ def render(result: dict) -> str:
                          f"{_pct(f['recall']):>6}")
         lines.append(f"{'overall':32} {o['tp']:>4} {o['fp']:>4} {o['fn']:>4} {_pct(o['precision']):>5} "
                      f"{_pct(o['recall']):>6}")
+        if "errors" not in data:
+            lines += ["", f"({split}: {data['hidden_errors']} errors not shown; --heldout-errors shows them, "
+                          "once the tuning is done)"]
         for error in data.get("errors", ()):
             lines += ["", f"  {error['error']}: {error['commitment']} <- {error['title']!r} "
                           f"({error['route']} via {error['source']})",

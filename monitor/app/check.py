@@ -20,7 +20,8 @@ from pydantic import ValidationError
 
 from config.loader import reason
 from config.settings import Settings, SourceSettings
-from monitor.core.developments import document_key, find_developments
+from monitor.core.addresses import document_key
+from monitor.core.developments import find_developments
 from monitor.core.diff import diff_documents
 from monitor.core.document import Document
 from monitor.core.drafts import POSSIBLE

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 from config.settings import SourceSettings, is_web_url
+from monitor.core.addresses import document_key
 from monitor.core.diff import Change
 from monitor.core.document import CHANGE_NOTE, Item, item_kind
 from monitor.core.drafts import DEVELOPMENT, POSSIBLE, DevelopmentDraft, Rejection
@@ -40,7 +41,6 @@ POSSIBLE_FROM = 0.3
 ALIKE = 0.8
 REJECTED_WEIGHT = 0.4
 REJECTED_CEILING = 0.4
-_GOVUK_HOSTS = ("www.gov.uk", "gov.uk")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,21 +110,6 @@ def _alike(a: str, b: str) -> tuple[int, int]:
     return len(words_a & words_b), len(words_a | words_b)
 
 
-def document_key(url: str | None) -> str | None:
-    """What identifies a document whatever route found it: its GOV.UK path for a GOV.UK
-    address (``gov.uk:/government/publications/x``), else its address without scheme,
-    query, fragment or trailing slash."""
-    if not url or not is_web_url(url):
-        return None
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
-    path = parts.path.rstrip("/") or "/"
-    if host in _GOVUK_HOSTS:
-        return f"gov.uk:{path}"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{host}{port}{path}"
-
-
 def item_key(item: Item, updated: bool = False) -> str | None:
     """The document a discovered item is: by its key in its kind's key space (a Committee
     publication by its id), else by its address. An update is an event of its own, known by
@@ -150,16 +135,17 @@ class Scored:
 
 def score_change(change: Change, *, commitments: Sequence[str], targets: Sequence[Target], discovers: bool,
                  rejections: Sequence[Rejection] = (),
-                 specificity: Specificity | None = None) -> list[Scored]:
+                 specificity: Specificity | None = None, page: str | None = None) -> list[Scored]:
     """How a change scores: what ``find_developments`` makes developments of, and what
     ``sendwatch explain`` shows, point by point. ``commitments``: those its source is
     watched for; ``discovers``: whether the source is a discovery source, whose documents
     are each scored against every commitment; ``specificity``: how specific each phrase is
-    (default: from ``targets`` alone, without the record's documents)."""
+    (default: from ``targets`` alone, without the record's documents); ``page``: the
+    address of the watched page the change is on."""
     specificity = specificity or Specificity.of(targets)
     if not discovers:
         bound = [t for t in targets if t.id in commitments]
-        subject = Subject.of_change(change)
+        subject = Subject.of_change(change, page)
         return [Scored(None, False, tuple(judge(found, subject.titles, rejections)
                                           for found in match(subject, bound, commitments, specificity)))]
     updated = {new.identity for _old, new in change.updated_items}
@@ -183,7 +169,7 @@ def find_developments(change: Change, *, source: SourceSettings, summary: str, t
     updated = {new.identity for _old, new in change.updated_items}
     drafts = []
     for scored in score_change(change, commitments=source.commitments, targets=targets, discovers=discovers,
-                               rejections=rejections, specificity=specificity):
+                               rejections=rejections, specificity=specificity, page=source.url):
         item = scored.item
         for judged in scored.judgements:
             if (status := judged.status) is None:

@@ -114,7 +114,8 @@ def london_date(moment: datetime) -> date:
 
 def target(commitment: CommitmentSettings) -> Target:
     return Target(commitment.id, commitment.phrases, commitment.documents,
-                  f"{commitment.title}. {commitment.promise}")
+                  f"{commitment.title}. {commitment.promise}",
+                  tuple(k.url for k in commitment.known if k.url))
 
 
 def milestones(commitment: CommitmentSettings, recorded: list[Milestone]) -> list[Milestone]:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
+from monitor.core.addresses import part_of, same_document
 from monitor.core.diff import Change
-from monitor.core.document import NOTE_CHANGE, NOTE_DESCRIPTION, NOTE_LABELS, Item, item_kind
+from monitor.core.document import NOTE_CHANGE, NOTE_DESCRIPTION, NOTE_DOCUMENT_TYPE, NOTE_LABELS, Item, item_kind
 
 THRESHOLD = 0.5
 
@@ -31,6 +33,12 @@ WEIGHTS = {
     # support for children with special educational needs" says "SEND review" this way.
     "phrase words in title": 0.5,
     "phrase words in note or description": 0.4,
+    # A document the commitment is known to bear on (a development the watchlist records,
+    # with its address): a new part of it, or the publisher's change note on it, is news of
+    # that commitment whatever its words (the SEND and AP roadmap, published under the
+    # improvement plan's address; "See 'Summary of changes'." on the area SEND framework).
+    "part of a known document": 0.5,
+    "change note on a known document": 0.5,
 }
 # The publisher's other words about a discovered document, each named for what it is (a
 # description, a feed entry's summary, a document or publication type), weigh as a
@@ -46,6 +54,13 @@ TOPIC_ONLY = 0.25
 # notes or descriptions adds this much, up to PROMISE_CAP. Never enough on its own.
 PROMISE_WORD = 0.1
 PROMISE_CAP = 0.3
+# A statistical release reports figures on a subject: news for a promise about data (the
+# tribunal appeals data), at most a possible development for any other (the outcomes of
+# area SEND inspections do not change the inspection framework). GOV.UK publishes every
+# statistical release under /government/statistics/; the Search API names its type.
+STATISTICS_CEILING = 0.4
+_STATISTICS_PATH = "/government/statistics/"
+_ABOUT_DATA = frozenset({"data", "statistic", "figure"})
 # A source watched for a commitment strengthens other evidence; alone it is none.
 BOUND_PUBLICATION = 0.25
 BOUND_TEXT = 0.1
@@ -116,7 +131,7 @@ TOPIC = frozenset({"send", "ap", "ehcp", "senco"})
 # Function words, and the words a publication uses of itself whatever it is about (a
 # report, a government response, a letter, an update): neither tells promises apart.
 _STOPWORDS = frozenset("""
-a about after all also an and any are as at be been before being between but by can could do does
+a about after all also an and any are as at be been before being between but by can could do does during
 each for from had has have how if in into is it its may more most much must new no not of on
 one or other our out over should so some such than that the their them then there these they
 this those through to under up upon was we were what when where which while who will with
@@ -146,6 +161,18 @@ class Subject:
     publishes: bool = False  # a new document or change note was published
     # The publisher's other text about a discovered document: (what it is, the text).
     described: tuple[tuple[str, str], ...] = ()
+    page: str | None = None  # the watched page the change was on
+    addresses: tuple[str, ...] = ()  # where the discovered document is
+
+    @property
+    def statistical(self) -> str | None:
+        """What shows a discovered document is a statistical release (its GOV.UK address or
+        its type), or None."""
+        for address in self.addresses:
+            if _on_govuk(address) and urlsplit(address).path.startswith(_STATISTICS_PATH):
+                return address
+        return next((text for label, text in self.described
+                     if label == NOTE_DOCUMENT_TYPE and "statistic" in text.casefold()), None)
 
     @property
     def descriptions(self) -> tuple[str, ...]:
@@ -153,7 +180,7 @@ class Subject:
         return tuple(text for _label, text in self.described)
 
     @classmethod
-    def of_change(cls, change: Change) -> Subject:
+    def of_change(cls, change: Change, page: str | None = None) -> Subject:
         items = list(change.added_items) + [new for _old, new in change.updated_items]
         titles = tuple(i.title for i in items if item_kind(i.kind).title_is_evidence and i.title)
         # A note read as evidence is a change note, or publisher text about a discovered
@@ -165,15 +192,16 @@ class Subject:
         if change.new_title != change.old_title:
             titles += (change.new_title,)
         publishes = any(item_kind(i.kind).publishes for i in items)
-        return cls(titles, notes, tuple(lines), publishes, described)
+        return cls(titles, notes, tuple(lines), publishes, described, page)
 
     @classmethod
     def of_item(cls, item: Item) -> Subject:
+        addresses = (item.url,) if item.url else ()
         if not item.note:
-            return cls((item.title,), (), (), True)
+            return cls((item.title,), (), (), True, addresses=addresses)
         if item.note_label == NOTE_CHANGE:
-            return cls((item.title,), (item.note,), (), True)
-        return cls((item.title,), (), (), True, ((item.note_label, item.note),))
+            return cls((item.title,), (item.note,), (), True, addresses=addresses)
+        return cls((item.title,), (), (), True, ((item.note_label, item.note),), addresses=addresses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +228,7 @@ class Match:
         lines = [f"{self.commitment_id}: score {self.score:.2f} {verdict} (threshold {THRESHOLD})"]
         for hit in self.hits:
             why = f" ({hit.why})" if hit.why else ""
-            lines.append(f"  +{hit.weight:.2f} {hit.where}: {hit.phrase!r} in {hit.text!r}{why}")
+            lines.append(f"  {hit.weight:+.2f} {hit.where}: {hit.phrase!r} in {hit.text!r}{why}")
         if not self.hits:
             lines.append("  no phrase or expected document found")
         return "\n".join(lines)
@@ -215,6 +243,7 @@ class Target:
     phrases: tuple[str, ...]
     documents: tuple[str, ...] = ()
     promise: str = ""
+    known: tuple[str, ...] = ()  # addresses of documents known to bear on it
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +335,21 @@ def _weighed(phrase: str, where: str, text: str, specificity: Specificity) -> Hi
     return Hit(phrase, where, _clip(text), round(WEIGHTS[where] * factor, 2), why)
 
 
+def _known_documents(subject: Subject, target: Target) -> list[Hit]:
+    """A discovered document published as a part of a document known to bear on the
+    commitment, and a change note on such a document's own (watched) page."""
+    hits = []
+    for known in target.known:
+        part = next((a for a in subject.addresses if part_of(a, known)), None)
+        if part is not None:
+            hits.append(Hit(known, "part of a known document", _clip(f"{subject.titles[0]} ({part})"),
+                            WEIGHTS["part of a known document"]))
+        elif subject.notes and same_document(subject.page, known):
+            hits.append(Hit(known, "change note on a known document", _clip(subject.notes[0]),
+                            WEIGHTS["change note on a known document"]))
+    return hits[:1]  # two known documents of one commitment say it no more strongly
+
+
 def _promise_words(subject: Subject, target: Target, specificity: Specificity) -> Hit | None:
     own = specificity.distinctive.get(target.id)
     if own is None:  # scored without the commitments' statistics: its own words, unweighed
@@ -335,6 +379,7 @@ def score(subject: Subject, target: Target, *, bound: bool = False,
     hits += _find_words(target.phrases, subject.titles, "phrase words in title", specificity)
     hits += _find_words(target.phrases, subject.notes + subject.descriptions, "phrase words in note or description",
                         specificity)
+    hits += _known_documents(subject, target)
     best: dict[str, Hit] = {}
     for hit in hits:  # a phrase counts once, where it weighs most
         if hit.weight > 0 and (hit.phrase not in best or hit.weight > best[hit.phrase].weight):
@@ -353,8 +398,12 @@ def score(subject: Subject, target: Target, *, bound: bool = False,
         weight = BOUND_PUBLICATION if subject.publishes else BOUND_TEXT
         what = "published a document or change note" if subject.publishes else "changed its text"
         ranked.append(Hit("(source watched for this commitment)", "watched source", what, weight))
-    total = sum(h.weight for h in ranked)
-    return Match(target.id, round(min(total, 1.0), 2), tuple(ranked))
+    total = min(sum(h.weight for h in ranked), 1.0)
+    if total > STATISTICS_CEILING and (shown := subject.statistical) and not _ABOUT_DATA & set(words(target.promise)):
+        ranked.append(Hit(shown, "statistical release", "figures, for a promise that is not about data",
+                          round(STATISTICS_CEILING - total, 2), "at most a possible development"))
+        total = STATISTICS_CEILING
+    return Match(target.id, round(total, 2), tuple(ranked))
 
 
 def match(subject: Subject, targets: Iterable[Target], bound: Iterable[str] = (),
@@ -363,6 +412,10 @@ def match(subject: Subject, targets: Iterable[Target], bound: Iterable[str] = ()
     bound = set(bound)
     results = [score(subject, t, bound=t.id in bound, specificity=specificity) for t in targets]
     return sorted(results, key=lambda m: (-m.score, m.commitment_id))
+
+
+def _on_govuk(url: str) -> bool:
+    return (urlsplit(url).hostname or "").lower() in ("www.gov.uk", "gov.uk")
 
 
 def _clip(text: str) -> str:

@@ -10,7 +10,7 @@ the page says: the commitment is why the page was awaited, and its being there i
 from __future__ import annotations
 
 from config.settings import SourceSettings
-from monitor.core.developments import document_key
+from monitor.core.addresses import document_key
 from monitor.core.document import Document
 from monitor.core.drafts import DevelopmentDraft
 

@@ -152,7 +152,8 @@ def explain(run: Invocation, change_id: int) -> int:
     if not discovers and not any(t.id in watched_for for t in targets):
         print("  its source is configured for no commitment, so it is matched against none")
     for scored in score_change(change, commitments=watched_for, targets=targets, discovers=discovers,
-                               rejections=rejections, specificity=specificity):
+                               rejections=rejections, specificity=specificity,
+                               page=source.url if source is not None else None):
         if scored.item is not None:
             print(f"\n document {scored.item.title!r}:")
         for judged in scored.judgements:
