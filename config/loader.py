@@ -86,6 +86,7 @@ def parse_settings(
     raw["sources"] = raw.pop("source", raw.get("sources", []))
     raw["commitments"] = raw.pop("commitment", raw.get("commitments", []))
     raw["recipients"] = raw.pop("recipient", raw.get("recipients", []))
+    raw["operators"] = raw.pop("operator", raw.get("operators", []))
     try:
         settings = Settings.model_validate({**raw, "origin": origin})
     except ValidationError as exc:
@@ -205,7 +206,7 @@ def _explain(origin: str, raw: Mapping[str, Any], exc: ValidationError) -> str:
     error = exc.errors()[0]
     loc = list(error["loc"])
     where = origin
-    if len(loc) >= 2 and loc[0] in ("sources", "commitments", "recipients") and isinstance(loc[1], int):
+    if len(loc) >= 2 and loc[0] in ("sources", "commitments", "recipients", "operators") and isinstance(loc[1], int):
         index, table = loc[1], loc[0]
         entries = raw.get(table) or []
         entry_id = entries[index].get("id") if index < len(entries) and isinstance(entries[index], dict) else None

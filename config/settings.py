@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, TypeGuard
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -258,24 +259,34 @@ class Weekday(StrEnum):
 WEEKDAYS: tuple[str, ...] = tuple(day.value for day in Weekday)  # Monday first, as date.weekday() counts
 
 
+def _email_address(value: str) -> str:
+    value = value.strip()
+    if not re.fullmatch(r"[^@\s<>\"]+@[^@\s<>\"]+", value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
+
+
+class OperatorSettings(_Strict):
+    """Someone who runs sendwatch: told when a source breaks or recovers and when an email
+    cannot be delivered; never sent developments unless also a recipient."""
+
+    email: EmailAddress
+    name: str = ""
+
+
 class RecipientSettings(_Strict):
     """Someone who gets email: about which commitments, and how often."""
 
-    email: str
+    email: EmailAddress
     name: str = ""
     commitments: tuple[str, ...] = Field(default=("all",), description='Commitment ids, or ["all"].')
     mode: Literal["each", "daily", "weekly"] = Field(
         default="each", description="each (one email per development), daily or weekly.")
     at: str = Field(default="08:00", description="When a digest goes out (HH:MM, in [email] timezone).")
     weekday: Weekday = Field(default=Weekday.MONDAY, description="The day of a weekly digest.")
-
-    @field_validator("email")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        value = value.strip()
-        if not re.fullmatch(r"[^@\s<>\"]+@[^@\s<>\"]+", value):
-            raise ValueError(f"{value!r} is not an email address")
-        return value
 
     @field_validator("at")
     @classmethod
@@ -396,6 +407,7 @@ class Settings(_Strict):
     web: WebSettings = WebSettings()
     service: ServiceSettings = ServiceSettings()
     recipients: tuple[RecipientSettings, ...] = ()
+    operators: tuple[OperatorSettings, ...] = ()
     commitments: tuple[CommitmentSettings, ...] = ()
     sources: tuple[SourceSettings, ...] = ()
 
@@ -410,14 +422,23 @@ class Settings(_Strict):
                 if thing.id in seen:
                     raise ValueError(f"{what} id {thing.id!r} is used twice")
                 seen.add(thing.id)
-        first: dict[str, int] = {}
-        for index, recipient in enumerate(self.recipients):
-            address = recipient.email.casefold()  # mail servers treat A@x.org and a@x.org as one
-            if address in first:
-                raise ValueError(f"recipient {recipient.email!r} is listed twice (recipients[{first[address]}] "
-                                 f"and recipients[{index}]): every email would go to it twice")
-            first[address] = index
+        people: tuple[tuple[str, tuple[str, ...]], ...] = (
+            ("recipients", tuple(r.email for r in self.recipients)),
+            ("operators", tuple(o.email for o in self.operators)))
+        for table, addresses in people:
+            first: dict[str, int] = {}
+            for index, email in enumerate(addresses):
+                address = email.casefold()  # mail servers treat A@x.org and a@x.org as one
+                if address in first:
+                    raise ValueError(f"{table[:-1]} {email!r} is listed twice ({table}[{first[address]}] "
+                                     f"and {table}[{index}]): every email would go to it twice")
+                first[address] = index
         return self
+
+    @property
+    def addresses(self) -> frozenset[str]:
+        """Every address sendwatch may write to: recipients' and operators'."""
+        return frozenset(r.email for r in self.recipients) | frozenset(o.email for o in self.operators)
 
     @property
     def database(self) -> str:

@@ -14,7 +14,7 @@ transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -96,10 +96,15 @@ class Outbox:
             record = session.get_one(NotificationRecord, notification_id)
             record.status, record.last_error, record.next_attempt_at = "pending", error, next_attempt_at
 
-    def mark_failed(self, notification_id: int, error: str) -> None:
+    def mark_failed(self, notification_id: int, error: str, notify: Iterable[NotificationDraft] = (),
+                    at: datetime | None = None) -> None:
+        """Give a notification up, and queue ``notify`` (the operators' notice of it) with it,
+        in one transaction: the failure is never recorded without its notice."""
         with self._session.begin() as session:
             record = session.get_one(NotificationRecord, notification_id)
             record.status, record.last_error = "failed", error
+            if notify:
+                enqueue(session, notify, at or datetime.now(UTC))
 
     def notifications(self, *, status: str | None = None, recipient: str | None = None,
                       digest_id: int | None = None) -> list[NotificationRecord]:

@@ -279,3 +279,20 @@ def test_an_expected_page_is_a_yes_or_no_for_a_commitment_on_a_page_kind(tmp_pat
                       .replace('selector = "main"\n', ""))
     assert ("source 'code-of-practice' (sources[0]), field 'expected': a feed source lists documents as they "
             "come") in message
+
+
+def test_an_operator_with_a_bad_address_an_unknown_field_or_listed_twice_is_refused(tmp_path):
+    message = problem(tmp_path, GOOD + '[[operator]]\nemail = "ops at example.org"\n')
+    assert "operators[0], field 'email'" in message and "is not an email address" in message
+    message = problem(tmp_path, GOOD + '[[operator]]\nemail = "ops@example.org"\nmode = "daily"\n')
+    assert "operators[0], field 'mode'" in message
+    twice = '[[operator]]\nemail = "ops@example.org"\n[[operator]]\nemail = "OPS@example.org"\n'
+    message = problem(tmp_path, GOOD + twice)
+    assert "operator 'OPS@example.org' is listed twice (operators[0] and operators[1])" in message
+
+
+def test_an_address_may_be_both_recipient_and_operator(tmp_path):
+    path = tmp_path / "both.toml"
+    path.write_text(GOOD + '[[recipient]]\nemail = "me@example.org"\n[[operator]]\nemail = "me@example.org"\n')
+    settings = load_settings(path, env={}, kinds=KINDS)
+    assert settings.addresses == {"me@example.org"} and settings.operators[0].email == "me@example.org"

@@ -198,6 +198,25 @@ def test_a_permanent_refusal_for_one_of_two_recipients_is_recorded_and_shown(set
         assert len(server.messages) == 1
 
 
+def test_an_email_given_up_is_told_to_the_operators_once(setup, sendwatch):
+    with MailServer() as server:
+        server.handler.refuse["gone@example.org"] = "550 5.1.1 No such user"
+        server.handler.refuse["ops-gone@example.org"] = "550 5.1.1 No such user"
+        setup.write(smtp=smtp_table(server.port),
+                    recipients=recipients("gone@example.org")
+                    + '[[operator]]\nemail = "ops@example.org"\n[[operator]]\nemail = "ops-gone@example.org"\n')
+        development(setup, sendwatch)
+        sendwatch("notify", "send")  # the operators' notices are due from the failure on
+        (notice,) = server.messages
+        assert notice["To"] == "ops@example.org"
+        assert notice["Subject"] == "sendwatch: an email to gone@example.org could not be delivered"
+        assert "550 5.1.1 No such user" in notice.get_body(("plain",)).get_content()
+        # The notice to the operator whose address fails is given up too, and makes no notice of its own.
+        sendwatch("notify", "send")
+        assert len(server.messages) == 1
+        assert "ops-gone@example.org  delivery-failed" in sendwatch("sources").out
+
+
 def test_server_down_then_up_delivers_once(setup, sendwatch):
     port = free_port()
     setup.write(smtp=smtp_table(port))
@@ -423,9 +442,10 @@ def test_a_daily_digest_waits_for_its_time_and_gathers_developments(setup, sendw
         assert "A revised SEND Code of Practice: 1 document added" in digest.get_body(("plain",)).get_content()
 
 
-def test_a_failing_source_sends_one_broken_and_one_recovered_email(setup, sendwatch):
+def test_a_failing_source_sends_one_broken_and_one_recovered_email_to_the_operators_only(setup, sendwatch):
     with MailServer() as server:
-        setup.write(smtp=smtp_table(server.port))
+        setup.write(smtp=smtp_table(server.port),
+                    recipients=recipients("parent@example.org") + '[[operator]]\nemail = "ops@example.org"\n')
         setup.site.page("/code", code_page())
         sendwatch("check")
         setup.site.page("/code", "oops", status=500)
@@ -440,6 +460,8 @@ def test_a_failing_source_sends_one_broken_and_one_recovered_email(setup, sendwa
         subjects = [m["Subject"] for m in server.messages]
         assert subjects[1:] == ["sendwatch: source code is working again"]
         assert server.messages[1]["In-Reply-To"] == server.messages[0]["In-Reply-To"]
+        # The subscriber of the source's commitment hears nothing of HTTP errors.
+        assert {m["To"] for m in server.messages} == {"ops@example.org"}
 
 
 def test_an_overdue_commitment_is_emailed_once(setup, sendwatch):

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
-from config.settings import RecipientSettings, Settings, SourceSettings
-from monitor.core.notify import digest_slot, for_commitment, for_source_health
+from config.settings import OperatorSettings, RecipientSettings, Settings, SourceSettings
+from monitor.core.notify import digest_slot, for_commitment, for_delivery_failure, for_source_health
 
 LONDON = "Europe/London"
 
@@ -42,14 +42,32 @@ def test_developments_go_to_subscribers_held_for_digest_readers():
     assert [(d.recipient, d.held) for d in drafts] == [("all@example.org", False), ("code@example.org", True)]
 
 
-def test_source_health_is_told_once_each_way():
-    settings = settings_with(RecipientSettings(email="a@example.org"))
+def test_source_health_is_told_once_each_way_to_operators_not_subscribers():
+    settings = Settings(recipients=(RecipientSettings(email="a@example.org"),),
+                        operators=(OperatorSettings(email="ops@example.org"),))
     source = SourceSettings(id="s", url="https://www.gov.uk/x")
     threshold = settings.email.broken_after
     assert for_source_health(settings, source, threshold - 2, failed=True) == ()
     (broken,) = for_source_health(settings, source, threshold - 1, failed=True, error="HTTP 500")
     assert broken.kind == "source-broken" and broken.payload["error"] == "HTTP 500"
+    assert broken.recipient == "ops@example.org"
     assert for_source_health(settings, source, threshold, failed=True) == ()  # not one per failure
     (recovered,) = for_source_health(settings, source, threshold + 3, failed=False)
     assert recovered.kind == "source-recovered"
     assert for_source_health(settings, source, 0, failed=False) == ()
+
+
+def test_without_operators_nobody_is_told_of_a_broken_source():
+    settings = settings_with(RecipientSettings(email="a@example.org"))
+    source = SourceSettings(id="s", url="https://www.gov.uk/x")
+    assert for_source_health(settings, source, settings.email.broken_after - 1, failed=True) == ()
+
+
+def test_a_delivery_failure_is_told_to_each_operator_but_never_about_a_notice_or_a_test():
+    settings = Settings(operators=(OperatorSettings(email="ops@example.org"), OperatorSettings(email="b@example.org")))
+    drafts = for_delivery_failure(settings, "gone@example.org", "development", "550 no such user")
+    assert [(d.recipient, d.kind, d.payload["recipient"]) for d in drafts] == [
+        ("ops@example.org", "delivery-failed", "gone@example.org"),
+        ("b@example.org", "delivery-failed", "gone@example.org")]
+    assert for_delivery_failure(settings, "ops@example.org", "delivery-failed", "550") == ()
+    assert for_delivery_failure(settings, "x@example.org", "test", "550") == ()

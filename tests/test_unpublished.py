@@ -18,7 +18,7 @@ def write_config(tmp_path, site, database_url, expected="expected = true\n"):
     path.write_text(f'database_url = "{database_url}"\n[fetch]\nper_host_delay = 0\nretries = 0\n'
                     '[email]\nbroken_after = 2\nmaildir = "mail"\n'
                     + CODE_OF_PRACTICE
-                    + '[[recipient]]\nemail = "forum@example.org"\n'
+                    + '[[recipient]]\nemail = "forum@example.org"\n[[operator]]\nemail = "ops@example.org"\n'
                     + f'[[source]]\nid = "plan"\nurl = "{site.url("/plan")}"\ncommitments = ["code-of-practice"]\n'
                     + expected)
     return path

@@ -271,6 +271,10 @@ broken_after = 2      # a source is broken after 2 failed checks in a row (defau
 email = "you@example.org"
 name = "You"
 
+# Whoever runs sendwatch: told when a source breaks or recovers, or an email bounces.
+[[operator]]
+email = "you@example.org"
+
 [[commitment]]
 id = "send-review"
 title = "The SEND Review"

@@ -22,7 +22,7 @@ from monitor.app.mail import BudgetSpent, PermanentMailError, TransientMailError
 from monitor.core.backoff import backoff
 from monitor.core.errors import describe
 from monitor.core.ledger import Mark
-from monitor.core.notify import digest_slot
+from monitor.core.notify import digest_slot, for_delivery_failure
 from monitor.core.render import build_email, compose
 from storage import Store
 
@@ -100,7 +100,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
     report = report if report is not None else SendReport()
     report.recovered = store.outbox.recover_interrupted(before=now - lease)
     report.digests = queue_due_digests(settings, store, now)
-    configured = {r.email for r in settings.recipients}
+    configured = settings.addresses
     delivery = delivery or delivery_for(settings.email)
     report.delivery = delivery.describe()
     email_settings = settings.email
@@ -112,11 +112,18 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
         # made, so a long run never outlives the lease of what it is still sending.
         return now + timedelta(seconds=time.monotonic() - started)
 
+    def give_up(notification, error: str) -> None:
+        # The operators hear of it in the same transaction (one notice per email given up).
+        notify = for_delivery_failure(settings, notification.recipient, notification.kind, error)
+        store.outbox.mark_failed(notification.id, error, notify=notify, at=current())
+        report.failed.append((notification.id, notification.recipient, error))
+
     with delivery:
         # One notification per claim: a claim covers one delivery, not a whole batch.
         while time.monotonic() < deadline and (claimed := store.outbox.claim_due(current(), limit=1, due_by=now)):
             for notification in claimed:
                 if notification.recipient not in configured:
+                    # The operator took the address out: nothing to tell them.
                     error = "the recipient is no longer in the config"
                     store.outbox.mark_failed(notification.id, error)
                     report.failed.append((notification.id, notification.recipient, error))
@@ -126,8 +133,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
                     message = render(settings, store, notification, now)
                     delivery.deliver(message, notification.recipient, deadline)
                 except PermanentMailError as exc:
-                    store.outbox.mark_failed(notification.id, str(exc))
-                    report.failed.append((notification.id, notification.recipient, str(exc)))
+                    give_up(notification, str(exc))
                     log.warning("notification %s to %s failed for good: %s", notification.id,
                                 notification.recipient, exc)
                     continue
@@ -138,9 +144,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
                     break
                 except TransientMailError as exc:
                     if notification.attempts >= email_settings.max_attempts:
-                        store.outbox.mark_failed(notification.id,
-                                                 f"gave up after {notification.attempts} attempts: {exc}")
-                        report.failed.append((notification.id, notification.recipient, str(exc)))
+                        give_up(notification, f"gave up after {notification.attempts} attempts: {exc}")
                         continue
                     wait = backoff(email_settings.retry_backoff, notification.attempts)
                     wait *= random.uniform(0.9, 1.1)
@@ -151,9 +155,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
                     continue
                 except Exception as exc:  # it cannot be written (a bug): it never will be, so say so
                     log.exception("notification %s to %s cannot be sent", notification.id, notification.recipient)
-                    error = f"cannot be written: {describe(exc)}"
-                    store.outbox.mark_failed(notification.id, error)
-                    report.failed.append((notification.id, notification.recipient, error))
+                    give_up(notification, f"cannot be written: {describe(exc)}")
                     continue
                 if after_accept is not None:
                     after_accept(notification.id)

@@ -1,8 +1,9 @@
 """Who is told about what: notification drafts for the outbox (pure).
 
 Developments and overdue events go to the recipients subscribed to their commitment, one
-email each or held for a digest. A source's health (broken after N failed checks in a
-row, then recovered) is told once each way, to everyone who follows what it watches.
+email each or held for a digest. What is about sendwatch itself goes to its operators, and
+to no recipient: a source's health (broken after N failed checks in a row, then
+recovered), told once each way, and an email that could not be delivered.
 """
 
 from __future__ import annotations
@@ -33,10 +34,22 @@ def for_source_health(settings: Settings, source: SourceSettings, failures_befor
         kind, payload = "source-recovered", {"failures": failures_before}
     else:
         return ()
-    followers = [r for r in settings.recipients
-                 if not source.commitments or any(r.wants(c) for c in source.commitments)]
-    return tuple(NotificationDraft(recipient=r.email, kind=kind, source_id=source.id, payload=payload)
-                 for r in followers)
+    return tuple(NotificationDraft(recipient=o.email, kind=kind, source_id=source.id, payload=payload)
+                 for o in settings.operators)
+
+
+DELIVERY_FAILED = "delivery-failed"
+
+
+def for_delivery_failure(settings: Settings, recipient: str, kind: str, error: str) -> tuple[NotificationDraft, ...]:
+    """Tell the operators that an email (of ``kind``, to ``recipient``) was given up. Not
+    for a notice of this kind itself (an operator's address that fails would otherwise make
+    a notice about the notice, for ever), nor for a test email, whose sender sees the outcome."""
+    if kind in (DELIVERY_FAILED, "test"):
+        return ()
+    payload = {"recipient": recipient, "kind": kind, "error": error}
+    return tuple(NotificationDraft(recipient=o.email, kind=DELIVERY_FAILED, payload=payload)
+                 for o in settings.operators)
 
 
 def digest_slot(recipient: RecipientSettings, now: datetime, zone: str) -> datetime | None:

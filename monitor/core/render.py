@@ -146,6 +146,17 @@ def compose(notification, context: dict, settings: Settings, now: datetime, chan
         message.links.append(("The source in the dashboard", f"{dashboard}/sources/{notification.source_id}"))
         return message
 
+    if kind == "delivery-failed":
+        payload = notification.payload or {}
+        message = Message(subject=f"sendwatch: an email to {payload.get('recipient')} could not be delivered",
+                          heading="An email could not be delivered", thread="delivery")
+        message.paragraphs.append(f"sendwatch gave up a {payload.get('kind')} email to {payload.get('recipient')}: "
+                                  f"{payload.get('error')}")
+        message.paragraphs.append("Check the address, or the mail server's settings if every email fails; "
+                                  "sendwatch status counts what was given up.")
+        message.links.append(("The dashboard", dashboard))
+        return message
+
     if kind == "digest":
         entries = digest or []
         message = Message(subject=f"sendwatch digest: {len(entries)} update{'s' if len(entries) != 1 else ''} "

@@ -97,29 +97,31 @@ def check(run: Invocation, sources: tuple[str, ...]) -> int:
 
 @click.group("notify", cls=Group, example="sendwatch notify test\nsendwatch notify send")
 def notify() -> None:
-    """Email: send what is due in the outbox, or a test email to every recipient."""
+    """Email: send what is due in the outbox, or a test email to every recipient and operator."""
 
 
 @notify.command("test", example="sendwatch notify test")
 @pass_invocation
 def notify_test(run: Invocation) -> int:
-    """Send a test email to every recipient and report each outcome.
+    """Send a test email to every recipient and operator and report each outcome.
 
     Exit status 1 when any of them was not sent.
     """
     settings, store = run.open()
     with store:
-        if not settings.recipients:
-            raise UsageError("no recipients configured: add a [[recipient]] to the config")
-        ids = store.outbox.enqueue([NotificationDraft(recipient=r.email, kind="test") for r in settings.recipients],
+        # An address both recipient and operator is written to once.
+        addresses = list(dict.fromkeys([r.email for r in settings.recipients] + [o.email for o in settings.operators]))
+        if not addresses:
+            raise UsageError("no recipients configured: add a [[recipient]] or an [[operator]] to the config")
+        ids = store.outbox.enqueue([NotificationDraft(recipient=a, kind="test") for a in addresses],
                                    datetime.now(UTC))
         report = send_due(settings, store)
     outcome = {i: "sent" for i, _r in report.sent}
     outcome |= {i: f"will retry: {e}" for i, _r, e in report.retrying}
     outcome |= {i: f"failed: {e}" for i, _r, e in report.failed}
     print(f"test email via {report.delivery}:")
-    for notification_id, recipient in zip(ids, settings.recipients, strict=True):
-        print(f"  {recipient.email}: {outcome.get(notification_id, 'queued')}")
+    for notification_id, address in zip(ids, addresses, strict=True):
+        print(f"  {address}: {outcome.get(notification_id, 'queued')}")
     return EXIT_OK if all(outcome.get(i) == "sent" for i in ids) else EXIT_ERROR
 
 
