@@ -318,6 +318,8 @@ class EmailSettings(_Strict):
     broken_after: int = Field(default=5, ge=1, description="Failed checks in a row that make a source broken.")
     retry_backoff: Duration = Field(default=60.0, description="First retry of a transient failure; doubles.")
     max_attempts: int = Field(default=10, ge=1, description="Transient failures before giving up.")
+    suspend_after: int = Field(default=3, ge=1, description="Emails refused for good in a row (5xx) that "
+                               "suspend a subscriber's address; the operators are told.")
     send_budget: Duration = Field(default=60.0, gt=0, description="Longest run of the outbox sender; what it "
                                   "has not tried by then waits for the next run.")
 
@@ -408,6 +410,9 @@ class Settings(_Strict):
     service: ServiceSettings = ServiceSettings()
     recipients: tuple[RecipientSettings, ...] = ()
     operators: tuple[OperatorSettings, ...] = ()
+    # Who receives the commitments' email, as the record says (the config's recipients and
+    # the subscribers kept in the database); None until read from it: then the config's.
+    audience: tuple[RecipientSettings, ...] | None = Field(default=None, exclude=True)
     commitments: tuple[CommitmentSettings, ...] = ()
     sources: tuple[SourceSettings, ...] = ()
 
@@ -436,9 +441,15 @@ class Settings(_Strict):
         return self
 
     @property
+    def subscribers(self) -> tuple[RecipientSettings, ...]:
+        """Who receives the commitments' email: the record's active subscribers once read
+        (``monitor.app.subscribers.with_subscribers``), else the config's recipients."""
+        return self.recipients if self.audience is None else self.audience
+
+    @property
     def addresses(self) -> frozenset[str]:
-        """Every address sendwatch may write to: recipients' and operators'."""
-        return frozenset(r.email for r in self.recipients) | frozenset(o.email for o in self.operators)
+        """Every address sendwatch may write to: subscribers' and operators'."""
+        return frozenset(r.email for r in self.subscribers) | frozenset(o.email for o in self.operators)
 
     @property
     def database(self) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from storage import locking
 
 MIGRATIONS = "storage:migrations"
-HEAD = "0004"
+HEAD = "0005"
 
 
 def alembic_config(engine: Engine | None = None):

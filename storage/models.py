@@ -248,3 +248,27 @@ class NotificationRecord(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SubscriberRecord(Base):
+    """Someone who receives the commitments' email: from the config file (``origin``
+    config, kept in step with it), added by an operator (cli), or signed up (signup).
+
+    ``status``: active (receives), pending (signed up, not yet confirmed: nothing is sent),
+    suspended (its address refused mail for good ``failures`` times in a row)."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)  # the email, casefolded: one row per mailbox
+    email: Mapped[str] = mapped_column(String(320))  # as given
+    name: Mapped[str] = mapped_column(Text, default="")
+    commitments: Mapped[list] = mapped_column(JSON)  # commitment ids, or ["all"]
+    mode: Mapped[str] = mapped_column(String(10))  # each | daily | weekly
+    at: Mapped[str] = mapped_column(String(5))
+    weekday: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
+    origin: Mapped[str] = mapped_column(String(20))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,12 +1,13 @@
 """The record as the application opens it: one database, migrated, and its parts.
 
-Nothing outside ``storage`` writes SQL. The record has four parts, each owning its
+Nothing outside ``storage`` writes SQL. The record has five parts, each owning its
 tables and the operations on them, and callers ask the part that owns an operation:
 
 - ``store.sources``: the watched sources (``storage.sources``);
 - ``store.history``: checks, snapshots and changes (``storage.history``);
 - ``store.ledger``: developments, reviews, marks and events (``storage.ledger``);
-- ``store.outbox``: notifications, from queued to sent (``storage.outbox``).
+- ``store.outbox``: notifications, from queued to sent (``storage.outbox``);
+- ``store.subscribers``: who receives the commitments' email (``storage.subscribers``).
 
 Every operation of a part is one transaction; where one spans parts (a change with its
 developments and their email), the part that records it calls the others' session-level
@@ -21,6 +22,7 @@ from storage.history import History
 from storage.ledger import Ledger
 from storage.outbox import Outbox
 from storage.sources import Sources
+from storage.subscribers import Subscribers
 
 
 class Store:
@@ -35,6 +37,7 @@ class Store:
         self.history = History(self.database)
         self.ledger = Ledger(self.database)
         self.outbox = Outbox(self.database)
+        self.subscribers = Subscribers(self.database)
         if migrate:
             self.migrate()
 

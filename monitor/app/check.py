@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from config.loader import reason
 from config.settings import Settings, SourceSettings
+from monitor.app.subscribers import synced
 from monitor.core.addresses import document_key
 from monitor.core.developments import find_developments
 from monitor.core.diff import diff_documents
@@ -352,6 +353,7 @@ async def check_sources(
     per-host limits, and return one result per source in config order. A source that
     fails for a moment is read again once every source has been read (``FirstReads``)."""
     store.sources.sync(settings.sources, READS)
+    settings = synced(settings, store)  # developments go to the record's subscribers
     wanted = set(source_ids) if source_ids else None
     candidates = list(settings.sources) + (followed_sources(store) if settings.ledger.follow else [])
     chosen = [s for s in candidates if (s.id in wanted if wanted is not None else s.enabled)]

@@ -19,10 +19,11 @@ from datetime import UTC, datetime, timedelta
 
 from config.settings import CLAIM_LEASE, Settings
 from monitor.app.mail import BudgetSpent, PermanentMailError, TransientMailError, delivery_for
+from monitor.app.subscribers import synced
 from monitor.core.backoff import backoff
 from monitor.core.errors import describe
 from monitor.core.ledger import Mark
-from monitor.core.notify import digest_slot, for_delivery_failure
+from monitor.core.notify import digest_slot, for_delivery_failure, for_suspension
 from monitor.core.render import build_email, compose
 from storage import Store
 
@@ -48,14 +49,14 @@ class SendReport:
 def queue_due_digests(settings: Settings, store: Store, now: datetime) -> int:
     """Turn held notifications into digests for recipients whose digest time has come."""
     made = 0
-    modes = {r.email: r.mode for r in settings.recipients}
+    modes = {r.email: r.mode for r in settings.subscribers}
     for address in store.outbox.held_recipients():
         # A recipient who switched to one email each, or left, would wait forever.
         if address not in modes:
-            store.outbox.release_held(address, error="the recipient is no longer in the config")
+            store.outbox.release_held(address, error="the recipient is no longer subscribed")
         elif modes[address] == "each":
             store.outbox.release_held(address)
-    for recipient in settings.recipients:
+    for recipient in settings.subscribers:
         slot = digest_slot(recipient, now, settings.email.timezone)
         if slot is None:
             continue
@@ -97,6 +98,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
     left as it was, its attempts not counted. ``after_accept`` is called between the
     server's acceptance and the local record (tests use it to crash there)."""
     now = now or datetime.now(UTC)
+    settings = synced(settings, store)  # who may be written to is what the record says now
     report = report if report is not None else SendReport()
     report.recovered = store.outbox.recover_interrupted(before=now - lease)
     report.digests = queue_due_digests(settings, store, now)
@@ -112,11 +114,16 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
         # made, so a long run never outlives the lease of what it is still sending.
         return now + timedelta(seconds=time.monotonic() - started)
 
-    def give_up(notification, error: str) -> None:
+    def give_up(notification, error: str, refused: bool = False) -> None:
         # The operators hear of it in the same transaction (one notice per email given up).
         notify = for_delivery_failure(settings, notification.recipient, notification.kind, error)
         store.outbox.mark_failed(notification.id, error, notify=notify, at=current())
         report.failed.append((notification.id, notification.recipient, error))
+        if refused and store.subscribers.bounced(notification.recipient, email_settings.suspend_after):
+            log.warning("subscriber %s suspended after %s refusals in a row", notification.recipient,
+                        email_settings.suspend_after)
+            store.outbox.enqueue(for_suspension(settings, notification.recipient, email_settings.suspend_after,
+                                                error), current())
 
     with delivery:
         # One notification per claim: a claim covers one delivery, not a whole batch.
@@ -124,7 +131,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
             for notification in claimed:
                 if notification.recipient not in configured:
                     # The operator took the address out: nothing to tell them.
-                    error = "the recipient is no longer in the config"
+                    error = "the recipient is no longer subscribed"
                     store.outbox.mark_failed(notification.id, error)
                     report.failed.append((notification.id, notification.recipient, error))
                     continue
@@ -133,7 +140,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
                     message = render(settings, store, notification, now)
                     delivery.deliver(message, notification.recipient, deadline)
                 except PermanentMailError as exc:
-                    give_up(notification, str(exc))
+                    give_up(notification, str(exc), refused=True)
                     log.warning("notification %s to %s failed for good: %s", notification.id,
                                 notification.recipient, exc)
                     continue
@@ -160,6 +167,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
                 if after_accept is not None:
                     after_accept(notification.id)
                 store.outbox.mark_sent(notification.id, datetime.now(UTC))
+                store.subscribers.delivered(notification.recipient)
                 report.sent.append((notification.id, notification.recipient))
     report.sending = None
     if time.monotonic() >= deadline:

@@ -79,6 +79,7 @@ from monitor.app.launch import hold_signals
 from monitor.app.outbox import SendReport, send_due
 from monitor.app.sdnotify import sd_notify
 from monitor.app.status import HEARTBEAT, read_status_file, shown_url, status_path, write_status_file
+from monitor.app.subscribers import synced
 from monitor.core.backoff import backoff, not_before
 from monitor.core.errors import describe
 from monitor.core.instants import iso
@@ -287,6 +288,7 @@ class Service:
                                f"{shown_url(self.settings.database)}; stop it first")
         self.store.migrate()
         self.store.sources.sync(self.settings.sources, READS)
+        self.settings = synced(self.settings, self.store)
         app = self._make_web_app()  # binds the port first: a busy port fails the start
         self.fetcher = Fetcher(self.settings.fetch)
         await self.fetcher.__aenter__()
@@ -596,6 +598,10 @@ class Service:
             self._outbox_again = False
             started = datetime.now(UTC)
             try:
+                # Subscribers added or gone since (sendwatch subscribers, in another process)
+                # reach the checks from here; the sender itself reads them on every run.
+                audience = await _in_thread(self.store.subscribers.active)
+                self.settings = self.settings.model_copy(update={"audience": tuple(audience)})
                 self._outbox_report = SendReport()
                 report = await _in_thread(partial(send_due, report=self._outbox_report), self.settings, self.store)
             except Exception as exc:  # the database gone, say: one line, the next run tries again
@@ -663,6 +669,7 @@ class Service:
             fresh = fresh.model_copy(update={"database_url": old.database_url, "data_dir": old.data_dir,
                                              "fetch": old.fetch, "web": old.web})
             self.store.sources.sync(fresh.sources, READS)
+            fresh = synced(fresh, self.store)
         except ConfigError as exc:
             log.error(logfmt("reload", status="failed", outcome=f"{exc}; keeping the configuration in use"))
             self.last_reload = {"at": at, "ok": False, "error": str(exc)}

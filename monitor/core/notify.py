@@ -19,7 +19,7 @@ def for_commitment(settings: Settings, kind: str, commitment_id: str, **payload)
     return tuple(
         NotificationDraft(recipient=r.email, kind=kind, commitment_id=commitment_id, payload=payload or None,
                           held=r.mode != "each")
-        for r in settings.recipients if r.wants(commitment_id)
+        for r in settings.subscribers if r.wants(commitment_id)
     )
 
 
@@ -66,3 +66,14 @@ def digest_slot(recipient: RecipientSettings, now: datetime, zone: str) -> datet
     if slot > local:
         slot -= timedelta(days=7 if recipient.mode == "weekly" else 1)
     return slot
+
+
+SUBSCRIBER_SUSPENDED = "subscriber-suspended"
+
+
+def for_suspension(settings: Settings, address: str, refusals: int, error: str) -> tuple[NotificationDraft, ...]:
+    """Tell the operators that a subscriber's address was suspended after ``refusals``
+    permanent refusals in a row (the last one: ``error``)."""
+    payload = {"recipient": address, "refusals": refusals, "error": error}
+    return tuple(NotificationDraft(recipient=o.email, kind=SUBSCRIBER_SUSPENDED, payload=payload)
+                 for o in settings.operators)

@@ -157,6 +157,16 @@ def compose(notification, context: dict, settings: Settings, now: datetime, chan
         message.links.append(("The dashboard", dashboard))
         return message
 
+    if kind == "subscriber-suspended":
+        payload = notification.payload or {}
+        message = Message(subject=f"sendwatch: subscriber {payload.get('recipient')} suspended",
+                          heading="A subscriber's address was suspended", thread="delivery")
+        message.paragraphs.append(f"The mail server refused {payload.get('refusals')} emails in a row to "
+                                  f"{payload.get('recipient')}, the last with: {payload.get('error')}. sendwatch "
+                                  "sends it nothing more, and what was queued for it is cancelled.")
+        message.paragraphs.append("When the address works again: sendwatch subscribers resume ADDRESS.")
+        return message
+
     if kind == "digest":
         entries = digest or []
         message = Message(subject=f"sendwatch digest: {len(entries)} update{'s' if len(entries) != 1 else ''} "

@@ -2,7 +2,8 @@
 
 Each command is a click command beside its handler, in the module of its group:
 ``running`` (init, check, notify, serve, status, demo, kinds), ``record`` (sources,
-history, diff, changes, prune) and ``ledger`` (commitments, explain, review, export).
+history, diff, changes, prune), ``ledger`` (commitments, explain, review, export) and
+``subscribers``.
 ``main`` runs one command line and turns every failure a person can act on into one
 line on standard error and an exit status; docs/cli.md is made from the commands' help
 (``python -m monitor.app.cli.reference``).
@@ -18,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from config import ConfigError, load_settings
-from monitor.app.cli import ledger, record, running
+from monitor.app.cli import ledger, record, running, subscribers
 from monitor.app.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -43,7 +44,7 @@ def sendwatch() -> None:
 
 for _command in (running.init, running.check, record.sources, record.history, record.diff, record.changes,
                  record.prune, ledger.commitments, ledger.explain, ledger.review, running.notify, running.serve,
-                 running.status, running.demo, running.kinds, ledger.export):
+                 subscribers.subscribers, running.status, running.demo, running.kinds, ledger.export):
     sendwatch.add_command(_command)
 
 

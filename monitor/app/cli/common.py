@@ -14,6 +14,7 @@ import click
 from config import SendwatchError, Settings, load_settings, parse_duration
 from monitor.app.launch import release_signals
 from monitor.app.outbox import SendReport
+from monitor.app.subscribers import synced
 from monitor.core.document import without_controls
 from monitor.core.since import parse_since
 from monitor.sources import KINDS, READS
@@ -45,12 +46,14 @@ class Invocation:
         return load_settings(self.config, kinds=KINDS)
 
     def open(self, *, sync: bool = True) -> tuple[Settings, Store]:
-        """The settings and the store, with the configured sources made known (``check``
-        leaves that to ``check_sources``, which does it anyway)."""
+        """The settings and the store, with the configured sources and recipients made
+        known (``check`` leaves that to ``check_sources``, which does it anyway), and the
+        settings' subscribers those of the record."""
         settings = self.settings()
         store = Store(settings.database)
         if sync:
             store.sources.sync(settings.sources, READS)
+            settings = synced(settings, store)
         return settings, store
 
 

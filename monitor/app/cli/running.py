@@ -110,7 +110,7 @@ def notify_test(run: Invocation) -> int:
     settings, store = run.open()
     with store:
         # An address both recipient and operator is written to once.
-        addresses = list(dict.fromkeys([r.email for r in settings.recipients] + [o.email for o in settings.operators]))
+        addresses = list(dict.fromkeys([r.email for r in settings.subscribers] + [o.email for o in settings.operators]))
         if not addresses:
             raise UsageError("no recipients configured: add a [[recipient]] or an [[operator]] to the config")
         ids = store.outbox.enqueue([NotificationDraft(recipient=a, kind="test") for a in addresses],

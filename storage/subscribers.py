@@ -1,0 +1,165 @@
+"""Who receives the commitments' email: the subscribers, kept in the record.
+
+The config file's ``[[recipient]]`` tables are subscribers an operator manages in the
+file: ``sync`` keeps their rows in step with it (origin ``config``). Others are added with
+``sendwatch subscribers add`` (origin ``cli``). Only active subscribers receive email; an
+address that refuses mail for good several times in a row is suspended.
+
+Leaving takes effect at once: removing a subscriber cancels every email queued for it
+and not yet sent, digests in waiting included, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import delete, func, select, update
+
+from config.settings import RecipientSettings
+from storage.database import Database, rowcount
+from storage.models import NotificationRecord, SubscriberRecord, utcnow
+
+ACTIVE, PENDING, SUSPENDED = "active", "pending", "suspended"
+CONFIG, CLI = "config", "cli"
+CANCELLED = "cancelled"  # a notification whose recipient left before it was sent
+_UNSENT = ("pending", "held")
+
+
+class SubscriberError(ValueError):
+    """An operation a subscriber's row does not allow; ``str()`` says why, in one line."""
+
+
+def address_of(email: str) -> str:
+    """One row per mailbox: mail servers treat A@x.org and a@x.org as one."""
+    return email.strip().casefold()
+
+
+def recipient_of(record: SubscriberRecord) -> RecipientSettings:
+    return RecipientSettings(email=record.email, name=record.name, commitments=tuple(record.commitments),
+                             mode=record.mode, at=record.at, weekday=record.weekday)
+
+
+def _fields(recipient: RecipientSettings) -> dict:
+    return {"email": recipient.email, "name": recipient.name, "commitments": list(recipient.commitments),
+            "mode": recipient.mode, "at": recipient.at, "weekday": str(recipient.weekday)}
+
+
+class Subscribers:
+    """The subscribers, and what leaving does to the mail queued for them."""
+
+    def __init__(self, database: Database) -> None:
+        self._session = database.session
+
+    def sync(self, recipients: Iterable[RecipientSettings]) -> None:
+        """Make the config file's recipients subscribers as the file says; a config
+        subscriber no longer in the file stops being one. A suspended one stays suspended:
+        editing the file does not make its address work again (``resume`` does)."""
+        wanted = {address_of(r.email): r for r in recipients}
+        now = utcnow()
+        with self._session.begin() as session:
+            known = {r.address: r for r in session.scalars(select(SubscriberRecord))}
+            for address, recipient in wanted.items():
+                record = known.get(address)
+                fields = _fields(recipient)
+                if record is None:
+                    session.add(SubscriberRecord(address=address, status=ACTIVE, origin=CONFIG, failures=0,
+                                                 created_at=now, updated_at=now, **fields))
+                    continue
+                if record.origin == CONFIG and all(getattr(record, k) == v for k, v in fields.items()):
+                    continue
+                for key, value in fields.items():
+                    setattr(record, key, value)
+                if record.status == PENDING:  # the operator's file vouches for the address
+                    record.status = ACTIVE
+                record.origin, record.updated_at = CONFIG, now
+            for address, record in known.items():
+                if record.origin == CONFIG and address not in wanted:
+                    _cancel_unsent(session, address)
+                    session.delete(record)
+
+    def active(self) -> list[RecipientSettings]:
+        """Everyone who receives the commitments' email now, oldest first."""
+        with self._session() as session:
+            rows = session.scalars(select(SubscriberRecord).where(SubscriberRecord.status == ACTIVE)
+                                   .order_by(SubscriberRecord.id))
+            return [recipient_of(r) for r in rows]
+
+    def all(self) -> list[SubscriberRecord]:
+        with self._session() as session:
+            return list(session.scalars(select(SubscriberRecord).order_by(SubscriberRecord.id)))
+
+    def get(self, email: str) -> SubscriberRecord | None:
+        with self._session() as session:
+            return session.scalar(select(SubscriberRecord).where(SubscriberRecord.address == address_of(email)))
+
+    def add(self, recipient: RecipientSettings) -> SubscriberRecord:
+        """Subscribe ``recipient`` as an operator does: active at once. An address already
+        subscribed takes the new choices (and works again if it was suspended)."""
+        address, now = address_of(recipient.email), utcnow()
+        with self._session.begin() as session:
+            record = session.scalar(select(SubscriberRecord).where(SubscriberRecord.address == address))
+            if record is not None and record.origin == CONFIG:
+                raise SubscriberError(f"{recipient.email} is a [[recipient]] of the config file: change it there")
+            if record is None:
+                record = SubscriberRecord(address=address, origin=CLI, created_at=now, **_fields(recipient))
+                session.add(record)
+            else:
+                for key, value in _fields(recipient).items():
+                    setattr(record, key, value)
+            record.status, record.failures, record.updated_at = ACTIVE, 0, now
+            return record
+
+    def resume(self, email: str) -> SubscriberRecord:
+        """A suspended address works again (the operator says its mailbox is fixed)."""
+        with self._session.begin() as session:
+            record = session.scalar(select(SubscriberRecord).where(SubscriberRecord.address == address_of(email)))
+            if record is None:
+                raise SubscriberError(f"{email} is not a subscriber")
+            record.status, record.failures, record.updated_at = ACTIVE, 0, utcnow()
+            return record
+
+    def remove(self, email: str, *, forget: bool = False) -> int:
+        """Unsubscribe ``email``: the row goes, and every email queued for it and not yet
+        sent is cancelled. With ``forget``, every notification ever written to the address
+        goes too, so the record keeps nothing of it. The number of notifications cancelled
+        or forgotten."""
+        address = address_of(email)
+        with self._session.begin() as session:
+            record = session.scalar(select(SubscriberRecord).where(SubscriberRecord.address == address))
+            if record is not None and record.origin == CONFIG:
+                raise SubscriberError(f"{email} is a [[recipient]] of the config file: remove it there")
+            if record is None and not forget:
+                raise SubscriberError(f"{email} is not a subscriber")
+            if record is not None:
+                session.delete(record)
+            if forget:
+                return rowcount(session.execute(delete(NotificationRecord).where(
+                    func.lower(NotificationRecord.recipient) == address)))
+            return _cancel_unsent(session, address)
+
+    def bounced(self, email: str, limit: int) -> bool:
+        """Count a permanent refusal of ``email``; True when it makes ``limit`` in a row and
+        the subscriber is suspended by it (that once)."""
+        with self._session.begin() as session:
+            record = session.scalar(select(SubscriberRecord).where(SubscriberRecord.address == address_of(email)))
+            if record is None or record.status != ACTIVE:
+                return False
+            record.failures += 1
+            record.updated_at = utcnow()
+            if record.failures < limit:
+                return False
+            record.status = SUSPENDED
+            _cancel_unsent(session, record.address)
+            return True
+
+    def delivered(self, email: str) -> None:
+        """The address took an email: its run of refusals is over."""
+        with self._session.begin() as session:
+            session.execute(update(SubscriberRecord).where(
+                SubscriberRecord.address == address_of(email), SubscriberRecord.failures > 0).values(failures=0))
+
+
+def _cancel_unsent(session, address: str) -> int:
+    return rowcount(session.execute(update(NotificationRecord).where(
+        func.lower(NotificationRecord.recipient) == address, NotificationRecord.status.in_(_UNSENT))
+        .values(status=CANCELLED, last_error="the recipient left before it was sent")))
