@@ -181,8 +181,16 @@ def _apply_environment(settings: Settings, env: Mapping[str, str], base_dir: Pat
         if not port.isdigit() or int(port) > 65535:
             raise ConfigError(f"SENDWATCH_WEB_PORT={port!r} is not a port number")
         web["port"] = int(port)
+    secret = env.get("SENDWATCH_SECRET_KEY") or None
+    if secret is not None and len(secret) < MIN_SECRET:
+        raise ConfigError(f"SENDWATCH_SECRET_KEY is {len(secret)} characters long; it signs every link in the "
+                          f"emails and needs at least {MIN_SECRET} (python3 -c 'import secrets; "
+                          "print(secrets.token_urlsafe(32))' makes one)")
     return settings.model_copy(update={"data_dir": data_dir, "database_url": database_url, "email": email,
-                                       "web": settings.web.model_copy(update=web)})
+                                       "web": settings.web.model_copy(update=web), "secret_key": secret})
+
+
+MIN_SECRET = 32
 
 
 def _check_database_url(url: str, where: str) -> None:

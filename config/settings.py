@@ -260,9 +260,15 @@ WEEKDAYS: tuple[str, ...] = tuple(day.value for day in Weekday)  # Monday first,
 
 
 def _email_address(value: str) -> str:
+    """An address as written, once email-validator (which knows the RFCs and the reserved
+    names) accepts it; no DNS lookup: the mail server is the judge of deliverability."""
+    from email_validator import EmailNotValidError, validate_email
+
     value = value.strip()
-    if not re.fullmatch(r"[^@\s<>\"]+@[^@\s<>\"]+", value):
-        raise ValueError(f"{value!r} is not an email address")
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{value!r} is not an email address: {exc}") from None
     return value
 
 
@@ -410,6 +416,9 @@ class Settings(_Strict):
     service: ServiceSettings = ServiceSettings()
     recipients: tuple[RecipientSettings, ...] = ()
     operators: tuple[OperatorSettings, ...] = ()
+    # Signs the links in emails (confirm, manage, unsubscribe) and the forms' CSRF tokens:
+    # from SENDWATCH_SECRET_KEY only, never the file; None disables sign-up and links.
+    secret_key: str | None = Field(default=None, exclude=True, repr=False)
     # Who receives the commitments' email, as the record says (the config's recipients and
     # the subscribers kept in the database); None until read from it: then the config's.
     audience: tuple[RecipientSettings, ...] | None = Field(default=None, exclude=True)

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from storage import locking
 
 MIGRATIONS = "storage:migrations"
-HEAD = "0005"
+HEAD = "0006"
 
 
 def alembic_config(engine: Engine | None = None):

@@ -254,8 +254,10 @@ class SubscriberRecord(Base):
     """Someone who receives the commitments' email: from the config file (``origin``
     config, kept in step with it), added by an operator (cli), or signed up (signup).
 
-    ``status``: active (receives), pending (signed up, not yet confirmed: nothing is sent),
-    suspended (its address refused mail for good ``failures`` times in a row)."""
+    ``status``: active (receives), pending (signed up, not yet confirmed: nothing is sent
+    but the confirmation), suspended (its address refused mail for good ``failures`` times
+    in a row), left (a config subscriber who unsubscribed by link: the file cannot make it
+    receive again; signing up again can)."""
 
     __tablename__ = "subscribers"
 
@@ -272,3 +274,6 @@ class SubscriberRecord(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When sendwatch last wrote to the address unasked for by a subscription (a confirmation,
+    # a link asked for): at most one such email an hour, whoever asks.
+    mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -12,6 +12,7 @@ and not yet sent, digests in waiting included, in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 
@@ -19,8 +20,12 @@ from config.settings import RecipientSettings
 from storage.database import Database, rowcount
 from storage.models import NotificationRecord, SubscriberRecord, utcnow
 
-ACTIVE, PENDING, SUSPENDED = "active", "pending", "suspended"
-CONFIG, CLI = "config", "cli"
+ACTIVE, PENDING, SUSPENDED, LEFT = "active", "pending", "suspended", "left"
+CONFIG, CLI, SIGNUP = "config", "cli", "signup"
+# At most one email an hour to an address that nobody's subscription asked for (a
+# confirmation, a link asked for again): nobody can mail-bomb a third party through us.
+UNASKED_EVERY = timedelta(hours=1)
+CONFIRM, MANAGE_LINK = "confirm", "manage-link"  # the notification kinds of those emails
 CANCELLED = "cancelled"  # a notification whose recipient left before it was sent
 _UNSENT = ("pending", "held")
 
@@ -152,11 +157,93 @@ class Subscribers:
             _cancel_unsent(session, record.address)
             return True
 
+    # -- the public pages: sign-up, confirmation, managing by link --------------------------
+
+    def sign_up(self, recipient: RecipientSettings, now: datetime) -> str | None:
+        """Someone asked, on the public page, to subscribe ``recipient``. What to email the
+        address: ``CONFIRM`` (a confirmation link), ``MANAGE_LINK`` (it is subscribed
+        already: a link to manage that), or None (it was written to in the last hour, or
+        its mail is refused). The page says the same whatever this is."""
+        address = address_of(recipient.email)
+        with self._session.begin() as session:
+            record = session.scalar(select(SubscriberRecord).where(SubscriberRecord.address == address))
+            if record is None:
+                record = SubscriberRecord(address=address, status=PENDING, origin=SIGNUP, failures=0,
+                                          created_at=now, updated_at=now, **_fields(recipient))
+                session.add(record)
+                return CONFIRM if _unasked(record, now) else None
+            if record.status == SUSPENDED:
+                return None
+            if record.status == ACTIVE:
+                return MANAGE_LINK if _unasked(record, now) else None
+            if record.origin != CONFIG:  # pending, or left: the latest choices are the ones to confirm
+                for key, value in _fields(recipient).items():
+                    setattr(record, key, value)
+                record.updated_at = now
+            return CONFIRM if _unasked(record, now) else None
+
+    def confirm(self, email: str, now: datetime) -> SubscriberRecord | None:
+        """The address's owner followed the confirmation link: it receives from now on.
+        None when there is nothing to confirm (the address left or was removed since)."""
+        with self._session.begin() as session:
+            record = session.scalar(select(SubscriberRecord).where(SubscriberRecord.address == address_of(email)))
+            if record is None or record.status == SUSPENDED:
+                return None
+            if record.status != ACTIVE:
+                record.status, record.updated_at = ACTIVE, now
+            return record
+
+    def request_link(self, email: str, now: datetime) -> bool:
+        """Someone asked for a link to manage ``email``'s subscription: True when one is to
+        be sent (it is subscribed, and was not written to in the last hour)."""
+        with self._session.begin() as session:
+            record = session.scalar(select(SubscriberRecord).where(SubscriberRecord.address == address_of(email)))
+            return record is not None and record.status == ACTIVE and _unasked(record, now)
+
+    def choose(self, email: str, recipient: RecipientSettings, now: datetime) -> SubscriberRecord:
+        """The subscriber changed their commitments or how often, by their link."""
+        with self._session.begin() as session:
+            record = session.scalar(select(SubscriberRecord).where(SubscriberRecord.address == address_of(email)))
+            if record is None or record.status not in (ACTIVE, PENDING):
+                raise SubscriberError(f"{email} is not subscribed")
+            if record.origin == CONFIG:
+                raise SubscriberError("this subscription is managed by the operator in sendwatch's config file")
+            fields = _fields(recipient)
+            fields["email"] = record.email  # the address is what the link was for; never another
+            for key, value in fields.items():
+                setattr(record, key, value)
+            record.updated_at = now
+            return record
+
+    def unsubscribe(self, email: str, now: datetime) -> int | None:
+        """The subscriber left by their link (or their mail program's one-click request):
+        at once, what is queued for them cancelled. A subscriber of the config file stays
+        recorded as left, so the file does not subscribe them again. None when the address
+        was not subscribed; else the emails cancelled."""
+        address = address_of(email)
+        with self._session.begin() as session:
+            record = session.scalar(select(SubscriberRecord).where(SubscriberRecord.address == address))
+            if record is None or record.status == LEFT:
+                return None
+            if record.origin == CONFIG:
+                record.status, record.updated_at = LEFT, now
+            else:
+                session.delete(record)
+            return _cancel_unsent(session, address)
+
     def delivered(self, email: str) -> None:
         """The address took an email: its run of refusals is over."""
         with self._session.begin() as session:
             session.execute(update(SubscriberRecord).where(
                 SubscriberRecord.address == address_of(email), SubscriberRecord.failures > 0).values(failures=0))
+
+
+def _unasked(record: SubscriberRecord, now: datetime) -> bool:
+    """May sendwatch write to this address now, unasked by a subscription? Once an hour."""
+    if record.mailed_at is not None and now - record.mailed_at < UNASKED_EVERY:
+        return False
+    record.mailed_at = now
+    return True
 
 
 def _cancel_unsent(session, address: str) -> int:

@@ -90,9 +90,13 @@ def test_a_development_is_emailed_with_both_parts_threading_and_list_headers(set
         assert message["Message-ID"].endswith("@sendwatch.example>")
         assert message["In-Reply-To"] == message["References"] == "<commitment-code-of-practice@sendwatch.example>"
         assert message["List-Id"] == "SEND commitments from sendwatch <commitments.sendwatch.sendwatch.example>"
-        assert message["List-Unsubscribe"] == "<mailto:alerts@sendwatch.example?subject=unsubscribe>"
+        # Without SENDWATCH_SECRET_KEY there is no unsubscribe link to offer: no header
+        # pointing at a mailbox nobody reads, and a footer that says whom to ask.
+        assert message["List-Unsubscribe"] is None
         assert message.get_content_type() == "multipart/alternative"
         plain = message.get_body(("plain",)).get_content()
+        assert ("You get this because parent@example.org is subscribed to all the SEND commitments it follows "
+                "(one email per development). To change or stop it, write to whoever runs this sendwatch.") in plain
         html = message.get_body(("html",)).get_content()
         assert "What changed:" in plain
         assert f"+ SEND code of practice: 0 to 25 years (2026 revision) <{setup.site.url('/media/code-2026.pdf')}>" \

@@ -228,9 +228,10 @@ def test_the_diff_of_any_two_documents_is_clean_and_exact(old, new):
 
 # --- email -----------------------------------------------------------------------------------
 
-OUR_TAGS = {"html", "head", "meta", "body", "h1", "h2", "p", "ul", "li", "ins", "del", "a"}
+OUR_TAGS = {"html", "head", "meta", "body", "h1", "h2", "p", "ul", "li", "ins", "del", "a", "br"}
 HEADERS = {"Subject", "From", "To", "Date", "Message-ID", "In-Reply-To", "References", "List-Id",
-           "List-Unsubscribe", "Auto-Submitted", "MIME-Version", "Content-Type"}
+           "Auto-Submitted", "MIME-Version", "Content-Type"}
+ONE_CLICK = {"List-Unsubscribe", "List-Unsubscribe-Post"}
 
 
 class Tags(HTMLParser):
@@ -249,7 +250,10 @@ raw_changes = st.builds(Change, hostile, hostile, st.lists(hostile, max_size=15)
 messages = st.builds(Message, subject=hostile, heading=hostile, thread=hostile,
                      paragraphs=st.lists(hostile, max_size=3), change=st.none() | raw_changes,
                      links=st.lists(st.tuples(hostile, urlish), max_size=3),
-                     items=st.lists(st.tuples(hostile, st.none() | urlish), max_size=3))
+                     items=st.lists(st.tuples(hostile, st.none() | urlish), max_size=3),
+                     footer=st.lists(hostile, max_size=2),
+                     footer_links=st.lists(st.tuples(hostile, urlish), max_size=2),
+                     unsubscribe=st.none() | urlish)
 SETTINGS = Settings()
 
 
@@ -276,7 +280,14 @@ def test_an_email_of_hostile_text_has_no_control_character_markup_or_header_of_i
     assert built["Subject"] == one_line(message.subject)
     assert_clean(built["Subject"], newlines=False)
     parsed = email.message_from_bytes(built.as_bytes(), policy=email.policy.default)
-    assert set(parsed.keys()) == HEADERS  # nothing the page wrote became a header
+    # Nothing the page wrote became a header; the one-click pair only for a clean https address.
+    one_click = message.unsubscribe is not None and web_url(message.unsubscribe) is not None \
+        and message.unsubscribe.startswith("https://") and message.unsubscribe.isprintable() \
+        and not re.search(r"[<>\s]", message.unsubscribe)
+    assert set(parsed.keys()) == HEADERS | (ONE_CLICK if one_click else set())
+    if one_click:
+        assert parsed["List-Unsubscribe"] == f"<{message.unsubscribe}>"
+        assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "\n" not in parsed["Subject"]
     assert parsed.get_body(("plain",)).get_content().replace("\r\n", "\n") == plain
 

@@ -18,14 +18,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from config.settings import CLAIM_LEASE, Settings
+from monitor.app import links
 from monitor.app.mail import BudgetSpent, PermanentMailError, TransientMailError, delivery_for
 from monitor.app.subscribers import synced
 from monitor.core.backoff import backoff
 from monitor.core.errors import describe
 from monitor.core.ledger import Mark
-from monitor.core.notify import digest_slot, for_delivery_failure, for_suspension
+from monitor.core.notify import (
+    DELIVERY_FAILED,
+    SUBSCRIBER_SUSPENDED,
+    digest_slot,
+    for_delivery_failure,
+    for_suspension,
+)
 from monitor.core.render import build_email, compose
 from storage import Store
+from storage.subscribers import CONFIRM, MANAGE_LINK
 
 log = logging.getLogger("sendwatch.outbox")
 
@@ -66,9 +74,49 @@ def queue_due_digests(settings: Settings, store: Store, now: datetime) -> int:
     return made
 
 
+# What operators are told about sendwatch itself; their footer says why, with no links.
+OPERATOR_KINDS = frozenset({"source-broken", "source-recovered", DELIVERY_FAILED, SUBSCRIBER_SUSPENDED})
+_MODES = {"each": "one email per development", "daily": "a daily digest", "weekly": "a weekly digest"}
+
+
+def subscription(settings: Settings, notification) -> dict:
+    """Why the reader gets this email, and their links (see ``render.compose``)."""
+    address, kind = notification.recipient, notification.kind
+    if kind in OPERATOR_KINDS:
+        return {"why": f"You get this because {address} is an operator of this sendwatch "
+                       "(an [[operator]] in its config file)."}
+    if kind == "test":
+        return {"why": "You get this because someone ran sendwatch notify test."}
+    if kind == CONFIRM:
+        return {"why": f"You get this because someone asked to subscribe {address} on "
+                       f"{settings.dashboard_url.rstrip('/')}/subscribe.",
+                "confirm": links.url(settings, "confirm", address)}
+    who = next((r for r in settings.subscribers if r.email.casefold() == address.casefold()), None)
+    if who is None:
+        why = f"You get this because {address} is subscribed to sendwatch."
+    else:
+        what = "all the SEND commitments it follows" if "all" in who.commitments else \
+            ", ".join(f"'{_title(settings, c)}'" for c in who.commitments)
+        how = _MODES[who.mode] + (f" at {who.at}" if who.mode == "daily" else "") + (
+            f" on {str(who.weekday).capitalize()}s at {who.at}" if who.mode == "weekly" else "")
+        why = f"You get this because {address} is subscribed to {what} ({how})."
+    found = links.links(settings, address)
+    if found is None:
+        return {"why": why + " To change or stop it, write to whoever runs this sendwatch."}
+    return {"why": why, "manage": found.manage, "unsubscribe": found.unsubscribe}
+
+
+def _title(settings: Settings, commitment_id: str) -> str:
+    try:
+        return settings.commitment(commitment_id).title
+    except KeyError:
+        return commitment_id
+
+
 def render(settings: Settings, store: Store, notification, now: datetime):
     marks = store.ledger.latest_marks()
-    context = {**store.outbox.context(notification), "mark": _mark(marks, notification.commitment_id)}
+    context = {**store.outbox.context(notification), "mark": _mark(marks, notification.commitment_id),
+               "subscription": subscription(settings, notification)}
     change = store.history.change_detail(context["change"]) if context.get("change") is not None else None
     digest = None
     if notification.kind == "digest":
@@ -129,7 +177,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
         # One notification per claim: a claim covers one delivery, not a whole batch.
         while time.monotonic() < deadline and (claimed := store.outbox.claim_due(current(), limit=1, due_by=now)):
             for notification in claimed:
-                if notification.recipient not in configured:
+                if notification.recipient not in configured and notification.kind not in (CONFIRM, MANAGE_LINK):
                     # The operator took the address out: nothing to tell them.
                     error = "the recipient is no longer subscribed"
                     store.outbox.mark_failed(notification.id, error)

@@ -430,8 +430,10 @@ class Service:
             def capture_signals(self):
                 yield
 
+        # Behind a reverse proxy on the same machine (deploy/README.md), the client is the one
+        # the proxy names in X-Forwarded-For: the sign-up limit is per real client, not per proxy.
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
-                                timeout_graceful_shutdown=2)
+                                timeout_graceful_shutdown=2, proxy_headers=True, forwarded_allow_ips="127.0.0.1")
         self._web = Server(config)
         self._web_task = asyncio.get_running_loop().create_task(self._web.serve(sockets=[listening]))
         self._web_task.add_done_callback(self._web_ended)

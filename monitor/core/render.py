@@ -42,6 +42,10 @@ class Message:
     change: Change | None = None
     links: list[tuple[str, str]] = field(default_factory=list)  # (label, url)
     items: list[tuple[str, str | None]] = field(default_factory=list)  # digest entries: (text, url)
+    # Why the reader gets it, and how to change or stop it: after everything else.
+    footer: list[str] = field(default_factory=list)
+    footer_links: list[tuple[str, str]] = field(default_factory=list)
+    unsubscribe: str | None = None  # the one-click unsubscribe address (List-Unsubscribe, RFC 8058)
 
 
 def one_line(text: str, limit: int = MAX_SUBJECT) -> str:
@@ -82,9 +86,25 @@ def _commitment(settings: Settings, commitment_id: str | None) -> CommitmentSett
 
 def compose(notification, context: dict, settings: Settings, now: datetime, change: Change | None = None,
             digest: list | None = None) -> Message:
-    """The Message for one outbox row. ``context`` is ``store.outbox.context(notification)``;
+    """The Message for one outbox row. ``context`` is ``store.outbox.context(notification)``
+    with, under ``subscription``, why the reader gets it and their links (``why``,
+    ``manage``, ``unsubscribe``, ``confirm``: plain text and URLs the caller made);
     ``change`` the decoded change of a development; ``digest`` the (row, context, change)
     of each item of a digest."""
+    message = _body(notification, context, settings, now, change, digest)
+    subscription = context.get("subscription") or {}
+    if subscription.get("why"):
+        message.footer.append(subscription["why"])
+    if subscription.get("manage"):
+        message.footer_links.append(("Change your subscription", subscription["manage"]))
+    if subscription.get("unsubscribe"):
+        message.footer_links.append(("Unsubscribe", subscription["unsubscribe"]))
+        message.unsubscribe = subscription["unsubscribe"]
+    return message
+
+
+def _body(notification, context: dict, settings: Settings, now: datetime, change: Change | None = None,
+          digest: list | None = None) -> Message:
     kind = notification.kind
     today = now.astimezone(ZoneInfo(settings.email.timezone)).date()
     commitment = _commitment(settings, notification.commitment_id)
@@ -173,10 +193,30 @@ def compose(notification, context: dict, settings: Settings, now: datetime, chan
                                   f"({today:%d %B %Y})",
                           heading="What happened to the SEND commitments you follow", thread="digest")
         for row, row_context, row_change in entries:
-            inner = compose(row, row_context, settings, now, row_change)
+            inner = _body(row, row_context, settings, now, row_change)
             url = inner.links[0][1] if inner.links else None
             message.items.append((inner.subject, url))
         message.links.append(("The dashboard", dashboard))
+        return message
+
+    if kind == "confirm":
+        subscription = context.get("subscription") or {}
+        message = Message(subject="sendwatch: confirm your subscription to the SEND commitments",
+                          heading="Confirm your subscription", thread="subscription")
+        message.paragraphs.append(f"Someone, we hope you, asked on {dashboard} for email about "
+                                  f"{_chosen(settings, (notification.payload or {}).get('commitments'))}. Nothing "
+                                  "is sent to this address until you confirm, with the link below; it works "
+                                  "for 48 hours.")
+        message.paragraphs.append("If it was not you, ignore this email: nothing more will be sent.")
+        if subscription.get("confirm"):
+            message.links.append(("Confirm the subscription", subscription["confirm"]))
+        return message
+
+    if kind == "manage-link":
+        message = Message(subject="sendwatch: your subscription to the SEND commitments",
+                          heading="Your subscription", thread="subscription")
+        message.paragraphs.append("Someone, we hope you, asked for a link to change this address's subscription "
+                                  "or leave it: the links are below. If it was not you, ignore this email.")
         return message
 
     if kind == "test":
@@ -185,6 +225,14 @@ def compose(notification, context: dict, settings: Settings, now: datetime, chan
         return message
 
     raise ValueError(f"unknown notification kind {kind!r}")
+
+
+def _chosen(settings: Settings, commitment_ids) -> str:
+    """"all the SEND commitments sendwatch follows", or the chosen ones by title."""
+    if not commitment_ids or "all" in commitment_ids:
+        return "all the SEND commitments sendwatch follows"
+    titles = [c.title if (c := _commitment(settings, cid)) else cid for cid in commitment_ids]
+    return "the SEND commitments " + ", ".join(f"'{t}'" for t in titles)
 
 
 def _about(commitment: CommitmentSettings | None, now: datetime, today: date, state: str,
@@ -244,6 +292,10 @@ def plain_part(message: Message) -> str:
         lines.append("")
     for label, url in message.links:
         lines.append(f"{label}: {url}")
+    if message.footer or message.footer_links:
+        lines += ["", "-- "]
+        lines += message.footer
+        lines += [f"{label}: {url}" for label, url in message.footer_links]
     # Documents are clean, but records written before they were, and error messages, may not be.
     return without_controls("\n".join(lines)).rstrip() + "\n"
 
@@ -284,6 +336,12 @@ def html_part(message: Message) -> str:
                                       for text, url in message.items) + "</ul>")
     if message.links:
         parts.append("<p>" + " · ".join(_a(url, label) for label, url in message.links) + "</p>")
+    if message.footer or message.footer_links:
+        footer = [escape(line) for line in message.footer]
+        if message.footer_links:
+            footer.append(" · ".join(_a(url, label) for label, url in message.footer_links))
+        parts.append('<p style="font-size:0.85em;color:#505a5f;border-top:1px solid #b1b4b6;padding-top:0.5em">'
+                     + "<br>".join(footer) + "</p>")
     return without_controls("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"></head>"
                             f"<body style=\"font-family:sans-serif;max-width:40em\">{''.join(parts)}</body></html>\n")
 
@@ -307,12 +365,22 @@ def build_email(message: Message, *, notification_id: int, recipient: str, setti
     msg["In-Reply-To"] = root
     msg["References"] = root
     msg["List-Id"] = f"SEND commitments from sendwatch <commitments.sendwatch.{domain}>"
-    unsubscribe = f"mailto:{email.utils.parseaddr(sender)[1]}?subject=unsubscribe"
-    msg["List-Unsubscribe"] = f"<{unsubscribe}>"
+    if message.unsubscribe and _web_link(message.unsubscribe):
+        # RFC 8058: the mail program may POST "List-Unsubscribe=One-Click" to it, no page between.
+        msg["List-Unsubscribe"] = f"<{one_line(message.unsubscribe, 998)}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(plain_part(message))
     msg.add_alternative(html_part(message), subtype="html")
     return msg
+
+
+def _web_link(url: str) -> bool:
+    try:
+        return (url.isprintable() and urlsplit(url).scheme == "https"
+                and not any(ch.isspace() or ch in "<>" for ch in url))
+    except ValueError:
+        return False
 
 
 def _safe_local(text: str) -> str:

@@ -1,8 +1,9 @@
-"""The read-only web app: the ledger, developments, sources and their history, diffs, Atom
-feeds, a JSON API and a health check.
+"""The web app: the ledger, developments, sources and their history, diffs, Atom feeds, a
+JSON API and a health check, all read-only; and the public subscription pages
+(``subscribe.py``), the only ones that write, each through a CSRF-checked form or a signed link.
 
 Endpoints are plain (sync) functions because the Store is synchronous; Starlette runs them
-in its thread pool. Nothing here writes to the record. Page text is hostile input: it only
+in its thread pool. Page text is hostile input: it only
 ever reaches a page through Jinja's autoescaping, a feed through ElementTree, and an href
 through ``present.web_url``.
 """
@@ -30,6 +31,7 @@ from config.settings import DEFAULT_DASHBOARD, CommitmentSettings, Settings
 from monitor.app.check import ledger_standings
 from monitor.app.web import present
 from monitor.app.web.atom import Entry, build_feed
+from monitor.app.web.subscribe import SubscriptionPages
 from monitor.core import diff
 from monitor.core.document import item_kind
 from monitor.core.drafts import POSSIBLE
@@ -47,9 +49,9 @@ FEED_SIZE = 100  # entries per feed: readers keep what they have already seen
 CHECKS_SHOWN = 50
 MAX_ID = 2**63 - 1  # larger ids cannot be in the database, and would overflow its driver
 
-# No scripts at all, styles only from our own static file; nothing may frame us or
-# receive a form. 'base-uri' stops an injected <base> from redirecting relative links.
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'none'; "
+# No scripts at all, styles only from our own static file; nothing may frame us, and our
+# forms post only to us. 'base-uri' stops an injected <base> from redirecting relative links.
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 SECURITY_HEADERS = {
     "content-security-policy": CSP,
@@ -59,7 +61,7 @@ SECURITY_HEADERS = {
 }
 
 NAV = (("/", "Commitments", "dashboard"), ("/developments", "Developments", "developments"),
-       ("/sources", "Sources", "sources"))
+       ("/sources", "Sources", "sources"), ("/subscribe", "Subscribe", "subscribe"))
 
 def create_app(get_settings: Callable[[], Settings], store: Store,
                health: Callable[[], dict] | None = None) -> Starlette:
@@ -82,6 +84,7 @@ def create_app(get_settings: Callable[[], Settings], store: Store,
         Route("/api/changes", web.api_changes),
         Route("/api/changes/{change_id:int}", web.api_change),
         Route("/healthz", web.healthz),
+        *SubscriptionPages(web).routes(),
         Mount("/static", StaticFiles(packages=[("monitor.app.web", "static")]), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(_Guard)],

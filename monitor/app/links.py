@@ -1,0 +1,70 @@
+"""Signed links for subscribers: confirm a sign-up, manage a subscription, unsubscribe.
+
+A link carries its address, signed (HMAC, itsdangerous) with ``SENDWATCH_SECRET_KEY`` and
+a salt per purpose, so a manage link cannot be used to confirm, nor the reverse. Rotating
+the secret invalidates every link sent before. Links are built on the configured public
+address (``[web] public_url``), never on the Host a request came with. Without a secret
+there are no links: the public sign-up pages say so, and emails go without them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from config.settings import Settings
+
+CONFIRM_MAX_AGE = 48 * 3600  # a confirmation link expires; the others last as long as the secret
+PURPOSES = ("confirm", "manage", "unsubscribe")
+
+
+class LinkError(Exception):
+    """A link that cannot be used; ``str()`` says why, for the page that shows it."""
+
+
+@dataclass(frozen=True)
+class SubscriberLinks:
+    manage: str
+    unsubscribe: str
+
+
+def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt=f"sendwatch-{purpose}")
+
+
+def token(settings: Settings, purpose: str, address: str) -> str | None:
+    if not settings.secret_key:
+        return None
+    return str(_serializer(settings.secret_key, purpose).dumps(address.strip().casefold()))
+
+
+def url(settings: Settings, purpose: str, address: str) -> str | None:
+    signed = token(settings, purpose, address)
+    if signed is None:
+        return None
+    return f"{settings.dashboard_url.rstrip('/')}/{purpose}/{quote(signed, safe='')}"
+
+
+def links(settings: Settings, address: str) -> SubscriberLinks | None:
+    manage, unsubscribe = url(settings, "manage", address), url(settings, "unsubscribe", address)
+    return SubscriberLinks(manage, unsubscribe) if manage and unsubscribe else None
+
+
+def read(settings: Settings, purpose: str, signed: str) -> str:
+    """The address a link of ``purpose`` is for; LinkError when it is not one (tampered,
+    signed with another secret, for another purpose) or, for a confirmation, too old."""
+    if not settings.secret_key:
+        raise LinkError("links are not enabled on this sendwatch")
+    max_age = CONFIRM_MAX_AGE if purpose == "confirm" else None
+    try:
+        address = _serializer(settings.secret_key, purpose).loads(signed, max_age=max_age)
+    except SignatureExpired:
+        raise LinkError("this link has expired: subscribe again to get a new one") from None
+    except BadSignature:
+        raise LinkError("this link is not valid: it may be incomplete, or older than a change of the "
+                        "site's key") from None
+    if not isinstance(address, str):
+        raise LinkError("this link is not valid")
+    return address
