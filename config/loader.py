@@ -186,8 +186,13 @@ def _apply_environment(settings: Settings, env: Mapping[str, str], base_dir: Pat
         raise ConfigError(f"SENDWATCH_SECRET_KEY is {len(secret)} characters long; it signs every link in the "
                           f"emails and needs at least {MIN_SECRET} (python3 -c 'import secrets; "
                           "print(secrets.token_urlsafe(32))' makes one)")
+    password_hash = env.get("SENDWATCH_OPERATOR_PASSWORD_HASH") or None
+    if password_hash is not None and not password_hash.startswith("$argon2"):
+        raise ConfigError("SENDWATCH_OPERATOR_PASSWORD_HASH is not an Argon2 hash: make one with "
+                          "sendwatch operator-password")
     return settings.model_copy(update={"data_dir": data_dir, "database_url": database_url, "email": email,
-                                       "web": settings.web.model_copy(update=web), "secret_key": secret})
+                                       "web": settings.web.model_copy(update=web), "secret_key": secret,
+                                       "operator_password_hash": password_hash})
 
 
 MIN_SECRET = 32

@@ -419,6 +419,9 @@ class Settings(_Strict):
     # Signs the links in emails (confirm, manage, unsubscribe) and the forms' CSRF tokens:
     # from SENDWATCH_SECRET_KEY only, never the file; None disables sign-up and links.
     secret_key: str | None = Field(default=None, exclude=True, repr=False)
+    # The dashboard's operator password, as an Argon2 hash: from SENDWATCH_OPERATOR_PASSWORD_HASH
+    # only (`sendwatch operator-password` makes one); None: no operator sign-in.
+    operator_password_hash: str | None = Field(default=None, exclude=True, repr=False)
     # Who receives the commitments' email, as the record says (the config's recipients and
     # the subscribers kept in the database); None until read from it: then the config's.
     audience: tuple[RecipientSettings, ...] | None = Field(default=None, exclude=True)

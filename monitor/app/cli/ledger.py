@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from monitor.app import review as decide
 from monitor.app.check import ledger_standings, scoring, source_settings_of
 from monitor.app.cli.common import (
     EXIT_OK,
@@ -29,9 +30,8 @@ from monitor.app.outbox import send_due
 from monitor.core.developments import POSSIBLE_FROM, score_change
 from monitor.core.drafts import CONFIRMED, DEVELOPMENT, POSSIBLE, REJECTED
 from monitor.core.export import standing_dict, to_csv, to_json
-from monitor.core.ledger import DELIVERED, DROPPED, MARKS, OVERDUE
+from monitor.core.ledger import MARKS, OVERDUE
 from monitor.core.match import THRESHOLD
-from monitor.core.notify import for_commitment
 from monitor.sources import make_source
 from storage.models import DevelopmentRecord
 
@@ -93,15 +93,13 @@ def mark(run: Invocation, commitment_id: str, state: str, note: str | None) -> i
     say, until a later mark; open goes back to the state they give.
     """
     settings, store = run.open()
-    note = (note or "").strip()
     with store:
         try:
-            settings.commitment(commitment_id)
-        except KeyError:
-            raise UsageError(f"unknown commitment: {commitment_id} (see: sendwatch commitments)") from None
-        if state in (DELIVERED, DROPPED) and not note:
-            raise UsageError(f"say why with --note when marking a commitment {state}")
-        store.ledger.mark(commitment_id, state, note, datetime.now(UTC))
+            decide.mark(settings, store, commitment_id, state, note or "", datetime.now(UTC))
+        except decide.DecisionError as exc:
+            hint = " (see: sendwatch commitments)" if str(exc).startswith("unknown commitment") else \
+                " with --note" if str(exc).startswith("say why") else ""
+            raise UsageError(f"{exc}{hint}") from None
     print(f"{commitment_id} marked {state}")
     return EXIT_OK
 
@@ -185,28 +183,19 @@ def review(run: Invocation, action: str, ids: tuple[int, ...]) -> int:
         if not ids:
             raise UsageError(f"give the id of each development to {action} (see: sendwatch review)")
         verdict = CONFIRMED if action == "confirm" else REJECTED
-        allowed = (POSSIBLE,) if verdict == CONFIRMED else (POSSIBLE, DEVELOPMENT, CONFIRMED)
-        chosen = []
-        for development_id in dict.fromkeys(ids):  # all checked before any is changed
-            d = store.ledger.development(development_id)
-            if d is None:
-                raise UsageError(f"there is no development {development_id} (see: sendwatch review)")
-            if d.status not in allowed:
-                raise UsageError(f"development {development_id} is rejected already" if d.status == REJECTED else
-                                 f"development {development_id} is {d.status}, not possible: only a possible "
-                                 "development can be confirmed")
-            chosen.append(d)
-        now = datetime.now(UTC)
-        for d in chosen:
-            notify = for_commitment(settings, "development", d.commitment_id) if verdict == CONFIRMED else ()
-            if not store.ledger.review(d.id, verdict, now, notify):
-                print(f"development {d.id}: someone else reviewed it meanwhile; left as they decided")
-                continue
-            if verdict == CONFIRMED:
-                print(f"development {d.id} confirmed for {d.commitment_id}: {shown(d.title)} "
-                      f"({len(notify)} email(s) queued)")
+        try:
+            done = decide.review(settings, store, verdict, ids, datetime.now(UTC))
+        except decide.DecisionError as exc:
+            hint = " (see: sendwatch review)" if str(exc).startswith("there is no") else ""
+            raise UsageError(f"{exc}{hint}") from None
+        for d in done:
+            if not d.done:
+                print(f"development {d.development_id}: someone else reviewed it meanwhile; left as they decided")
+            elif verdict == CONFIRMED:
+                print(f"development {d.development_id} confirmed for {d.commitment_id}: {shown(d.title)} "
+                      f"({d.queued} email(s) queued)")
             else:
-                print(f"development {d.id} rejected for {d.commitment_id}: {shown(d.title)} "
+                print(f"development {d.development_id} rejected for {d.commitment_id}: {shown(d.title)} "
                       "(not raised again for it; similar titles score lower)")
         report = send_due(settings, store) if verdict == CONFIRMED else None
     if report is not None:

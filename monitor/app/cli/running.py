@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -190,4 +191,27 @@ def kinds() -> int:
     """The kinds of source and their options."""
     for name, cls in KINDS.items():
         print(f"{name}\n{'-' * len(name)}\n{inspect.cleandoc(cls.__doc__ or '')}\n")
+    return EXIT_OK
+
+
+MIN_PASSWORD = 12
+
+
+@command("operator-password", example="sendwatch operator-password")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input (for scripts)")
+def operator_password(password_stdin: bool) -> int:
+    """Make the hash for SENDWATCH_OPERATOR_PASSWORD_HASH, the dashboard's operator password.
+
+    Asks for the password twice (or reads one line with --password-stdin) and prints the
+    line to put in the service's environment. The password itself is kept nowhere.
+    """
+    from argon2 import PasswordHasher
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Operator password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD:
+        raise UsageError(f"the password needs at least {MIN_PASSWORD} characters")
+    print(f"SENDWATCH_OPERATOR_PASSWORD_HASH='{PasswordHasher().hash(password)}'")
     return EXIT_OK

@@ -31,6 +31,8 @@ from config.settings import DEFAULT_DASHBOARD, CommitmentSettings, Settings
 from monitor.app.check import ledger_standings
 from monitor.app.web import present
 from monitor.app.web.atom import Entry, build_feed
+from monitor.app.web.forms import Csrf
+from monitor.app.web.operator import OperatorPages, signed_in
 from monitor.app.web.subscribe import SubscriptionPages
 from monitor.core import diff
 from monitor.core.document import item_kind
@@ -85,6 +87,7 @@ def create_app(get_settings: Callable[[], Settings], store: Store,
         Route("/api/changes/{change_id:int}", web.api_change),
         Route("/healthz", web.healthz),
         *SubscriptionPages(web).routes(),
+        *OperatorPages(web).routes(),
         Mount("/static", StaticFiles(packages=[("monitor.app.web", "static")]), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(_Guard)],
@@ -117,11 +120,20 @@ class _Web:
 
     def _render(self, request: Request, name: str, settings: Settings, *, status: int = 200,
                 section: str | None = None, **context) -> HTMLResponse:
+        # Every page can carry a form (an operator's action, a sign-up): each gets the CSRF
+        # token of its visitor's cookie, set here on a first visit.
+        csrf = Csrf(request, settings.secret_key) if settings.secret_key else None
         html = self.env.get_template(name).render(
             request=request, settings=settings, tz=ZoneInfo(settings.email.timezone),
             root=request.scope.get("root_path", "").rstrip("/"), section=section,
-            titles={c.id: c.title for c in settings.commitments}, **context)
-        return HTMLResponse(html, status_code=status)
+            titles={c.id: c.title for c in settings.commitments}, csrf=csrf.token if csrf else "",
+            operator=signed_in(request, settings),
+            operator_enabled=bool(settings.secret_key and settings.operator_password_hash),
+            done=request.query_params.get("done"), **context)
+        response = HTMLResponse(html, status_code=status)
+        if csrf is not None:
+            csrf.set_on(response, secure=settings.dashboard_url.startswith("https://"))
+        return response
 
     def _change_record(self, change_id: int):
         record = self.store.history.change(change_id) if change_id <= MAX_ID else None

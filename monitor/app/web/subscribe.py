@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from config.settings import RecipientSettings, Settings
 from monitor.app import links
-from monitor.app.web.forms import Csrf, RateLimit, checked_form
+from monitor.app.web.forms import RateLimit, checked_form
 from monitor.core.drafts import NotificationDraft
 from storage.subscribers import CONFIG, MANAGE_LINK, SubscriberError
 
@@ -52,10 +52,7 @@ class SubscriptionPages:
     # -- helpers ---------------------------------------------------------------------------
 
     def _page(self, request: Request, settings: Settings, name: str, *, status: int = 200, **context) -> Response:
-        csrf = Csrf(request, settings.secret_key or "")
-        response = self.web._render(request, name, settings, status=status, csrf=csrf.token,
-                                    enabled=bool(settings.secret_key), **context)
-        return csrf.set_on(response, secure=settings.dashboard_url.startswith("https://"))
+        return self.web._render(request, name, settings, status=status, **context)
 
     def _notice(self, request: Request, settings: Settings, title: str, text: str, *, status: int = 200,
                 **context) -> Response:
@@ -93,7 +90,8 @@ class SubscriptionPages:
         if (off := self._disabled(request, settings)) is not None:
             return off
         if request.method == "GET":
-            return self._page(request, settings, "subscribe.html", modes=MODES, error=None, email="")
+            return self._page(request, settings, "subscribe.html", section="subscribe", modes=MODES, error=None,
+                              email="")
         form = await checked_form(request, settings.secret_key or "")
         commitments, mode = self._choices(form, settings)
         email = str(form.get("email") or "").strip()
