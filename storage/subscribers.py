@@ -25,6 +25,8 @@ CONFIG, CLI, SIGNUP = "config", "cli", "signup"
 # At most one email an hour to an address that nobody's subscription asked for (a
 # confirmation, a link asked for again): nobody can mail-bomb a third party through us.
 UNASKED_EVERY = timedelta(hours=1)
+# A sign-up not confirmed in this time is forgotten (the confirmation link lasts 48 hours).
+UNCONFIRMED_FOR = timedelta(days=7)
 CONFIRM, MANAGE_LINK = "confirm", "manage-link"  # the notification kinds of those emails
 CANCELLED = "cancelled"  # a notification whose recipient left before it was sent
 _UNSENT = ("pending", "held")
@@ -230,6 +232,21 @@ class Subscribers:
             else:
                 session.delete(record)
             return _cancel_unsent(session, address)
+
+    def forget_unconfirmed(self, before: datetime) -> int:
+        """Forget sign-ups never confirmed since ``before``: the address and every email
+        written to it (its confirmations). Someone else may have typed it; we keep nothing
+        of an address its owner never confirmed. How many were forgotten."""
+        with self._session.begin() as session:
+            stale = list(session.scalars(select(SubscriberRecord).where(
+                SubscriberRecord.status == PENDING, SubscriberRecord.origin == SIGNUP,
+                SubscriberRecord.updated_at < before)))
+            for record in stale:
+                session.execute(delete(NotificationRecord).where(
+                    func.lower(NotificationRecord.recipient) == record.address,
+                    NotificationRecord.status.in_(("sent", "failed", "pending", CANCELLED))))
+                session.delete(record)
+            return len(stale)
 
     def delivered(self, email: str) -> None:
         """The address took an email: its run of refusals is over."""

@@ -143,9 +143,11 @@ def test_sign_up_confirm_receive_change_and_leave_with_one_click(world):
     assert f'href="{unsubscribe}"' in development.get_body(("html",)).get_content()
     with httpx.Client() as client:
         page = client.get(manage)
-        chosen = client.post(manage, data={**form_of(page), "scope": "all", "mode": "weekly", "action": "save"})
+        chosen = client.post(manage, data={**form_of(page), "scope": "all", "mode": "weekly", "at": "16:00",
+                                           "weekday": "friday", "action": "save"})
         assert chosen.status_code == 200 and "Saved" in chosen.text
-    assert world.store.subscribers.get("parent@example.org").mode == "weekly"
+    record = world.store.subscribers.get("parent@example.org")
+    assert (record.mode, record.at, record.weekday, record.commitments) == ("weekly", "16:00", "friday", ["all"])
     # A development now waits for the weekly digest; the one-click POST (no page, no cookie,
     # as a mail program sends it) ends the subscription and cancels what was waiting.
     world.site.page("/code", code_page(attachments=revision(2028)))

@@ -129,3 +129,17 @@ def test_an_address_refused_again_and_again_is_suspended_and_the_operators_told(
         assert [m["To"] for m in server.messages[3:]] == ["stays@example.org"]
         assert sendwatch("subscribers", "resume", "gone@example.org").code == 0
         assert "active" in sendwatch("subscribers", "list").out
+
+
+def test_a_sign_up_never_confirmed_is_forgotten_after_a_week(store):
+    from datetime import timedelta
+
+    from storage.subscribers import CONFIRM
+    assert store.subscribers.sign_up(RecipientSettings(email="typo@example.org"), NOW) == CONFIRM
+    store.outbox.enqueue([NotificationDraft("typo@example.org", "confirm")], NOW)
+    assert store.subscribers.sign_up(RecipientSettings(email="kept@example.org"), NOW) == CONFIRM
+    store.subscribers.confirm("kept@example.org", NOW)
+    assert store.subscribers.forget_unconfirmed(before=NOW - timedelta(days=7)) == 0  # not a week yet
+    assert store.subscribers.forget_unconfirmed(before=NOW + timedelta(days=1)) == 1
+    assert store.subscribers.get("typo@example.org") is None and statuses(store, "typo@example.org") == []
+    assert store.subscribers.get("kept@example.org").status == "active"

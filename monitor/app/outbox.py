@@ -33,7 +33,7 @@ from monitor.core.notify import (
 )
 from monitor.core.render import build_email, compose
 from storage import Store
-from storage.subscribers import CONFIRM, MANAGE_LINK
+from storage.subscribers import CONFIRM, MANAGE_LINK, UNCONFIRMED_FOR
 
 log = logging.getLogger("sendwatch.outbox")
 
@@ -149,6 +149,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
     settings = synced(settings, store)  # who may be written to is what the record says now
     report = report if report is not None else SendReport()
     report.recovered = store.outbox.recover_interrupted(before=now - lease)
+    store.subscribers.forget_unconfirmed(before=now - UNCONFIRMED_FOR)
     report.digests = queue_due_digests(settings, store, now)
     configured = settings.addresses
     delivery = delivery or delivery_for(settings.email)

@@ -27,13 +27,13 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from config.settings import DEFAULT_DASHBOARD, CommitmentSettings, Settings
+from config.settings import DEFAULT_DASHBOARD, WEEKDAYS, CommitmentSettings, Settings
 from monitor.app.check import ledger_standings
 from monitor.app.web import present
 from monitor.app.web.atom import Entry, build_feed
 from monitor.app.web.forms import Csrf
 from monitor.app.web.operator import OperatorPages, signed_in
-from monitor.app.web.subscribe import SubscriptionPages
+from monitor.app.web.subscribe import DIGEST_HOURS, SubscriptionPages
 from monitor.core import diff
 from monitor.core.document import item_kind
 from monitor.core.drafts import POSSIBLE
@@ -104,7 +104,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters.update(web_url=present.web_url, seg=present.segment, long_date=present.long_date,
                        long_time=present.long_time, site_name=site_name)
-    env.globals.update(ago=ago, nav=NAV, item_kind=item_kind)
+    env.globals.update(ago=ago, nav=NAV, item_kind=item_kind, digest_hours=DIGEST_HOURS, weekdays=WEEKDAYS)
     return env
 
 

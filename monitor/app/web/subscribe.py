@@ -22,13 +22,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from config.settings import RecipientSettings, Settings
+from config.settings import WEEKDAYS, RecipientSettings, Settings
 from monitor.app import links
 from monitor.app.web.forms import RateLimit, checked_form
 from monitor.core.drafts import NotificationDraft
 from storage.subscribers import CONFIG, MANAGE_LINK, SubscriberError
 
 MODES = (("each", "An email for each development"), ("daily", "A daily digest"), ("weekly", "A weekly digest"))
+DIGEST_HOURS = tuple(f"{hour:02d}:00" for hour in range(6, 22))
 SENT = ("If this address can be subscribed, we have sent it an email. Follow the link in it to confirm: "
         "nothing is sent before that. It may take a few minutes; look in your spam folder too.")
 LINK_SENT = ("If this address is subscribed, we have sent it an email with a link to change or stop its "
@@ -75,13 +76,16 @@ class SubscriptionPages:
             raise HTTPException(400, f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
 
     @staticmethod
-    def _choices(form: FormData, settings: Settings) -> tuple[tuple[str, ...], str]:
+    def _choices(form: FormData, settings: Settings, email: str) -> RecipientSettings:
+        """What the form chose; anything not offered falls back to the default."""
         known = {c.id for c in settings.commitments}
         chosen = tuple(c for c in form.getlist("commitment") if isinstance(c, str) and c in known)
-        scope = form.get("scope")
-        commitments = chosen if scope == "chosen" and chosen else ("all",)
-        mode = form.get("mode")
-        return commitments, mode if mode in dict(MODES) else "each"
+        commitments = chosen if form.get("scope") == "chosen" and chosen else ("all",)
+        mode, at, weekday = form.get("mode"), form.get("at"), form.get("weekday")
+        return RecipientSettings(email=email, commitments=commitments,
+                                 mode=mode if mode in dict(MODES) else "each",
+                                 at=at if at in DIGEST_HOURS else "08:00",
+                                 weekday=weekday if weekday in WEEKDAYS else "monday")
 
     # -- sign-up ---------------------------------------------------------------------------
 
@@ -93,7 +97,6 @@ class SubscriptionPages:
             return self._page(request, settings, "subscribe.html", section="subscribe", modes=MODES, error=None,
                               email="")
         form = await checked_form(request, settings.secret_key or "")
-        commitments, mode = self._choices(form, settings)
         email = str(form.get("email") or "").strip()
         try:
             email = validate_email(email, check_deliverability=False).normalized
@@ -102,8 +105,8 @@ class SubscriptionPages:
                               error=f"Enter an email address like name@example.org ({exc}).")
         if not self.per_client.allow(self._client(request)):
             raise HTTPException(429, "Too many requests from your connection in the last hour: try again later.")
-        recipient = RecipientSettings(email=email, commitments=commitments, mode=mode)
-        await run_in_threadpool(self._sign_up, recipient, {"commitments": list(commitments)})
+        recipient = self._choices(form, settings, email)
+        await run_in_threadpool(self._sign_up, recipient, {"commitments": list(recipient.commitments)})
         return self._notice(request, settings, "Check your email", SENT)
 
     def _sign_up(self, recipient: RecipientSettings, payload: dict) -> None:
@@ -170,9 +173,7 @@ class SubscriptionPages:
             if form.get("action") == "leave":
                 await run_in_threadpool(self.web.store.subscribers.unsubscribe, address, datetime.now(UTC))
                 return self._left(request, settings)
-            commitments, mode = self._choices(form, settings)
-            recipient = RecipientSettings(email=record.email, commitments=commitments, mode=mode,
-                                          at=record.at, weekday=record.weekday)
+            recipient = self._choices(form, settings, record.email)
             try:
                 record = await run_in_threadpool(self.web.store.subscribers.choose, address, recipient,
                                                  datetime.now(UTC))
