@@ -53,9 +53,12 @@ class World:
 
     def check(self) -> None:
         import asyncio
+        from concurrent.futures import ThreadPoolExecutor
 
         from monitor.app.check import check_sources
-        asyncio.run(check_sources(self.settings, self.store))
+        # In a thread of its own: a browser test's Playwright keeps an event loop in this one.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, check_sources(self.settings, self.store)).result()
         self.send()
 
 
