@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 
+from config.errors import SendwatchError
 from config.settings import RecipientSettings
 from storage.database import Database, rowcount
 from storage.models import NotificationRecord, SubscriberRecord, utcnow
@@ -32,7 +33,7 @@ CANCELLED = "cancelled"  # a notification whose recipient left before it was sen
 _UNSENT = ("pending", "held")
 
 
-class SubscriberError(ValueError):
+class SubscriberError(SendwatchError):
     """An operation a subscriber's row does not allow; ``str()`` says why, in one line."""
 
 

@@ -14,13 +14,14 @@ from urllib.parse import quote
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from config.errors import SendwatchError
 from config.settings import Settings
 
 CONFIRM_MAX_AGE = 48 * 3600  # a confirmation link expires; the others last as long as the secret
 PURPOSES = ("confirm", "manage", "unsubscribe")
 
 
-class LinkError(Exception):
+class LinkError(SendwatchError):
     """A link that cannot be used; ``str()`` says why, for the page that shows it."""
 
 
