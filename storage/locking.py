@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine
 # Fixed numbers naming PostgreSQL advisory locks (any 64-bit value; these spell words).
 MIGRATION = int.from_bytes(b"sw-migr", "big")
 SOURCES = int.from_bytes(b"sw-srcs", "big")
+SUBSCRIBERS = int.from_bytes(b"sw-subs", "big")
 
 
 def exclusive(connection, key: int) -> None:

@@ -15,9 +15,11 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from config.errors import SendwatchError
 from config.settings import RecipientSettings
+from storage import locking
 from storage.database import Database, rowcount
 from storage.models import NotificationRecord, SubscriberRecord, utcnow
 
@@ -65,6 +67,8 @@ class Subscribers:
         wanted = {address_of(r.email): r for r in recipients}
         now = utcnow()
         with self._session.begin() as session:
+            # Processes started together (serve and a check) would each add the same row.
+            locking.exclusive(session.connection(), locking.SUBSCRIBERS)
             known = {r.address: r for r in session.scalars(select(SubscriberRecord))}
             for address, recipient in wanted.items():
                 record = known.get(address)
@@ -167,6 +171,14 @@ class Subscribers:
         address: ``CONFIRM`` (a confirmation link), ``MANAGE_LINK`` (it is subscribed
         already: a link to manage that), or None (it was written to in the last hour, or
         its mail is refused). The page says the same whatever this is."""
+        try:
+            return self._sign_up(recipient, now)
+        except IntegrityError:
+            # The same new address signed up twice at the same moment: the other request's
+            # row (and its one email) stands.
+            return None
+
+    def _sign_up(self, recipient: RecipientSettings, now: datetime) -> str | None:
         address = address_of(recipient.email)
         with self._session.begin() as session:
             record = session.scalar(select(SubscriberRecord).where(SubscriberRecord.address == address))
