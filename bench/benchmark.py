@@ -34,7 +34,11 @@ launcher ``bench/measure.py``): wall time, CPU seconds (user + sys, from ``os.wa
 RSS (its ``ru_maxrss``), bytes it has stored after the pass, and its report scored against
 the truth: changes found, false changes (reported, not real) and missed ones (real, not
 reported), and in the faults and recovery passes which faulted pages it reported as failed
-or changed. The tools take turns going first. MB here is 10**6 bytes.
+or changed. The tools take turns going first. MB here is 10**6 bytes. Both run from
+bytecode already written: urlwatch's was written when pip installed it, and sendwatch's
+packages are compiled before the passes (as an installed package's are; the checkout's
+editable install would otherwise compile them on every run where PYTHONDONTWRITEBYTECODE
+is set).
 
 - sendwatch: ``sendwatch --config sendwatch.toml check`` with one ``[[source]]`` per page,
   written as the README tells users to: ``selector = "main"`` (``--no-selector``: the
@@ -537,6 +541,15 @@ class Report:
 
 def file_bytes(*paths: Path) -> int:
     return sum(p.stat().st_size for p in paths if p.exists())
+
+
+def compile_sendwatch() -> None:
+    """Write the bytecode of sendwatch's packages, as ``pip install`` does for an installed
+    package (and did for urlwatch's). The project's checkout is an editable install, and
+    with PYTHONDONTWRITEBYTECODE set (as in this project's container) every run would
+    otherwise compile each of its modules again: 0.05 to 0.1 s of every pass."""
+    packages = [str(ROOT / name) for name in ("config", "monitor", "storage")]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *packages], check=True)
 
 
 def tool_env(home: Path) -> dict[str, str]:
@@ -1273,6 +1286,8 @@ def summarise(args, rows: list[Row], tools: list, site: SiteProcess, env: dict[s
 
 def run(args) -> int:
     urlwatch_exe = ensure_urlwatch(args.urlwatch) if "urlwatch" in args.tools else None
+    if "sendwatch" in args.tools:
+        compile_sendwatch()
     args.workdir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=args.workdir))
     env = tool_env(workdir / "home")
