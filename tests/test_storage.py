@@ -29,6 +29,50 @@ def test_migrations_create_the_tables_the_models_describe(database_url):
     Store(database_url).close()
 
 
+def test_a_new_database_is_made_with_the_schema_the_migrations_make(database_url, tmp_path):
+    # A new, empty database is made from the models and stamped at the newest revision,
+    # not by replaying the migrations: both must give the same tables, columns, keys,
+    # indexes and constraints (the order of columns aside), or the next migration would
+    # meet a database it was not written for.
+    from alembic import command
+
+    from storage.database import make_engine
+    from storage.migrate import HEAD, alembic_config
+    from tests.conftest import fresh_database
+
+    with Store(database_url) as store:
+        made = _schema(store.engine)
+        assert current_revision(store.engine) == HEAD
+    (tmp_path / "replayed").mkdir()
+    with fresh_database("sqlite" if database_url.startswith("sqlite") else "postgres", tmp_path / "replayed") as url:
+        engine = make_engine(url)
+        with engine.begin() as connection:
+            config = alembic_config(engine)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        replayed = _schema(engine)
+        engine.dispose()
+    assert set(made) == set(Base.metadata.tables) | {"alembic_version"}
+    assert made == replayed
+
+
+def _schema(engine) -> dict:
+    import json
+
+    def listed(entries) -> list[str]:
+        return sorted(json.dumps(entry, sort_keys=True, default=str) for entry in entries)
+
+    found = inspect(engine)
+    return {table: {"columns": listed({k: c[k] for k in ("name", "type", "nullable", "default")}
+                                      for c in found.get_columns(table)),
+                    "primary key": listed([found.get_pk_constraint(table)]),
+                    "foreign keys": listed(found.get_foreign_keys(table)),
+                    "indexes": listed(found.get_indexes(table)),
+                    "unique": listed(found.get_unique_constraints(table)),
+                    "checks": listed(found.get_check_constraints(table))}
+            for table in found.get_table_names()}
+
+
 def test_the_known_head_is_the_newest_migration():
     from alembic.script import ScriptDirectory
 
