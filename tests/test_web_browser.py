@@ -1,7 +1,8 @@
 """The dashboard in a real browser: Debian's headless Chromium driven by Playwright.
 
 Pages must work with JavaScript switched off, load nothing the Content-Security-Policy
-refuses, and never run a hostile page's script even where JavaScript is on.
+refuses, never run a hostile page's script even where JavaScript is on, and pass axe-core's
+WCAG 2.2 AA and best-practice rules.
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from __future__ import annotations
 import os
 import re
 
+import httpx
 import pytest
+from axe_playwright_python.base import AXE_SCRIPT
 from playwright.sync_api import expect, sync_playwright
 
-from tests.test_web import EXPECTED_DOCUMENT, built_world
+from monitor.app.web import app as web_app
+from tests.test_web import EXPECTED_DOCUMENT, built_world, crawl
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -151,3 +155,47 @@ def test_hostile_pages_run_no_script_even_with_javascript_on(with_js, world):
     assert with_js.dialogs == [], "a hostile script ran"
     assert violations == []
     assert with_js.problems == []
+
+
+# axe-core's rules for WCAG 2.0, 2.1 and 2.2 at levels A and AA, and its best practices
+# (landmarks, headings, regions), whatever their impact: a "minor" one is still a fault.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+
+
+def every_page(world, monkeypatch) -> dict[str, int]:
+    """Every HTML page the dashboard serves with this record, with the status it answers:
+    all those its links reach, a second page of developments, and the error pages."""
+    # Two developments a page, so the developments list has a second page and its
+    # page links (the server runs in this process).
+    monkeypatch.setattr(web_app, "PAGE_SIZE", 2)
+    with httpx.Client(base_url=world.base, timeout=10) as client:
+        pages = {path: r.status_code for path, r in crawl(client).items()
+                 if r.headers["content-type"].startswith("text/html")}
+        for path in ("/no/such/page", "/developments?page=two", "/sources/%00"):
+            pages[path] = client.get(path).status_code
+    assert pages["/no/such/page"] == 404 and pages["/developments?page=two"] == 400
+    assert pages["/sources/%00"] == 400  # the guard's own plain page
+    assert "/developments?page=2" in pages and {f"/changes/{i}" for i in world.changes.values()} <= set(pages)
+    return pages
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's findings on the page as shown now, one line per rule and element."""
+    # Evaluated by the browser's debugging protocol, which the page's CSP does not govern.
+    page.evaluate(AXE_SCRIPT)
+    results = page.evaluate("options => axe.run(document, options)",
+                            {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]})
+    return [f"{v['id']} ({v['impact']}) {' '.join(map(str, node['target']))}: {node['failureSummary']}"
+            for v in results["violations"] for node in v["nodes"]]
+
+
+def test_every_page_passes_axe_at_wcag_2_2_aa_and_best_practice(with_js, world, monkeypatch):
+    found = {}
+    for path, status in every_page(world, monkeypatch).items():
+        for width in (1280, 320):
+            with_js.page.set_viewport_size({"width": width, "height": 800})
+            response = with_js.page.goto(world.base + path)
+            assert response is not None and response.status == status, path
+            if violations := axe_violations(with_js.page):
+                found[f"{path} at {width} px"] = violations
+    assert not found, "\n".join(f"{where}: {line}" for where, lines in found.items() for line in lines)
