@@ -74,9 +74,10 @@ id = "hostile"
 url = "{site}/hostile"
 commitments = ["code-of-practice"]
 
+# A long path, as GOV.UK's are: its error is shown on the dashboard, and must wrap on a phone.
 [[source]]
 id = "broken"
-url = "{site}/missing"
+url = "{site}/government/publications/send-code-of-practice-0-to-25-years-withdrawn"
 '''
 
 
