@@ -12,9 +12,11 @@ import re
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from axe_playwright_python.base import AXE_SCRIPT
 from playwright.sync_api import expect, sync_playwright
 
+from monitor.app import links
 from monitor.app.web import app as web_app
 from tests.test_web import EXPECTED_DOCUMENT, built_world, crawl
 
@@ -164,12 +166,21 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practi
 PHONE_WIDTHS = (320, 390)
 
 
+OPERATOR_PASSWORD = "a long operator passphrase"
+SUBSCRIBER = "forum@example.org"  # a recipient in the test record's configuration
+
+
 def every_page(world, monkeypatch) -> dict[str, int]:
     """Every HTML page the dashboard serves with this record, with the status it answers:
-    all those its links reach, a second page of developments, and the error pages."""
+    all those its links reach, a second page of developments, the error pages, and the
+    subscription pages an emailed link opens."""
     # Two developments a page, so the developments list has a second page and its
     # page links (the server runs in this process).
     monkeypatch.setattr(web_app, "PAGE_SIZE", 2)
+    # Sign-up and operator sign-in are open only with a secret (and a password hash); the
+    # settings are read for every request.
+    monkeypatch.setattr(world, "settings", world.settings.model_copy(update={
+        "secret_key": "s" * 40, "operator_password_hash": PasswordHasher().hash(OPERATOR_PASSWORD)}))
     with httpx.Client(base_url=world.base, timeout=10) as client:
         pages = {path: r.status_code for path, r in crawl(client).items()
                  if r.headers["content-type"].startswith("text/html")}
@@ -177,6 +188,10 @@ def every_page(world, monkeypatch) -> dict[str, int]:
         for path in ("/no/such/page", "/sources/send_code_of_practice_0_to_25_years_withdrawn_in_2026",
                      "/developments?page=two", "/sources/%00"):
             pages[path] = client.get(path).status_code
+        for purpose in ("confirm", "manage", "unsubscribe"):
+            path = links.url(world.settings, purpose, SUBSCRIBER).removeprefix(world.settings.dashboard_url)
+            pages[path] = client.get(path).status_code
+    assert {"/subscribe", "/manage", "/operator/sign-in"} <= set(pages)
     assert pages["/no/such/page"] == 404 and pages["/developments?page=two"] == 400
     assert pages["/sources/%00"] == 400  # the guard's own plain page
     assert "/developments?page=2" in pages and {f"/changes/{i}" for i in world.changes.values()} <= set(pages)
@@ -217,3 +232,41 @@ def test_no_page_scrolls_sideways_on_a_phone(no_js, world, monkeypatch):
             if scroll_width > width:
                 too_wide[f"{path} at {width} px"] = scroll_width
     assert too_wide == {}
+
+
+def test_forms_and_an_operators_pages_pass_axe_and_fit_a_phone(with_js, world, monkeypatch):
+    every_page(world, monkeypatch)  # for its settings: sign-up and sign-in open
+    page, found = with_js.page, {}
+
+    def audit(where: str) -> None:
+        for width in (1280, *PHONE_WIDTHS):
+            page.set_viewport_size({"width": width, "height": 800})
+            if violations := axe_violations(page):
+                found[f"{where} at {width} px"] = violations
+            if (scroll_width := page.evaluate("document.documentElement.scrollWidth")) > width:
+                found[f"{where} at {width} px"] = [f"the page is {scroll_width} px wide"]
+
+    # What a form answers: a refusal with its message, then the outcome.
+    page.goto(world.base + "/subscribe")
+    page.get_by_label("Email address").fill("not an address")
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.locator("#email-error")).to_be_visible()
+    audit("/subscribe refused")
+    page.get_by_label("Email address").fill("parent@example.org")
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.locator("#email-error")).to_have_count(0)
+    audit("/subscribe sent")
+    page.goto(world.base + "/operator/sign-in")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#password-error")).to_be_visible()
+    audit("/operator/sign-in refused")
+    page.get_by_label("Password").fill(OPERATOR_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(world.base + "/")
+    # Signed in, the pages carry the operator's forms.
+    for path in ("/", "/commitments/code-of-practice", "/sources/code"):
+        page.goto(world.base + path)
+        expect(page.locator("form").first).to_be_visible()
+        audit(f"{path} signed in")
+    assert not found, "\n".join(f"{where}: {line}" for where, lines in found.items() for line in lines)
