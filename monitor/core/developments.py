@@ -41,6 +41,8 @@ POSSIBLE_FROM = 0.3
 ALIKE = 0.8
 REJECTED_WEIGHT = 0.4
 REJECTED_CEILING = 0.4
+# How much of an updated document's note its development's title quotes.
+NOTE_IN_TITLE = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +238,9 @@ def _item_title(item: Item, updated: bool) -> str:
     what = (item.note or "").lower() if named else (kind.document_noun or kind.noun).one
     title = f"{'updated' if updated else 'new'} {what} '{item.title}'"
     if updated and item.note and not named:
-        title += f" ({item.note_label}: '{item.note}')"
+        # A note may be a whole answer or statement: the title quotes its start, the change holds it all.
+        note = item.note if len(item.note) <= NOTE_IN_TITLE else item.note[: NOTE_IN_TITLE - 1].rstrip() + "…"
+        title += f" ({item.note_label}: '{note}')"
     return title
 
 

@@ -24,8 +24,13 @@ NOTE_SUMMARY = "summary"  # a feed entry's summary or content
 NOTE_DOCUMENT_TYPE = "document type"  # a search result without a description
 NOTE_PUBLICATION_TYPE = "publication type"  # a committee publication's type
 NOTE_PUBLICATION_INQUIRY = "publication type and inquiry"  # ... and the inquiry it belongs to
+# A written question's text and its answer (``Question: … Answer: …``), as answered now.
+NOTE_ANSWER = "answer"
+NOTE_HOLDING_ANSWER = "holding answer"  # a holding answer: the real one comes later
+NOTE_CORRECTED_ANSWER = "corrected answer"
+NOTE_STATEMENT = "statement"  # a written statement's text
 NOTE_LABELS = (NOTE_CHANGE, NOTE_DESCRIPTION, NOTE_SUMMARY, NOTE_DOCUMENT_TYPE, NOTE_PUBLICATION_TYPE,
-               NOTE_PUBLICATION_INQUIRY)
+               NOTE_PUBLICATION_INQUIRY, NOTE_ANSWER, NOTE_HOLDING_ANSWER, NOTE_CORRECTED_ANSWER, NOTE_STATEMENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,8 @@ CHANGE_NOTE = "change-note"  # an entry of the page's change history
 NOTICE = "notice"  # a withdrawal or other notice shown on the page
 RESULT = "result"  # a search result or feed entry (discovery sources)
 PUBLICATION = "publication"  # a committee publication
+WRITTEN_ANSWER = "written-answer"  # a written question to a minister, with its answer
+WRITTEN_STATEMENT = "written-statement"  # a minister's written statement to Parliament
 
 ITEM_KINDS: dict[str, ItemKind] = {kind.name: kind for kind in (
     ItemKind(NOTICE, Noun("notice", "notices"), rank=0, quoted=True),
@@ -102,6 +109,15 @@ ITEM_KINDS: dict[str, ItemKind] = {kind.name: kind for kind in (
     ItemKind(CHANGE_NOTE, Noun("change note", "change notes"), rank=4, is_note=True, default_note=NOTE_CHANGE,
              quoted=True, additions_only=True, title_is_evidence=False, note_is_evidence=True),
     ItemKind(LINK, Noun("link", "links"), rank=5),
+    # A question is one document whatever its address (known by the API's id: a UIN is
+    # used again in each session), and so is a statement.
+    ItemKind(WRITTEN_STATEMENT, Noun("written statement", "written statements"), rank=6, note_is_evidence=True,
+             default_note=NOTE_STATEMENT, discovered=True,
+             document_noun=Noun("written statement", "written statements"),
+             key_space="parliament-written-statement"),
+    ItemKind(WRITTEN_ANSWER, Noun("written answer", "written answers"), rank=7, note_is_evidence=True,
+             default_note=NOTE_ANSWER, discovered=True, document_noun=Noun("written answer", "written answers"),
+             key_space="parliament-written-question"),
 )}
 
 

@@ -8,14 +8,16 @@ from monitor.sources.feed import FeedSource
 from monitor.sources.govuk import GovukContentSource, GovukSearchSource
 from monitor.sources.page import PageSource
 from monitor.sources.parliament import ParliamentCommitteeSource
+from monitor.sources.written import WrittenAnswersSource, WrittenStatementsSource
 
 KINDS: dict[str, type[SourceKind[Any]]] = {
     cls.kind: cls
-    for cls in (PageSource, GovukContentSource, GovukSearchSource, FeedSource, ParliamentCommitteeSource)
+    for cls in (PageSource, GovukContentSource, GovukSearchSource, FeedSource, ParliamentCommitteeSource,
+                WrittenAnswersSource, WrittenStatementsSource)
 }
 
 # The kinds whose items are documents discovered (search results, feed entries, committee
-# publications), not parts of one watched page.
+# publications, written answers and statements), not parts of one watched page.
 DISCOVERY_KINDS = tuple(kind for kind, cls in KINDS.items() if cls.discovers)
 
 
