@@ -186,11 +186,15 @@ def test_the_shipped_watchlist_is_valid_and_its_sources_name_commitments():
 
     settings = parse_settings(embedded_watchlist_text(), origin="shipped", env={}, kinds=KINDS)
     kinds = {s.kind for s in settings.sources}
-    assert kinds == {"page", "govuk-content", "govuk-search", "feed", "parliament-committee"}
+    assert kinds == {"page", "govuk-content", "govuk-search", "feed", "parliament-committee",
+                     "parliament-written-answers", "parliament-written-statements"}
     # A source that does not discover documents is only matched against its own commitments.
     assert all(s.commitments for s in settings.sources if not make_source(s).discovers)
     committee = next(s for s in settings.sources if s.kind == "parliament-committee")
     assert committee.options["committee_id"] == 203
+    # Ministers' written answers and statements: the Department for Education's (body 60).
+    written = [s for s in settings.sources if s.kind.startswith("parliament-written-")]
+    assert written and all(make_source(s).options.answering_bodies == (60,) for s in written)
     seed = {"send-review", "code-of-practice", "childrens-social-care-review", "send-inspection-framework",
             "send-futures-value-for-money", "tribunal-data", "notional-send-budget", "committee-scrutiny"}
     assert seed <= {c.id for c in settings.commitments}

@@ -19,6 +19,8 @@ from monitor.core.document import (
     NOTICE,
     PUBLICATION,
     RESULT,
+    WRITTEN_ANSWER,
+    WRITTEN_STATEMENT,
     Document,
     Item,
     ItemKind,
@@ -32,7 +34,8 @@ REVIEW = Target("review", phrases=("SEND review",))
 
 
 def test_every_kind_is_in_the_table_and_fully_described():
-    assert set(ITEM_KINDS) == {ATTACHMENT, LINK, CHANGE_NOTE, NOTICE, RESULT, PUBLICATION}
+    assert set(ITEM_KINDS) == {ATTACHMENT, LINK, CHANGE_NOTE, NOTICE, RESULT, PUBLICATION, WRITTEN_ANSWER,
+                               WRITTEN_STATEMENT}
     ranks = [kind.rank for kind in ITEM_KINDS.values()]
     assert len(set(ranks)) == len(ranks)  # a summary's order is never a tie
     for name, kind in ITEM_KINDS.items():
@@ -50,7 +53,8 @@ def test_every_kind_is_in_the_table_and_fully_described():
 def test_the_dashboard_labels_are_the_nouns_of_summaries():
     assert {name: kind.label for name, kind in ITEM_KINDS.items()} == {
         ATTACHMENT: "Document", LINK: "Link", CHANGE_NOTE: "Change note", NOTICE: "Notice",
-        RESULT: "New document", PUBLICATION: "Publication"}
+        RESULT: "New document", PUBLICATION: "Publication", WRITTEN_ANSWER: "Written answer",
+        WRITTEN_STATEMENT: "Written statement"}
 
 
 def test_a_kind_no_row_holds_is_a_plain_item_never_summarised_or_matched():
