@@ -447,3 +447,29 @@ def test_the_item_kinds_are_known_by_the_api_id():
     assert item_key(held) == item_key(moved) == "parliament-written-question:3"
     statement = statement_item({"id": 3, "dateMade": "2022-01-01T00:00:00", "title": "T", "uin": "HCWS1"})
     assert statement.kind == WRITTEN_STATEMENT and item_key(statement) == "parliament-written-statement:3"
+
+
+@pytest.mark.parametrize("kind, weighed_down", [("parliament-written-answers", False), ("govuk-search", True)])
+def test_answers_found_by_the_phrases_do_not_make_the_phrases_look_common(tmp_path, database_url, kind,
+                                                                           weighed_down):
+    # Thirty documents that all say "SEND review": among search results that makes the
+    # phrase common (it weighs less); among ministers' answers, found by searching for it,
+    # it must not.
+    from datetime import UTC, datetime
+
+    from monitor.app.check import scoring
+    from monitor.core.document import RESULT, Item
+    from storage import CheckMeta
+
+    settings = parse_settings(embedded_watchlist_text(), origin="<test>", env={}, kinds=KINDS,
+                              base_dir=tmp_path)
+    item_kind = WRITTEN_ANSWER if kind == "parliament-written-answers" else RESULT
+    document = Document(title="found", items=tuple(
+        Item(item_kind, str(n), f"Answer {n}", url=f"https://example.org/{n}",
+             note="The SEND review will be published in due course.") for n in range(30)))
+    with Store(database_url) as store:
+        store.sources.sync([SourceSettings(id="found", kind=kind, url="https://example.org/api")])
+        store.history.record_document("found", document, None, CheckMeta(datetime.now(UTC), 1))
+        _targets, specificity = scoring(settings, store)
+    factor, _why = specificity.factor("SEND review")
+    assert (factor < 1) is weighed_down

@@ -39,7 +39,7 @@ from monitor.core.unpublished import (
     not_yet_summary,
     still_awaited,
 )
-from monitor.sources import DISCOVERY_KINDS, READS, Reading, SourceKind, make_source
+from monitor.sources import PHRASE_CORPUS_KINDS, READS, Reading, SourceKind, make_source
 from monitor.sources.fetch import Fetcher, Validators, retry_delay
 from storage import STALE, CheckMeta, DatabaseUnavailable, History, Store, Unchanged
 
@@ -330,7 +330,7 @@ def scoring(settings: Settings, store: Store) -> tuple[tuple[Target, ...], Speci
     phrases is among them and the documents discovered so far. A check and ``sendwatch
     explain`` both take it from here."""
     targets = tuple(target(c) for c in settings.commitments)
-    return targets, _specificity(targets, store.history.discovered_texts(DISCOVERY_KINDS))
+    return targets, _specificity(targets, store.history.discovered_texts(PHRASE_CORPUS_KINDS))
 
 
 @functools.lru_cache(maxsize=4)

@@ -19,6 +19,8 @@ KINDS: dict[str, type[SourceKind[Any]]] = {
 # The kinds whose items are documents discovered (search results, feed entries, committee
 # publications, written answers and statements), not parts of one watched page.
 DISCOVERY_KINDS = tuple(kind for kind, cls in KINDS.items() if cls.discovers)
+# Those whose documents measure how common a phrase is (SourceKind.measures_phrases).
+PHRASE_CORPUS_KINDS = tuple(kind for kind in DISCOVERY_KINDS if KINDS[kind].measures_phrases)
 
 
 # What each kind's reading is now (SourceKind.reads), for the record to compare with.
@@ -29,4 +31,4 @@ def make_source(settings: SourceSettings) -> SourceKind[Any]:
     return KINDS[settings.kind](settings)
 
 
-__all__ = ["DISCOVERY_KINDS", "KINDS", "READS", "Reading", "SourceKind", "make_source"]
+__all__ = ["DISCOVERY_KINDS", "KINDS", "PHRASE_CORPUS_KINDS", "READS", "Reading", "SourceKind", "make_source"]

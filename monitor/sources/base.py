@@ -85,6 +85,9 @@ class SourceKind(Generic[OptionsT]):
     # Discovery kinds list documents (results, entries, publications): each new one is
     # matched against every commitment, and may be followed on its own from then on.
     discovers: ClassVar[bool] = False
+    # A discovery kind's documents are what matching measures how common a phrase is
+    # against (``PHRASE_CORPUS_KINDS``), unless they would skew it.
+    measures_phrases: ClassVar[bool] = True
     # How this kind turns an answer into a Document. Raised when a change of that reading
     # would make the same page's Document differ from the stored one: the next check of
     # each such source then starts a new baseline, instead of reporting text it merely

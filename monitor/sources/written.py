@@ -82,6 +82,10 @@ class _WrittenSource(SourceKind[WrittenOptions]):
 
     Options = WrittenOptions
     discovers = True
+    # Whole answers and statements, found by searching for the commitments' own phrases:
+    # counted among the documents that measure how common a phrase is, they would make
+    # "SEND review" or "code of practice" look common and weigh them down everywhere.
+    measures_phrases = False
     needs_previous = True
     item_kind: ClassVar[str]
     list_path: ClassVar[str]
