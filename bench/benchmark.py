@@ -30,8 +30,11 @@ with no body. Without it, as on most of GOV.UK, there are no validators and ever
 a 200 with the whole page.
 
 Each tool runs once per pass as a subprocess, and that subprocess is measured (by the small
-launcher ``bench/measure.py``): wall time, CPU seconds (user + sys, from ``os.wait4``), peak
-RSS (its ``ru_maxrss``), bytes it has stored after the pass, and its report scored against
+launcher ``bench/measure.py``): wall time; CPU seconds (user + sys, from ``os.wait4``) of
+the tool and of every process it started (sendwatch's worker processes); peak RSS, the sum
+of each of its processes' own peaks (for one process, its ``ru_maxrss``), and PSS, the
+highest sum of their proportional set sizes sampled every 50 ms (pages the processes share
+counted once); bytes it has stored after the pass; and its report scored against
 the truth: changes found, false changes (reported, not real) and missed ones (real, not
 reported), and in the faults and recovery passes which faulted pages it reported as failed
 or changed. The tools take turns going first. MB here is 10**6 bytes. Both run from
@@ -43,7 +46,8 @@ is set).
 - sendwatch: ``sendwatch --config sendwatch.toml check`` with one ``[[source]]`` per page,
   written as the README tells users to: ``selector = "main"`` (``--no-selector``: the
   whole page, for comparison), ``per_host_concurrency`` = ``--concurrency`` (10,
-  urlwatch's thread count) and no per-host delay; every other fetch setting (timeouts,
+  urlwatch's thread count) and no per-host delay; ``workers`` unset (a worker process per
+  core parses the pages; ``--workers N`` sets it, 0 for none); every other fetch setting (timeouts,
   retries, backoff, ``max_retry_after``) at its default. Stored: its SQLite database and
   WAL, or with ``--database-url`` a PostgreSQL database created for the run (dropped
   after it, unless ``--keep``) and counted as the size of its tables with their indexes
@@ -493,11 +497,14 @@ class SiteProcess:
 @dataclass
 class Measured:
     wall: float
-    cpu: float
-    rss_mb: float
+    cpu: float  # the command's and every process it started (bench/measure.py)
+    rss_mb: float  # peak RSS: the sum of each of its processes' own peaks (for one process, its ru_maxrss)
     exit_code: int
     stdout: str
     stderr: str
+    pss_mb: float = 0.0  # the highest sum of its processes' PSS at one instant (shared pages split)
+    processes: int = 1  # processes seen (the command and, say, its worker processes)
+    orphans: int = 0  # processes it left running when it exited (reaped and counted by measure.py)
 
 
 class Launcher:
@@ -522,8 +529,9 @@ class Launcher:
         if not line:
             raise RuntimeError("bench/measure.py died")
         r = json.loads(line)
-        return Measured(r["wall"], r["cpu"], r["maxrss_kb"] * 1024 / MB, r["exit"],
-                        out.read_text("utf-8", "replace"), err.read_text("utf-8", "replace"))
+        return Measured(r["wall"], r["cpu"], r["hwm_sum_kb"] * 1024 / MB, r["exit"],
+                        out.read_text("utf-8", "replace"), err.read_text("utf-8", "replace"),
+                        r["pss_sum_kb"] * 1024 / MB, r["processes"], r["orphans"])
 
     def close(self) -> None:
         self.proc.stdin.close()
@@ -620,7 +628,8 @@ class Sendwatch:
     LINE = re.compile(r"^(first|unchanged|changed|failed|not-modified)\s+(\S+)")
 
     def __init__(self, workdir: Path, base_url: str, pages: int, concurrency: int,
-                 profile: tuple[str, Path] | None, selector: str | None, database: SqliteDatabase | PostgresDatabase):
+                 profile: tuple[str, Path] | None, selector: str | None, database: SqliteDatabase | PostgresDatabase,
+                 workers: int | None = None):
         self.executable = Path(sys.executable).parent / "sendwatch"
         if not self.executable.exists():
             raise SystemExit(f"no sendwatch next to {sys.executable}: run this with the project's .venv/bin/python")
@@ -629,10 +638,13 @@ class Sendwatch:
         self.database = database
         self.config = self.dir / "sendwatch.toml"
         self.profile = profile  # (profiler, directory) or None
-        self.config.write_text(self._config_text(base_url, pages, concurrency, selector), encoding="utf-8")
+        self.config.write_text(self._config_text(base_url, pages, concurrency, selector, workers), encoding="utf-8")
 
-    def _config_text(self, base_url: str, pages: int, concurrency: int, selector: str | None) -> str:
-        lines = [f"database_url = {json.dumps(self.database.url)}", "", "[fetch]", 'contact = "bench@example.org"',
+    def _config_text(self, base_url: str, pages: int, concurrency: int, selector: str | None,
+                     workers: int | None) -> str:
+        lines = [f"database_url = {json.dumps(self.database.url)}", *([f"workers = {workers}"] if workers is not None
+                                                                       else []),
+                 "", "[fetch]", 'contact = "bench@example.org"',
                  f"per_host_concurrency = {concurrency}", "per_host_delay = 0", ""]
         narrow = [f"selector = {json.dumps(selector)}"] if selector else []
         for i in range(pages):
@@ -811,6 +823,7 @@ class Row:
     def as_json(self) -> dict:
         out = {"tool": self.tool, "pass": self.pass_no, "kind": self.kind, "wall_s": round(self.m.wall, 3),
                "cpu_s": round(self.m.cpu, 3), "peak_rss_mb": round(self.m.rss_mb, 1),
+               "peak_pss_mb": round(self.m.pss_mb, 1), "processes": self.m.processes, "orphans": self.m.orphans,
                "stored_mb": round(self.stored_mb, 3), "exit": self.m.exit_code, "new": len(self.report.new),
                "real_changes": len(self.real), "found": self.found, "false": self.false, "missed": self.missed,
                "errors": len(self.report.errors), "server": {k: round(v, 3) for k, v in self.server.items()}}
@@ -827,6 +840,9 @@ def run_pass(tool, step: Pass, real: set[str], faulted: dict[str, str], site: Si
     before = site.stats()
     measured = launcher.run(tool.command(step.no), env, cwd, timeout, f"{tool.name}-pass{step.no}")
     after = site.stats()
+    if measured.orphans:
+        print(f"!! {tool.name} pass {step.no} left {measured.orphans} process(es) running when it exited "
+              f"(waited for, and their CPU counted)", flush=True)
     if measured.exit_code != 0:
         tail = "\n".join(measured.stderr.splitlines()[-15:])
         print(f"!! {tool.name} pass {step.no} exited with status {measured.exit_code}:\n{tail}", flush=True)
@@ -836,7 +852,8 @@ def run_pass(tool, step: Pass, real: set[str], faulted: dict[str, str], site: Si
 
 # -- output -------------------------------------------------------------------------------------
 
-HEADER = (f"{'tool':<10} {'pass':>4} {'kind':<8} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>11} {'stored MB':>9} "
+HEADER = (f"{'tool':<10} {'pass':>4} {'kind':<8} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>11} {'PSS MB':>6} "
+          f"{'procs':>5} {'stored MB':>9} "
           f"{'found/real':>11} {'false':>5} {'missed':>6} {'errors':>6} {'exit':>4}   "
           f"{'server CPU s':>12} {'requests':>8} {'304s':>5}")
 
@@ -848,7 +865,8 @@ def format_row(row: Row) -> str:
     else:
         found, false, missed = f"{row.found}/{len(row.real)}", row.false, row.missed
     return (f"{row.tool:<10} {row.pass_no:>4} {row.kind:<8} {row.m.wall:>8.2f} {row.m.cpu:>8.2f} "
-            f"{row.m.rss_mb:>11.1f} {row.stored_mb:>9.2f} {found:>11} {false:>5} {missed:>6} "
+            f"{row.m.rss_mb:>11.1f} {row.m.pss_mb:>6.1f} {row.m.processes:>5} {row.stored_mb:>9.2f} "
+            f"{found:>11} {false:>5} {missed:>6} "
             f"{len(row.report.errors):>6} {row.m.exit_code:>4}   {row.server['cpu']:>12.2f} "
             f"{row.server['requests']:>8.0f} {row.server['not_modified']:>5.0f}")
 
@@ -886,22 +904,23 @@ def kind_ratios(rows: list[Row]) -> dict[str, dict]:
             "cpu": ratio(sum(r.m.cpu for r in sw), sum(r.m.cpu for r in uw)),
             "wall": ratio(sum(r.m.wall for r in sw), sum(r.m.wall for r in uw)),
             "peak_rss": ratio(max(r.m.rss_mb for r in sw), max(r.m.rss_mb for r in uw)),
+            "peak_pss": ratio(max(r.m.pss_mb for r in sw), max(r.m.pss_mb for r in uw)),
             "stored": ratio(sw[-1].stored_mb, uw[-1].stored_mb),
         }
     return out
 
 
 def print_kind_ratios(ratios: dict[str, dict]) -> None:
-    print("\nsendwatch/urlwatch by kind of pass (CPU and wall: summed over the kind's passes; peak RSS: "
+    print("\nsendwatch/urlwatch by kind of pass (CPU and wall: summed over the kind's passes; peak RSS and PSS: "
           "the highest; stored: after the last)")
-    print(f"{'kind':<9} {'passes':>6} {'CPU':>7} {'wall':>7} {'peak RSS':>9} {'stored':>7}")
+    print(f"{'kind':<9} {'passes':>6} {'CPU':>7} {'wall':>7} {'peak RSS':>9} {'PSS':>7} {'stored':>7}")
 
     def shown(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f}x"
 
     for kind, r in ratios.items():
         print(f"{kind:<9} {r['passes']:>6} {shown(r['cpu']):>7} {shown(r['wall']):>7} "
-              f"{shown(r['peak_rss']):>9} {shown(r['stored']):>7}")
+              f"{shown(r['peak_rss']):>9} {shown(r['peak_pss']):>7} {shown(r['stored']):>7}")
 
 
 def fault_summary(rows: list[Row]) -> dict[str, dict]:
@@ -992,7 +1011,9 @@ def describe(args, urlwatch_exe: Path | None, env: dict[str, str]) -> dict[str, 
                     else "no conditional-request headers")),
         "tools": (f"{args.concurrency} concurrent requests each, no per-host delay; sendwatch "
                   + (f"selector = {json.dumps(args.selector)}" if args.selector else "without a selector")
-                  + f", {database}; urlwatch filter [css: main, {filters}]"),
+                  + f", {database}, workers = "
+                  + (str(args.workers) if args.workers is not None else "default (one per core)")
+                  + f"; urlwatch filter [css: main, {filters}]"),
     }
     if args.faults:
         lines["faults"] = (f"{args.fault_fraction:.0%} of the pages in the faults pass: 500, 503 with "
@@ -1085,6 +1106,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help='the selector of every sendwatch source (default "main", as the README writes a page)')
     parser.add_argument("--no-selector", dest="selector", action="store_const", const=None,
                         help="sendwatch sources without a selector: the whole page, for comparison")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="sendwatch's workers setting (default: unset, one worker process per core; "
+                             "0: pages parsed in the main process)")
     parser.add_argument("--database-url", metavar="URL",
                         help="run sendwatch on PostgreSQL: postgresql+psycopg://postgres@127.0.0.1:5432/NAME; "
                              "NAME (and NAME_empty, for the start-up figure) are dropped, created for the run and "
@@ -1140,7 +1164,8 @@ class Run:
                 database = SqliteDatabase(directory / "sendwatch" / "data" / "sendwatch.db")
             self.databases.append(database)
             how = (args.profiler, args.profile_sendwatch) if profile and args.profile_sendwatch else None
-            tools.append(Sendwatch(directory, self.base_url, pages, args.concurrency, how, args.selector, database))
+            tools.append(Sendwatch(directory, self.base_url, pages, args.concurrency, how, args.selector, database,
+                                   args.workers))
         if "urlwatch" in args.tools:
             tools.append(Urlwatch(directory, self.base_url, pages, self.urlwatch_exe, args.urlwatch_html2text))
         return tools
