@@ -409,6 +409,11 @@ class Settings(_Strict):
         default=None,
         description="Keep checks, changes and old snapshots this long; unset keeps everything.",
     )
+    workers: int | None = Field(
+        default=None, ge=0, le=256,
+        description="Worker processes that parse and extract pages during a check, while the main process "
+                    "fetches; unset: one per core; 0 or 1: all in the main process.",
+    )
     fetch: FetchSettings = FetchSettings()
     ledger: LedgerSettings = LedgerSettings()
     email: EmailSettings = EmailSettings()

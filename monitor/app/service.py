@@ -74,16 +74,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from config import ConfigError, SendwatchError, Settings, SourceSettings, load_settings
 from config.settings import ServiceSettings
-from monitor.app.check import CheckResult, check_source, followed_sources, record_due_events
+from monitor.app.check import CheckResult, check_source, followed_sources, record_due_events, worker_processes
 from monitor.app.launch import hold_signals
 from monitor.app.outbox import SendReport, send_due
+from monitor.app.pool import WorkerPool
 from monitor.app.sdnotify import sd_notify
 from monitor.app.status import HEARTBEAT, read_status_file, shown_url, status_path, write_status_file
 from monitor.app.subscribers import synced
 from monitor.core.backoff import backoff, not_before
 from monitor.core.errors import describe
 from monitor.core.instants import iso
-from monitor.sources import KINDS, READS
+from monitor.sources import KINDS, READS, in_process
 from monitor.sources.fetch import Fetcher
 from storage import Store
 
@@ -95,6 +96,8 @@ log = logging.getLogger("sendwatch.service")
 STATUS_MIN_GAP = 1.0  # seconds between status file writes caused by checks
 
 CHECK_JOB = "check:"  # job id prefix of the source checks
+SERVICE_POOL_AT = 3  # pages read at once before the service starts a worker process
+SERVICE_POOL_IDLE = 60.0  # seconds a worker process waits for more pages before it ends
 EXIT_OK, EXIT_ERROR = 0, 1
 
 
@@ -194,6 +197,7 @@ class Service:
         self.dashboard: str | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self.fetcher: Fetcher | None = None
+        self.workers: WorkerPool | None = None  # worker processes that parse pages
         self.sources: dict[str, SourceSettings] = {}
         self.last_outbox: dict | None = None
         self.last_ledger: dict | None = None
@@ -292,6 +296,10 @@ class Service:
         app = self._make_web_app()  # binds the port first: a busy port fails the start
         self.fetcher = Fetcher(self.settings.fetch)
         await self.fetcher.__aenter__()
+        if (processes := worker_processes(self.settings)) >= 1:
+            # Checks come one at a time, spread over the interval: a worker starts only when
+            # several pages are read at once, and ends after a minute with nothing to do.
+            self.workers = WorkerPool(processes, start_at=SERVICE_POOL_AT, idle_after=SERVICE_POOL_IDLE)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_listener(self._job_event,
                                     EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
@@ -377,6 +385,8 @@ class Service:
                 self._web_task.cancel()
         if self.fetcher is not None:
             await self.fetcher.__aexit__(None, None, None)
+        if self.workers is not None:  # after the checks: each worker ends once its input closes
+            await self.workers.close()
         self.state = "stopped"
         self._write_status()
         log.info(logfmt("stopped", after_s=f"{loop.time() - began:.1f}"))
@@ -547,7 +557,8 @@ class Service:
             self._checks[source_id] = task
         clock = time.perf_counter()
         try:
-            result = await check_source(source, self.store, self._fetcher, self.settings)
+            result = await check_source(source, self.store, self._fetcher, self.settings,
+                                        workers=self.workers or in_process)
         except asyncio.CancelledError:
             # Cancelled by stop(), which awaits this task. Ending normally keeps APScheduler
             # from logging a cancellation it did not ask for as a job's crash.

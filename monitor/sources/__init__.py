@@ -3,7 +3,7 @@
 from typing import Any
 
 from config.settings import SourceSettings
-from monitor.sources.base import Reading, SourceKind
+from monitor.sources.base import Offload, Reading, SourceKind, in_process
 from monitor.sources.feed import FeedSource
 from monitor.sources.govuk import GovukContentSource, GovukSearchSource
 from monitor.sources.page import PageSource
@@ -27,8 +27,9 @@ PHRASE_CORPUS_KINDS = tuple(kind for kind in DISCOVERY_KINDS if KINDS[kind].meas
 READS: dict[str, int] = {kind: cls.reads for kind, cls in KINDS.items()}
 
 
-def make_source(settings: SourceSettings) -> SourceKind[Any]:
-    return KINDS[settings.kind](settings)
+def make_source(settings: SourceSettings, offload: Offload = in_process) -> SourceKind[Any]:
+    return KINDS[settings.kind](settings, offload)
 
 
-__all__ = ["DISCOVERY_KINDS", "KINDS", "PHRASE_CORPUS_KINDS", "READS", "Reading", "SourceKind", "make_source"]
+__all__ = ["DISCOVERY_KINDS", "KINDS", "PHRASE_CORPUS_KINDS", "READS", "Offload", "Reading", "SourceKind", "in_process",
+           "make_source"]

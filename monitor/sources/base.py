@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict
@@ -20,6 +21,21 @@ class NoOptions(BaseModel):
 
 # The options model of one kind of source (NoOptions, or a subclass of it with fields).
 OptionsT = TypeVar("OptionsT", bound=NoOptions)
+T = TypeVar("T")
+
+
+class Offload(Protocol):
+    """Where a kind runs the pure, CPU-heavy part of a reading (parsing a page): ``await
+    offload(function, *args, **kwargs)`` is ``function(*args, **kwargs)``, here or in a
+    worker process (``monitor.app.pool``), so the function and its arguments and result
+    must pickle, and the function must be importable by name."""
+
+    async def __call__(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T: ...
+
+
+async def in_process(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """The ``Offload`` that runs the function here and now."""
+    return function(*args, **kwargs)
 
 
 def query_values(url: str) -> dict[str, list[str]]:
@@ -93,10 +109,14 @@ class SourceKind(Generic[OptionsT]):
     # each such source then starts a new baseline, instead of reporting text it merely
     # reads now (or no longer) as the publisher's change.
     reads: ClassVar[int] = 1
+    # Whether its reading sends work to ``offload`` (a pass with enough such sources
+    # starts worker processes for them).
+    offloads: ClassVar[bool] = False
 
-    def __init__(self, settings: SourceSettings) -> None:
+    def __init__(self, settings: SourceSettings, offload: Offload = in_process) -> None:
         self.settings = settings
         self.options: OptionsT = self.read_options(settings)
+        self.offload = offload
 
     @classmethod
     def read_options(cls, settings: SourceSettings) -> OptionsT:

@@ -45,6 +45,7 @@ class PageSource(SourceKind[PageOptions]):
     kind = "page"
     reads = 2  # 2: headline figures (aside.stat-headline), footnote markers apart from their word
     Options = PageOptions
+    offloads = True
 
     async def read(self, fetcher: Fetcher, validators: Validators | None,
                    previous: Document | None = None) -> Reading:
@@ -59,7 +60,10 @@ class PageSource(SourceKind[PageOptions]):
         if _cut_short(response.headers, body):
             raise CheckFailed("the page stops before its end (no </html>) and the server did not say how long "
                               "it is: the connection was probably cut short")
-        document = extract_page(body, response.charset, url=response.url, selector=self.options.selector)
+        # The parse and extraction, in a worker process when the pass has them: the loop
+        # goes on fetching meanwhile.
+        document = await self.offload(extract_page, body, response.charset, url=response.url,
+                                      selector=self.options.selector)
         return Reading(document, response.url, response.status, len(body), response.validators)
 
 
