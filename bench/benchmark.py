@@ -31,7 +31,8 @@ a 200 with the whole page.
 
 Each tool runs once per pass as a subprocess, and that subprocess is measured (by the small
 launcher ``bench/measure.py``): wall time; CPU seconds (user + sys, from ``os.wait4``) of
-the tool and of every process it started (sendwatch's worker processes); peak RSS, the sum
+the tool and of every process it started (sendwatch's worker processes), and of its main
+process alone (``main``); peak RSS, the sum
 of each of its processes' own peaks (for one process, its ``ru_maxrss``), and PSS, the
 highest sum of their proportional set sizes sampled every 50 ms (pages the processes share
 counted once); bytes it has stored after the pass; and its report scored against
@@ -505,6 +506,7 @@ class Measured:
     pss_mb: float = 0.0  # the highest sum of its processes' PSS at one instant (shared pages split)
     processes: int = 1  # processes seen (the command and, say, its worker processes)
     orphans: int = 0  # processes it left running when it exited (reaped and counted by measure.py)
+    own_cpu: float | None = None  # the command's own process alone, without its worker processes
 
 
 class Launcher:
@@ -531,7 +533,7 @@ class Launcher:
         r = json.loads(line)
         return Measured(r["wall"], r["cpu"], r["hwm_sum_kb"] * 1024 / MB, r["exit"],
                         out.read_text("utf-8", "replace"), err.read_text("utf-8", "replace"),
-                        r["pss_sum_kb"] * 1024 / MB, r["processes"], r["orphans"])
+                        r["pss_sum_kb"] * 1024 / MB, r["processes"], r["orphans"], r.get("own_cpu"))
 
     def close(self) -> None:
         self.proc.stdin.close()
@@ -824,6 +826,7 @@ class Row:
         out = {"tool": self.tool, "pass": self.pass_no, "kind": self.kind, "wall_s": round(self.m.wall, 3),
                "cpu_s": round(self.m.cpu, 3), "peak_rss_mb": round(self.m.rss_mb, 1),
                "peak_pss_mb": round(self.m.pss_mb, 1), "processes": self.m.processes, "orphans": self.m.orphans,
+               "main_process_cpu_s": None if self.m.own_cpu is None else round(self.m.own_cpu, 3),
                "stored_mb": round(self.stored_mb, 3), "exit": self.m.exit_code, "new": len(self.report.new),
                "real_changes": len(self.real), "found": self.found, "false": self.false, "missed": self.missed,
                "errors": len(self.report.errors), "server": {k: round(v, 3) for k, v in self.server.items()}}
@@ -852,8 +855,8 @@ def run_pass(tool, step: Pass, real: set[str], faulted: dict[str, str], site: Si
 
 # -- output -------------------------------------------------------------------------------------
 
-HEADER = (f"{'tool':<10} {'pass':>4} {'kind':<8} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>11} {'PSS MB':>6} "
-          f"{'procs':>5} {'stored MB':>9} "
+HEADER = (f"{'tool':<10} {'pass':>4} {'kind':<8} {'wall s':>8} {'CPU s':>8} {'main':>5} {'peak RSS MB':>11} "
+          f"{'PSS MB':>6} {'procs':>5} {'stored MB':>9} "
           f"{'found/real':>11} {'false':>5} {'missed':>6} {'errors':>6} {'exit':>4}   "
           f"{'server CPU s':>12} {'requests':>8} {'304s':>5}")
 
@@ -864,7 +867,8 @@ def format_row(row: Row) -> str:
         false, missed = len(row.report.changed), row.pages - len(row.report.new)
     else:
         found, false, missed = f"{row.found}/{len(row.real)}", row.false, row.missed
-    return (f"{row.tool:<10} {row.pass_no:>4} {row.kind:<8} {row.m.wall:>8.2f} {row.m.cpu:>8.2f} "
+    main = "-" if row.m.own_cpu is None else f"{row.m.own_cpu:.2f}"
+    return (f"{row.tool:<10} {row.pass_no:>4} {row.kind:<8} {row.m.wall:>8.2f} {row.m.cpu:>8.2f} {main:>5} "
             f"{row.m.rss_mb:>11.1f} {row.m.pss_mb:>6.1f} {row.m.processes:>5} {row.stored_mb:>9.2f} "
             f"{found:>11} {false:>5} {missed:>6} "
             f"{len(row.report.errors):>6} {row.m.exit_code:>4}   {row.server['cpu']:>12.2f} "

@@ -26,8 +26,9 @@ are counted:
 
 Protocol: one JSON object per line on stdin, ``{"cmd", "env", "cwd", "timeout", "stdout",
 "stderr"}`` (the last two are file paths for the command's output); one JSON line back on
-stdout per command: ``{"wall", "cpu", "maxrss_kb", "hwm_sum_kb", "rss_sum_kb", "pss_sum_kb",
-"processes", "orphans", "exit"}``. It ends at end of input.
+stdout per command: ``{"wall", "cpu", "own_cpu", "maxrss_kb", "hwm_sum_kb", "rss_sum_kb",
+"pss_sum_kb", "processes", "orphans", "exit"}``; ``own_cpu`` is the command's process alone,
+without its children (read from /proc while it is a zombie, before it is waited for). It ends at end of input.
 """
 
 import ctypes
@@ -147,6 +148,16 @@ class Sampler(threading.Thread):
             self.rss_sum, self.pss_sum = max(self.rss_sum, rss), max(self.pss_sum, pss)
 
 
+def own_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of the process alone (not its children), from /proc/PID/stat."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def reap_orphans() -> tuple[int, float]:
     """Wait for the processes the command left behind (they are ours now); their count and CPU."""
     count, cpu = 0, 0.0
@@ -179,6 +190,9 @@ def measure(job: dict) -> dict:
         killer = threading.Timer(job["timeout"], proc.kill)
         killer.start()
         try:
+            # Ended, but not waited for yet: as a zombie its own CPU time is still apart from its children's.
+            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+            own_cpu = own_cpu_seconds(proc.pid)
             _, status, usage = os.wait4(proc.pid, 0)  # its rusage, with that of the children it waited for
         finally:
             killer.cancel()
@@ -188,7 +202,8 @@ def measure(job: dict) -> dict:
         sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     sampler.hwm[proc.pid] = usage.ru_maxrss  # exact for the command itself
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime + orphan_cpu, "maxrss_kb": usage.ru_maxrss,
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime + orphan_cpu, "own_cpu": own_cpu,
+            "maxrss_kb": usage.ru_maxrss,
             "hwm_sum_kb": sum(sampler.hwm.values()), "rss_sum_kb": sampler.rss_sum, "pss_sum_kb": sampler.pss_sum,
             "processes": len(sampler.hwm), "orphans": orphans, "exit": proc.returncode}
 
