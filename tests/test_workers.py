@@ -219,3 +219,29 @@ def test_workers_counts_the_processes_of_a_check_the_main_one_included(monkeypat
 
     monkeypatch.setattr(check, "machine_cores", lambda: cores)
     assert check.worker_processes(Settings(workers=workers)) == processes
+
+
+def test_a_pass_cancelled_while_a_worker_is_busy_leaves_no_worker_behind(site, tmp_path, database_url,
+                                                                          monkeypatch):
+    # As Ctrl-C does to `sendwatch check`: the pass is cancelled with a page in a worker.
+    monkeypatch.setattr("monitor.sources.page.extract_page", worker_faults.extract_page)
+    site.page("/stuck", govuk_page(1).replace(b"<body", worker_faults.HANG + b"<body", 1))
+    settings = settings_for(tmp_path, site, ["/stuck"], database_url)
+    pool = WorkerPool(1)
+    pids = []
+
+    async def run():
+        with Store(database_url) as store:
+            store.migrate()
+            task = asyncio.ensure_future(check_sources(settings, store, workers=pool))
+            while not (pool._workers and pool._workers[0].pending):  # the page has gone to the worker
+                await asyncio.sleep(0.01)
+            pids.append(pool._workers[0].process.pid)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await pool.close()
+
+    asyncio.run(run())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pids[0], 0)

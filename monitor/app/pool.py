@@ -285,6 +285,8 @@ class WorkerPool:
         for worker in workers:
             if worker.retire is not None:
                 worker.retire.cancel()
+            if worker.pending and all(answer.done() for answer in worker.pending):
+                worker.kill()  # its jobs were cancelled (Ctrl-C, a stop): nobody waits for what it is doing
         await asyncio.gather(*(w.end() for w in workers), *self._ending, return_exceptions=True)
 
 
