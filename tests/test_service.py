@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -741,3 +742,24 @@ def test_a_stop_that_cuts_off_a_send_puts_the_email_back_for_the_next_start(setu
         code, seconds = second.stop()
         assert code == 0 and seconds < 10
         assert statuses() == [("pending", 0)]  # as it was before the cut-off attempt
+
+
+def test_a_burst_of_checks_parses_pages_in_a_worker_process_that_ends_with_the_service(setup, services, site):
+    # Six sources due at once (jitter 0): from the third check in flight on, pages go to a worker.
+    for n in range(6):
+        site.page(f"/p{n}", plain_page(f"Page {n}"))
+    setup.write("".join(setup.source(f"p{n}", f"/p{n}") for n in range(6)))
+    setup.path.write_text("workers = 2\n" + setup.path.read_text())
+    served = start(setup, services)
+    for n in range(6):
+        (line,) = served.checked(f"p{n}")
+        assert "status=first" in line, line
+    started = served.wait_until(lambda: re.findall(r"worker process (\d+) started", served.log),
+                                "a worker process")
+    assert len(started) == 1  # workers = 2: the service's process and one worker
+
+    code, _seconds = served.stop()
+    assert code == 0
+    assert "Traceback" not in served.log
+    with pytest.raises(ProcessLookupError):  # it ended with the service, which waited for it
+        os.kill(int(started[0]), 0)

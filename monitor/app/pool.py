@@ -154,26 +154,22 @@ class _Worker:
 class WorkerPool:
     """Up to ``processes`` worker processes; call it with a function and its arguments.
 
-    ``start_at``: while no worker is running, a job runs in this process unless at least
-    this many jobs are in flight at once (a service that reads one page now and then
-    should not start a process for it). ``idle_after``: a worker with nothing to do for
+    ``idle_after``: a worker with nothing to do for
     this many seconds ends (None: it waits for ``close``).
     """
 
     def __init__(self, processes: int, *, preload: Iterable[str] = READING, job_timeout: float = JOB_TIMEOUT,
-                 start_at: int = 1, idle_after: float | None = None) -> None:
+                 idle_after: float | None = None) -> None:
         if processes < 1:
             raise ValueError("a worker pool needs at least one process")
         self.processes = processes
         self.preload = tuple(preload)
         self.job_timeout = job_timeout
-        self.start_at = start_at
         self.idle_after = idle_after
         self.lost = 0  # workers that died or hung in a job, for tests and logs
         self._slots = asyncio.Semaphore(processes * DEPTH)
         self._workers: list[_Worker] = []
         self._ending: set[asyncio.Task[None]] = set()  # retired workers, ending
-        self._in_flight = 0
         self._in_process = False  # workers could not start: every job runs here
         self._closed = False
 
@@ -182,6 +178,11 @@ class WorkerPool:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+    @property
+    def running(self) -> bool:
+        """Whether a worker is up (an idle one is there to use, at no cost of starting it)."""
+        return bool(self._workers)
 
     async def start(self) -> None:
         """Start a worker now, so that it imports while the first pages are fetched (the
@@ -192,15 +193,11 @@ class WorkerPool:
     async def __call__(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         if self._closed:
             raise RuntimeError("the worker pool is closed")
-        self._in_flight += 1
-        try:
-            if self._in_process or (not self._workers and self._in_flight < self.start_at):
-                return function(*args, **kwargs)
-            async with self._slots:
-                job = pickle.dumps((function, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
-                answer = await self._answer(job)
-        finally:
-            self._in_flight -= 1
+        if self._in_process:
+            return function(*args, **kwargs)
+        async with self._slots:
+            job = pickle.dumps((function, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+            answer = await self._answer(job)
         if answer is None:  # the workers cannot start: not the page's fault
             return function(*args, **kwargs)
         ok, value = pickle.loads(answer)
@@ -256,6 +253,7 @@ class WorkerPool:
         except OSError as exc:
             self._give_up(f"{sys.executable}: {exc.strerror or exc}")
             return None
+        log.info("worker process %d started, to parse pages", process.pid)
         worker = _Worker(process, self._forget)
         self._workers.append(worker)
         return worker

@@ -84,7 +84,7 @@ from monitor.app.subscribers import synced
 from monitor.core.backoff import backoff, not_before
 from monitor.core.errors import describe
 from monitor.core.instants import iso
-from monitor.sources import KINDS, READS, in_process
+from monitor.sources import KINDS, READS, Offload, in_process
 from monitor.sources.fetch import Fetcher
 from storage import Store
 
@@ -96,7 +96,7 @@ log = logging.getLogger("sendwatch.service")
 STATUS_MIN_GAP = 1.0  # seconds between status file writes caused by checks
 
 CHECK_JOB = "check:"  # job id prefix of the source checks
-SERVICE_POOL_AT = 3  # pages read at once before the service starts a worker process
+SERVICE_POOL_AT = 3  # checks in flight at once before the service starts a worker process
 SERVICE_POOL_IDLE = 60.0  # seconds a worker process waits for more pages before it ends
 EXIT_OK, EXIT_ERROR = 0, 1
 
@@ -299,7 +299,7 @@ class Service:
         if (processes := worker_processes(self.settings)) >= 1:
             # Checks come one at a time, spread over the interval: a worker starts only when
             # several pages are read at once, and ends after a minute with nothing to do.
-            self.workers = WorkerPool(processes, start_at=SERVICE_POOL_AT, idle_after=SERVICE_POOL_IDLE)
+            self.workers = WorkerPool(processes, idle_after=SERVICE_POOL_IDLE)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_listener(self._job_event,
                                     EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
@@ -557,8 +557,7 @@ class Service:
             self._checks[source_id] = task
         clock = time.perf_counter()
         try:
-            result = await check_source(source, self.store, self._fetcher, self.settings,
-                                        workers=self.workers or in_process)
+            result = await check_source(source, self.store, self._fetcher, self.settings, workers=self._offload())
         except asyncio.CancelledError:
             # Cancelled by stop(), which awaits this task. Ending normally keeps APScheduler
             # from logging a cancellation it did not ask for as a job's crash.
@@ -593,6 +592,14 @@ class Service:
             self._kick_outbox()
         self._write_status_soon()
         return result
+
+    def _offload(self) -> Offload:
+        """Where a check parses its page: the worker processes in a burst of checks (or
+        while one is up anyway), else this process: a lone check every few minutes does not
+        repay starting a process."""
+        if self.workers is not None and (self.workers.running or len(self._checks) >= SERVICE_POOL_AT):
+            return self.workers
+        return in_process
 
     def _kick_outbox(self) -> asyncio.Task:
         """Drain the outbox now; if a drain is under way, once more when it ends. Returns
@@ -807,6 +814,7 @@ def run_service(config: str | os.PathLike | None, *, verbose: bool = False) -> i
     early = hold_signals()
     # One line per check is the service's record of its work: shown without --verbose.
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("sendwatch.pool").setLevel(logging.INFO)  # worker processes started, and lost
     log.info(logfmt("starting", pid=os.getpid()))
     settings = load_settings(config, kinds=KINDS)
     store = Store(settings.database, migrate=False)  # the service migrates once it holds its locks
