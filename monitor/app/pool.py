@@ -14,7 +14,8 @@ How it is built, and why:
 - Each worker has up to ``DEPTH`` jobs sent ahead: it runs them one after the other and
   answers in order, so it never waits for this process's loop to hand it the next page.
 - A worker runs one job at a time, so when one dies (a page that crashes the parser) or
-  hangs past ``job_timeout``, the job it was running, and only that job, fails with a
+  hangs past ``job_timeout`` (timed from when that job starts), the job it was running,
+  and only that job, fails with a
   ``WorkerLost``: one source's check fails, the pass goes on. The jobs queued behind it
   had not started; they go to another worker, and a fresh worker takes the dead one's place.
 - A worker that cannot even start (its imports fail, say) is not a failure of the page:
@@ -73,12 +74,15 @@ def machine_cores() -> int:
 class _Worker:
     """One worker process, the jobs sent to it (oldest first) and the task reading its answers."""
 
-    def __init__(self, process: asyncio.subprocess.Process, lost: Callable[[_Worker], None]) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, lost: Callable[[_Worker], None],
+                 job_timeout: float) -> None:
         self.process = process
         self.pending: deque[asyncio.Future[bytes]] = deque()
         self.ready = False
         self.stopped_because: str | None = None  # set when the pool kills it
         self.retire: asyncio.TimerHandle | None = None
+        self.job_timeout = job_timeout
+        self._watchdog: asyncio.TimerHandle | None = None  # on the job it runs (the oldest sent)
         self._lost = lost
         self.reader = asyncio.get_running_loop().create_task(self._read_answers())
 
@@ -87,21 +91,38 @@ class _Worker:
         answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self.pending.append(answer)
         self.process.stdin.write(frame(job))
+        if len(self.pending) == 1:  # it starts now; one behind others starts when they are answered
+            self._watch()
         return answer
+
+    def _watch(self) -> None:
+        """Time the job it is running now: from when it starts, not from when it was queued
+        behind others, so a page that hangs fails alone, not the pages sent after it."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        if self.pending:
+            self._watchdog = asyncio.get_running_loop().call_later(
+                self.job_timeout, self.kill, f"reading it took longer than {self.job_timeout:g} s; the worker "
+                                             f"process reading it was stopped")
 
     async def _read_answers(self) -> None:
         try:
             if await self._message() != READY:
                 raise asyncio.IncompleteReadError(b"", None)
             self.ready = True
+            self._watch()  # the imports are not the first job's time
             while True:
                 answer = await self._message()
                 waiting = self.pending.popleft()
+                self._watch()
                 if not waiting.done():  # its check may have been cancelled meanwhile
                     waiting.set_result(answer)
         except (asyncio.IncompleteReadError, ConnectionError):  # its output closed: it ended
             pass
         how = await self.ended()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         self._lost(self)
         first = True
         while self.pending:
@@ -169,6 +190,7 @@ class WorkerPool:
         self.lost = 0  # workers that died or hung in a job, for tests and logs
         self._slots = asyncio.Semaphore(processes * DEPTH)
         self._workers: list[_Worker] = []
+        self._spawning = asyncio.Lock()
         self._ending: set[asyncio.Task[None]] = set()  # retired workers, ending
         self._in_process = False  # workers could not start: every job runs here
         self._closed = False
@@ -187,8 +209,9 @@ class WorkerPool:
     async def start(self) -> None:
         """Start a worker now, so that it imports while the first pages are fetched (the
         others start when the work needs them)."""
-        if not self._workers:
-            await self._spawn()
+        async with self._spawning:
+            if not self._workers:
+                await self._spawn()
 
     async def __call__(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         if self._closed:
@@ -214,18 +237,12 @@ class WorkerPool:
                 worker.retire.cancel()
                 worker.retire = None
             try:
-                async with asyncio.timeout(self.job_timeout):
-                    answer = await worker.send(job)
+                answer = await worker.send(job)
             except _SendElsewhere:
                 continue
             except _CannotStart as exc:
                 self._give_up(str(exc))
                 return None
-            except TimeoutError:
-                self.lost += 1
-                worker.kill(because=f"reading it took longer than {self.job_timeout:g} s; the worker process "
-                                    f"reading it was stopped")
-                raise WorkerLost(worker.stopped_because or "") from None
             except WorkerLost:
                 self.lost += 1
                 raise
@@ -237,10 +254,11 @@ class WorkerPool:
         """The worker with the fewest jobs; a new one (while there are fewer than
         ``processes``) when every worker has a job waiting behind the one it runs: the
         fetching is ahead of them. Where fetching is the slower part, one worker is enough."""
-        least = min(self._workers, key=lambda w: len(w.pending), default=None)
-        if least is None or (len(least.pending) >= 2 and len(self._workers) < self.processes):
-            return await self._spawn() or least
-        return least
+        async with self._spawning:  # one at a time: two jobs must not both start the last worker
+            least = min(self._workers, key=lambda w: len(w.pending), default=None)
+            if least is None or (len(least.pending) >= 2 and len(self._workers) < self.processes):
+                return await self._spawn() or least
+            return least
 
     async def _spawn(self) -> _Worker | None:
         """A new worker, or None when they cannot be started (the pool then works in process)."""
@@ -254,7 +272,7 @@ class WorkerPool:
             self._give_up(f"{sys.executable}: {exc.strerror or exc}")
             return None
         log.info("worker process %d started, to parse pages", process.pid)
-        worker = _Worker(process, self._forget)
+        worker = _Worker(process, self._forget, self.job_timeout)
         self._workers.append(worker)
         return worker
 
