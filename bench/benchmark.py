@@ -47,8 +47,9 @@ is set).
 - sendwatch: ``sendwatch --config sendwatch.toml check`` with one ``[[source]]`` per page,
   written as the README tells users to: ``selector = "main"`` (``--no-selector``: the
   whole page, for comparison), ``per_host_concurrency`` = ``--concurrency`` (10,
-  urlwatch's thread count) and no per-host delay; ``workers`` unset (a worker process per
-  core parses the pages; ``--workers N`` sets it, 0 for none); every other fetch setting (timeouts,
+  urlwatch's thread count) and no per-host delay; ``workers`` unset (one process per core,
+  the main one included: on 2 cores one worker process parses the pages; ``--workers N``
+  sets it, 0 for none); every other fetch setting (timeouts,
   retries, backoff, ``max_retry_after``) at its default. Stored: its SQLite database and
   WAL, or with ``--database-url`` a PostgreSQL database created for the run (dropped
   after it, unless ``--keep``) and counted as the size of its tables with their indexes
@@ -1016,7 +1017,7 @@ def describe(args, urlwatch_exe: Path | None, env: dict[str, str]) -> dict[str, 
         "tools": (f"{args.concurrency} concurrent requests each, no per-host delay; sendwatch "
                   + (f"selector = {json.dumps(args.selector)}" if args.selector else "without a selector")
                   + f", {database}, workers = "
-                  + (str(args.workers) if args.workers is not None else "default (one per core)")
+                  + (str(args.workers) if args.workers is not None else "default (one process per core)")
                   + f"; urlwatch filter [css: main, {filters}]"),
     }
     if args.faults:
@@ -1111,8 +1112,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-selector", dest="selector", action="store_const", const=None,
                         help="sendwatch sources without a selector: the whole page, for comparison")
     parser.add_argument("--workers", type=int, metavar="N",
-                        help="sendwatch's workers setting (default: unset, one worker process per core; "
-                             "0: pages parsed in the main process)")
+                        help="sendwatch's workers setting (default: unset, one process per core, the main one "
+                             "included; 0: pages parsed in the main process)")
     parser.add_argument("--database-url", metavar="URL",
                         help="run sendwatch on PostgreSQL: postgresql+psycopg://postgres@127.0.0.1:5432/NAME; "
                              "NAME (and NAME_empty, for the start-up figure) are dropped, created for the run and "
