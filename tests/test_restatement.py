@@ -2,6 +2,7 @@
 edges of its rules: year boundaries, financial years, seasons, the London day; and score.py on a
 tiny corpus, and its refusal of a broken one."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -150,11 +151,14 @@ def test_score_refuses_a_broken_corpus_naming_file_and_line(tmp_path):
 
 
 def test_the_shipped_corpus_is_well_formed_split_by_its_key_and_large_enough():
-    sys.path.insert(0, str(SCORE.parent))
-    from score import SPLITS, read_split, split_of
-    items = {split: read_split(SCORE.parent / f"{split}.jsonl") for split in SPLITS}
+    # Loaded by path and under its own name: bench/matching has a score.py too.
+    spec = importlib.util.spec_from_file_location("bench_dates_score", SCORE)
+    assert spec is not None and spec.loader is not None
+    score = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(score)
+    items = {split: score.read_split(SCORE.parent / f"{split}.jsonl") for split in score.SPLITS}
     total = sum(len(v) for v in items.values())
     assert total >= 100
-    assert all(split_of(item) == split for split, rows in items.items() for item in rows)
+    assert all(score.split_of(item) == split for split, rows in items.items() for item in rows)
     keys = [(i["url"], i["sentence"]) for rows in items.values() for i in rows]
     assert len(keys) == len(set(keys))
