@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from config.errors import SendwatchError
@@ -40,8 +40,18 @@ class SubscriberError(SendwatchError):
 
 
 def address_of(email: str) -> str:
-    """One row per mailbox: mail servers treat A@x.org and a@x.org as one."""
-    return email.strip().casefold()
+    """One row per mailbox: the local part in lower case (mail servers treat A@x.org and
+    a@x.org as one), the domain as the DNS knows it (IDNA 2008, ASCII, lower case). Not
+    Unicode case folding: it would make user@maß.com, a domain anyone can register, the
+    same row as user@mass.com."""
+    from email_validator import EmailNotValidError, validate_email
+
+    email = email.strip()
+    try:
+        valid = validate_email(email, check_deliverability=False)
+    except EmailNotValidError:  # not an address a subscriber can have: compare it as written
+        return email.lower()
+    return f"{valid.local_part.lower()}@{(valid.ascii_domain or valid.domain).lower()}"
 
 
 def recipient_of(record: SubscriberRecord) -> RecipientSettings:
@@ -85,8 +95,10 @@ class Subscribers:
                     record.status = ACTIVE
                 record.origin, record.updated_at = CONFIG, now
             for address, record in known.items():
-                if record.origin == CONFIG and address not in wanted:
-                    _cancel_unsent(session, address)
+                # One who left by link stays recorded as left, so the entry coming back (or a
+                # command run with another file meanwhile) never subscribes them again.
+                if record.origin == CONFIG and address not in wanted and record.status != LEFT:
+                    _cancel_unsent(session, record)
                     session.delete(record)
 
     def active(self) -> list[RecipientSettings]:
@@ -142,12 +154,15 @@ class Subscribers:
                 raise SubscriberError(f"{email} is a [[recipient]] of the config file: remove it there")
             if record is None and not forget:
                 raise SubscriberError(f"{email} is not a subscriber")
+            if forget:
+                to = _to(record) if record is not None else or_(
+                    NotificationRecord.recipient == email.strip(), func.lower(NotificationRecord.recipient) == address)
+                count = rowcount(session.execute(delete(NotificationRecord).where(to)))
+            elif record is not None:
+                count = _cancel_unsent(session, record)
             if record is not None:
                 session.delete(record)
-            if forget:
-                return rowcount(session.execute(delete(NotificationRecord).where(
-                    func.lower(NotificationRecord.recipient) == address)))
-            return _cancel_unsent(session, address)
+            return count
 
     def bounced(self, email: str, limit: int) -> bool:
         """Count a permanent refusal of ``email``; True when it makes ``limit`` in a row and
@@ -161,16 +176,17 @@ class Subscribers:
             if record.failures < limit:
                 return False
             record.status = SUSPENDED
-            _cancel_unsent(session, record.address)
+            _cancel_unsent(session, record)
             return True
 
     # -- the public pages: sign-up, confirmation, managing by link --------------------------
 
-    def sign_up(self, recipient: RecipientSettings, now: datetime) -> str | None:
-        """Someone asked, on the public page, to subscribe ``recipient``. What to email the
-        address: ``CONFIRM`` (a confirmation link), ``MANAGE_LINK`` (it is subscribed
-        already: a link to manage that), or None (it was written to in the last hour, or
-        its mail is refused). The page says the same whatever this is."""
+    def sign_up(self, recipient: RecipientSettings, now: datetime) -> tuple[str, str] | None:
+        """Someone asked, on the public page, to subscribe ``recipient``. What to email, and
+        to which address (the one the record holds): ``CONFIRM`` (a confirmation link,
+        which carries the choices asked for), ``MANAGE_LINK`` (it is subscribed already: a
+        link to manage that), or None (it was written to in the last hour, or its mail is
+        refused). The page says the same whatever this is."""
         try:
             return self._sign_up(recipient, now)
         except IntegrityError:
@@ -178,33 +194,36 @@ class Subscribers:
             # row (and its one email) stands.
             return None
 
-    def _sign_up(self, recipient: RecipientSettings, now: datetime) -> str | None:
+    def _sign_up(self, recipient: RecipientSettings, now: datetime) -> tuple[str, str] | None:
         address = address_of(recipient.email)
         with self._session.begin() as session:
             record = session.scalar(select(SubscriberRecord).where(SubscriberRecord.address == address))
             if record is None:
-                record = SubscriberRecord(address=address, status=PENDING, origin=SIGNUP, failures=0,
-                                          created_at=now, updated_at=now, **_fields(recipient))
-                session.add(record)
-                return CONFIRM if _unasked(record, now) else None
+                # The choices wait in the confirmation link, not here: see ``confirm``.
+                session.add(SubscriberRecord(address=address, status=PENDING, origin=SIGNUP, failures=0,
+                                             created_at=now, updated_at=now, mailed_at=now,
+                                             **_fields(recipient)))
+                return CONFIRM, recipient.email
+            # A row is never rewritten by a request on the public page: whoever asks, the
+            # email goes to the address the row holds, and only its owner can change it.
             if record.status == SUSPENDED:
                 return None
-            if record.status == ACTIVE:
-                return MANAGE_LINK if _unasked(record, now) else None
-            if record.origin != CONFIG:  # pending, or left: the latest choices are the ones to confirm
-                for key, value in _fields(recipient).items():
-                    setattr(record, key, value)
-                record.updated_at = now
-            return CONFIRM if _unasked(record, now) else None
+            kind = MANAGE_LINK if record.status == ACTIVE else CONFIRM
+            return (kind, record.email) if _unasked(session, record, now) else None
 
-    def confirm(self, email: str, now: datetime) -> SubscriberRecord | None:
-        """The address's owner followed the confirmation link: it receives from now on.
-        None when there is nothing to confirm (the address left or was removed since)."""
+    def confirm(self, email: str, now: datetime, choices: RecipientSettings | None = None) -> SubscriberRecord | None:
+        """The address's owner followed the confirmation link: it receives from now on,
+        with ``choices`` (the ones its link carries, never another request's). None when
+        there is nothing to confirm (the address was removed or suspended since)."""
         with self._session.begin() as session:
             record = session.scalar(select(SubscriberRecord).where(SubscriberRecord.address == address_of(email)))
             if record is None or record.status == SUSPENDED:
                 return None
             if record.status != ACTIVE:
+                if choices is not None and record.origin != CONFIG:
+                    for key, value in _fields(choices).items():
+                        if key != "email":
+                            setattr(record, key, value)
                 record.status, record.updated_at = ACTIVE, now
             return record
 
@@ -213,7 +232,7 @@ class Subscribers:
         be sent (it is subscribed, and was not written to in the last hour)."""
         with self._session.begin() as session:
             record = session.scalar(select(SubscriberRecord).where(SubscriberRecord.address == address_of(email)))
-            return record is not None and record.status == ACTIVE and _unasked(record, now)
+            return record is not None and record.status == ACTIVE and _unasked(session, record, now)
 
     def choose(self, email: str, recipient: RecipientSettings, now: datetime) -> SubscriberRecord:
         """The subscriber changed their commitments or how often, by their link."""
@@ -240,11 +259,12 @@ class Subscribers:
             record = session.scalar(select(SubscriberRecord).where(SubscriberRecord.address == address))
             if record is None or record.status == LEFT:
                 return None
+            cancelled = _cancel_unsent(session, record)
             if record.origin == CONFIG:
                 record.status, record.updated_at = LEFT, now
             else:
                 session.delete(record)
-            return _cancel_unsent(session, address)
+            return cancelled
 
     def forget_unconfirmed(self, before: datetime) -> int:
         """Forget sign-ups never confirmed since ``before``: the address and every email
@@ -256,8 +276,7 @@ class Subscribers:
                 SubscriberRecord.updated_at < before)))
             for record in stale:
                 session.execute(delete(NotificationRecord).where(
-                    func.lower(NotificationRecord.recipient) == record.address,
-                    NotificationRecord.status.in_(("sent", "failed", "pending", CANCELLED))))
+                    _to(record), NotificationRecord.status.in_(("sent", "failed", "pending", CANCELLED))))
                 session.delete(record)
             return len(stale)
 
@@ -268,15 +287,24 @@ class Subscribers:
                 SubscriberRecord.address == address_of(email), SubscriberRecord.failures > 0).values(failures=0))
 
 
-def _unasked(record: SubscriberRecord, now: datetime) -> bool:
-    """May sendwatch write to this address now, unasked by a subscription? Once an hour."""
-    if record.mailed_at is not None and now - record.mailed_at < UNASKED_EVERY:
-        return False
-    record.mailed_at = now
-    return True
+def _unasked(session, record: SubscriberRecord, now: datetime) -> bool:
+    """May sendwatch write to this address now, unasked by a subscription? Once an hour:
+    one conditional UPDATE, so requests at the same moment cannot all pass the check."""
+    session.flush()
+    taken = session.execute(update(SubscriberRecord).where(
+        SubscriberRecord.id == record.id,
+        or_(SubscriberRecord.mailed_at.is_(None), SubscriberRecord.mailed_at <= now - UNASKED_EVERY))
+        .values(mailed_at=now).execution_options(synchronize_session=False))
+    return rowcount(taken) == 1
 
 
-def _cancel_unsent(session, address: str) -> int:
+def _to(record: SubscriberRecord):
+    """Notifications written to the subscriber: to the address as the row holds it (how they
+    are queued), or in another case of ASCII letters (the database's lower() knows no more)."""
+    return or_(NotificationRecord.recipient == record.email, func.lower(NotificationRecord.recipient) == record.address)
+
+
+def _cancel_unsent(session, record: SubscriberRecord) -> int:
     return rowcount(session.execute(update(NotificationRecord).where(
-        func.lower(NotificationRecord.recipient) == address, NotificationRecord.status.in_(_UNSENT))
+        _to(record), NotificationRecord.status.in_(_UNSENT))
         .values(status=CANCELLED, last_error="the recipient left before it was sent")))

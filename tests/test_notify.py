@@ -71,3 +71,9 @@ def test_a_delivery_failure_is_told_to_each_operator_but_never_about_a_notice_or
         ("b@example.org", "delivery-failed", "gone@example.org")]
     assert for_delivery_failure(settings, "ops@example.org", "delivery-failed", "550") == ()
     assert for_delivery_failure(settings, "x@example.org", "test", "550") == ()
+
+
+def test_a_bounced_confirmation_or_link_does_not_tell_the_operators():
+    settings = Settings(operators=(OperatorSettings(email="ops@example.org"),))
+    assert for_delivery_failure(settings, "stranger@example.org", "confirm", "550") == ()
+    assert for_delivery_failure(settings, "stranger@example.org", "manage-link", "550") == ()

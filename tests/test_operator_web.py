@@ -147,3 +147,20 @@ def test_a_hash_that_is_not_argon2_is_a_config_error(tmp_path):
     path.write_text(CODE_OF_PRACTICE)
     with pytest.raises(ConfigError, match="SENDWATCH_OPERATOR_PASSWORD_HASH is not an Argon2 hash"):
         load_settings(path, env={"SENDWATCH_OPERATOR_PASSWORD_HASH": "plaintext"}, kinds=KINDS)
+
+
+def test_a_new_password_signs_every_session_out_and_a_confirmation_reaches_new_subscribers(world):
+    base, store, holder = world
+    from config.settings import RecipientSettings
+    store.subscribers.add(RecipientSettings(email="joined-later@example.org"))  # after the app started
+    target = f"/developments/{possible(store)['possible 1'].id}/review"
+    with signed_in(base) as client:
+        token = form_of(client.get("/"))["csrf_token"]
+        assert client.post(target, data={"csrf_token": token, "action": "confirm"}).status_code == 303
+        assert sorted(n.recipient for n in store.outbox.notifications(status="pending")) == [
+            "joined-later@example.org", "parent@example.org"]
+        holder["settings"] = holder["settings"].model_copy(
+            update={"operator_password_hash": PasswordHasher().hash("another long password")})
+        assert "Signed in as the operator" not in client.get("/").text
+        huge = client.post("/developments/99999999999999999999999/review", data={"csrf_token": token})
+        assert huge.status_code in (403, 404)

@@ -270,3 +270,30 @@ def test_on_an_https_address_every_subscriber_email_offers_one_click_unsubscribe
         token = message["List-Unsubscribe"].rsplit("/", 1)[1].rstrip(">")
         assert links.read(w.settings, "unsubscribe", token) == "parent@example.org"
         w.store.close()
+
+
+def test_a_form_without_a_length_is_refused_before_it_is_read(world):
+    def body():
+        yield b"email=a%40example.org&"
+        yield b"x=" + b"y" * 100_000
+    refused = httpx.post(f"{world.base}/subscribe", content=body(),
+                         headers={"content-type": "application/x-www-form-urlencoded"})
+    assert refused.status_code == 411
+
+
+def test_the_public_dashboard_does_not_count_the_emails_the_pages_cause(world):
+    world.store.subscribers.add(RecipientSettings(email="known@example.org"))
+    with httpx.Client(base_url=world.base) as client:
+        before = BeautifulSoup(client.get("/").text, "html.parser").select_one("main").get_text(" ", strip=True)
+        client.post("/manage", data={**form_of(client.get("/manage")), "email": "known@example.org"})
+        assert [n.kind for n in world.store.outbox.notifications(status="pending")] == ["manage-link"]
+        after = BeautifulSoup(client.get("/").text, "html.parser").select_one("main").get_text(" ", strip=True)
+    assert after == before
+
+
+def test_per_client_limits_count_an_ipv6_network_of_64_bits_as_one_client():
+    from monitor.app.web.forms import RateLimit
+    limit = RateLimit(limit=2, window=3600)
+    assert limit.allow("2001:db8:1:2::1", now=0) and limit.allow("2001:db8:1:2::ffff", now=1)
+    assert not limit.allow("2001:db8:1:2:abcd::9", now=2)  # the same /64
+    assert limit.allow("2001:db8:1:3::1", now=3) and limit.allow("192.0.2.1", now=3)

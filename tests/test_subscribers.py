@@ -11,7 +11,7 @@ import pytest
 from config.settings import RecipientSettings
 from monitor.core.drafts import NotificationDraft
 from storage import Store
-from storage.subscribers import SubscriberError
+from storage.subscribers import CONFIRM, SubscriberError
 from tests.mailserver import MailServer
 from tests.test_email import REVISION, Setup, code_page, development, recipients, smtp_table
 
@@ -134,12 +134,50 @@ def test_an_address_refused_again_and_again_is_suspended_and_the_operators_told(
 def test_a_sign_up_never_confirmed_is_forgotten_after_a_week(store):
     from datetime import timedelta
 
-    from storage.subscribers import CONFIRM
-    assert store.subscribers.sign_up(RecipientSettings(email="typo@example.org"), NOW) == CONFIRM
+
+    assert store.subscribers.sign_up(RecipientSettings(email="typo@example.org"), NOW) == (CONFIRM, "typo@example.org")
     store.outbox.enqueue([NotificationDraft("typo@example.org", "confirm")], NOW)
-    assert store.subscribers.sign_up(RecipientSettings(email="kept@example.org"), NOW) == CONFIRM
+    assert store.subscribers.sign_up(RecipientSettings(email="kept@example.org"), NOW) == (CONFIRM, "kept@example.org")
     store.subscribers.confirm("kept@example.org", NOW)
     assert store.subscribers.forget_unconfirmed(before=NOW - timedelta(days=7)) == 0  # not a week yet
     assert store.subscribers.forget_unconfirmed(before=NOW + timedelta(days=1)) == 1
     assert store.subscribers.get("typo@example.org") is None and statuses(store, "typo@example.org") == []
     assert store.subscribers.get("kept@example.org").status == "active"
+
+
+def test_a_look_alike_domain_is_another_mailbox_and_never_gets_its_links(store):
+    from storage.subscribers import MANAGE_LINK, address_of
+    # maß.com is xn--ma-hia.com, a domain of its own: Unicode case folding would make it mass.com.
+    assert address_of("user@maß.com") != address_of("user@mass.com")
+    assert address_of("User@Example.ORG") == address_of("user@example.org")
+    store.subscribers.add(RecipientSettings(email="user@mass.com"))
+    assert store.subscribers.sign_up(RecipientSettings(email="user@maß.com"), NOW) == (CONFIRM, "user@maß.com")
+    assert store.subscribers.get("user@mass.com").status == "active"
+    # Asking again for the subscriber's own address mails the address the row holds.
+    assert store.subscribers.sign_up(RecipientSettings(email="USER@mass.com"), NOW) == (MANAGE_LINK, "user@mass.com")
+
+
+def test_a_pending_sign_up_is_never_rewritten_by_another_request_and_takes_its_links_choices(store):
+    store.subscribers.sign_up(RecipientSettings(email="parent@example.org", mode="each"), NOW)
+    later = NOW.replace(hour=15)  # hours later: another email may go, but the row stays as it was
+    assert store.subscribers.sign_up(RecipientSettings(email="parent@example.org", mode="weekly", at="21:00"),
+                                     later) == (CONFIRM, "parent@example.org")
+    assert store.subscribers.get("parent@example.org").mode == "each"
+    confirmed = store.subscribers.confirm("parent@example.org", later,
+                                          RecipientSettings(email="parent@example.org", mode="daily"))
+    assert (confirmed.status, confirmed.mode) == ("active", "daily")
+
+
+def test_one_unasked_email_an_hour_however_many_ask(store):
+    from datetime import timedelta
+    store.subscribers.add(RecipientSettings(email="x@example.org"))
+    asked = [store.subscribers.request_link("x@example.org", NOW + timedelta(minutes=m)) for m in (0, 1, 59, 61)]
+    assert asked == [True, False, False, True]
+
+
+def test_one_who_left_by_link_is_not_subscribed_again_by_the_config(store):
+    store.subscribers.sync([RecipientSettings(email="a@example.org")])
+    assert store.subscribers.unsubscribe("a@example.org", NOW) == 0
+    store.subscribers.sync([])  # the entry commented out for a while, or another config file
+    store.subscribers.sync([RecipientSettings(email="a@example.org")])
+    assert store.subscribers.get("a@example.org").status == "left" and store.subscribers.active() == []

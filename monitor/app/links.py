@@ -16,6 +16,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from config.errors import SendwatchError
 from config.settings import Settings
+from storage.subscribers import address_of
 
 CONFIRM_MAX_AGE = 48 * 3600  # a confirmation link expires; the others last as long as the secret
 PURPOSES = ("confirm", "manage", "unsubscribe")
@@ -35,14 +36,17 @@ def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt=f"sendwatch-{purpose}")
 
 
-def token(settings: Settings, purpose: str, address: str) -> str | None:
+def token(settings: Settings, purpose: str, address: str, choices: dict | None = None) -> str | None:
+    """A signed link's token: the subscriber's address as the record knows it and, for a
+    confirmation, the choices asked for (confirming applies those, never another request's)."""
     if not settings.secret_key:
         return None
-    return str(_serializer(settings.secret_key, purpose).dumps(address.strip().casefold()))
+    data: object = address_of(address) if choices is None else {"address": address_of(address), **choices}
+    return str(_serializer(settings.secret_key, purpose).dumps(data))
 
 
-def url(settings: Settings, purpose: str, address: str) -> str | None:
-    signed = token(settings, purpose, address)
+def url(settings: Settings, purpose: str, address: str, choices: dict | None = None) -> str | None:
+    signed = token(settings, purpose, address, choices)
     if signed is None:
         return None
     return f"{settings.dashboard_url.rstrip('/')}/{purpose}/{quote(signed, safe='')}"
@@ -56,6 +60,22 @@ def links(settings: Settings, address: str) -> SubscriberLinks | None:
 def read(settings: Settings, purpose: str, signed: str) -> str:
     """The address a link of ``purpose`` is for; LinkError when it is not one (tampered,
     signed with another secret, for another purpose) or, for a confirmation, too old."""
+    data = _read(settings, purpose, signed)
+    if not isinstance(data, str):
+        raise LinkError("this link is not valid")
+    return data
+
+
+def read_confirmation(settings: Settings, signed: str) -> tuple[str, dict]:
+    """The address and the choices a confirmation link carries."""
+    data = _read(settings, "confirm", signed)
+    if not isinstance(data, dict) or not isinstance(data.get("address"), str):
+        raise LinkError("this link is not valid")
+    choices = {k: v for k, v in data.items() if k != "address"}
+    return data["address"], choices
+
+
+def _read(settings: Settings, purpose: str, signed: str) -> object:
     if not settings.secret_key:
         raise LinkError("links are not enabled on this sendwatch")
     max_age = CONFIRM_MAX_AGE if purpose == "confirm" else None
@@ -66,6 +86,4 @@ def read(settings: Settings, purpose: str, signed: str) -> str:
     except BadSignature:
         raise LinkError("this link is not valid: it may be incomplete, or older than a change of the "
                         "site's key") from None
-    if not isinstance(address, str):
-        raise LinkError("this link is not valid")
     return address

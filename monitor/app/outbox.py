@@ -90,7 +90,7 @@ def subscription(settings: Settings, notification) -> dict:
     if kind == CONFIRM:
         return {"why": f"You get this because someone asked to subscribe {address} on "
                        f"{settings.dashboard_url.rstrip('/')}/subscribe.",
-                "confirm": links.url(settings, "confirm", address)}
+                "confirm": links.url(settings, "confirm", address, dict(notification.payload or {}))}
     who = next((r for r in settings.subscribers if r.email.casefold() == address.casefold()), None)
     if who is None:
         why = f"You get this because {address} is subscribed to sendwatch."
@@ -104,6 +104,19 @@ def subscription(settings: Settings, notification) -> dict:
     if found is None:
         return {"why": why + " To change or stop it, write to whoever runs this sendwatch."}
     return {"why": why, "manage": found.manage, "unsubscribe": found.unsubscribe}
+
+
+def _still_asked(store: Store, notification) -> bool:
+    """A confirmation or an asked-for link goes to an address that is not (yet) subscribed,
+    but only while its row is still there to confirm or to manage: not after it was removed,
+    forgotten or suspended."""
+    if notification.kind not in (CONFIRM, MANAGE_LINK):
+        return False
+    record = store.subscribers.get(notification.recipient)
+    if record is None:
+        return False
+    wanted = ("pending", "left") if notification.kind == CONFIRM else ("active",)
+    return record.status in wanted
 
 
 def _title(settings: Settings, commitment_id: str) -> str:
@@ -178,7 +191,7 @@ def send_due(settings: Settings, store: Store, *, now: datetime | None = None, d
         # One notification per claim: a claim covers one delivery, not a whole batch.
         while time.monotonic() < deadline and (claimed := store.outbox.claim_due(current(), limit=1, due_by=now)):
             for notification in claimed:
-                if notification.recipient not in configured and notification.kind not in (CONFIRM, MANAGE_LINK):
+                if notification.recipient not in configured and not _still_asked(store, notification):
                     # The operator took the address out: nothing to tell them.
                     error = "the recipient is no longer subscribed"
                     store.outbox.mark_failed(notification.id, error)

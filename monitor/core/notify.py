@@ -44,8 +44,10 @@ DELIVERY_FAILED = "delivery-failed"
 def for_delivery_failure(settings: Settings, recipient: str, kind: str, error: str) -> tuple[NotificationDraft, ...]:
     """Tell the operators that an email (of ``kind``, to ``recipient``) was given up. Not
     for a notice of this kind itself (an operator's address that fails would otherwise make
-    a notice about the notice, for ever), nor for a test email, whose sender sees the outcome."""
-    if kind in (DELIVERY_FAILED, "test"):
+    a notice about the notice, for ever), nor for a test email, whose sender sees the outcome,
+    nor for a confirmation or a link asked for on the public pages, where anyone may type an
+    address that bounces (a notice each would let strangers flood the operators)."""
+    if kind in (DELIVERY_FAILED, "test", "confirm", "manage-link"):
         return ()
     payload = {"recipient": recipient, "kind": kind, "error": error}
     return tuple(NotificationDraft(recipient=o.email, kind=DELIVERY_FAILED, payload=payload)

@@ -33,7 +33,7 @@ from monitor.app.web import present
 from monitor.app.web.atom import Entry, build_feed
 from monitor.app.web.forms import Csrf
 from monitor.app.web.operator import OperatorPages, signed_in
-from monitor.app.web.subscribe import DIGEST_HOURS, SubscriptionPages
+from monitor.app.web.subscribe import DIGEST_HOURS, PAGE_MAIL, SubscriptionPages
 from monitor.core import diff
 from monitor.core.document import item_kind
 from monitor.core.drafts import POSSIBLE
@@ -174,7 +174,9 @@ class _Web:
         for d in developments:  # newest first, so the first seen is the latest
             latest.setdefault(d.commitment_id, d)
         sources = self.store.sources.all()
-        outbox = {status: len(self.store.outbox.notifications(status=status))
+        # Not the emails the public pages cause (confirmations, links asked for): counting
+        # them in public would tell a visitor whether the address they typed is subscribed.
+        outbox = {status: sum(1 for n in self.store.outbox.notifications(status=status) if n.kind not in PAGE_MAIL)
                   for status in ("pending", "sending", "held", "failed")}
         return self._render(
             request, "dashboard.html", settings, section="dashboard", standings=standings, latest=latest,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import threading
 import time
@@ -47,10 +48,14 @@ class Csrf:
 
 async def checked_form(request: Request, secret: str) -> FormData:
     """The posted form, once its CSRF field matches its cookie; 403 otherwise."""
+    # A browser says how long a form is; a body without a length (chunked) could be any
+    # size, and would be read before the CSRF check could refuse it.
     length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_FORM):
+    if length is None:
+        raise HTTPException(411, "A form must say how long it is (Content-Length).")
+    if not length.isdigit() or int(length) > MAX_FORM:
         raise HTTPException(413, "That form is larger than any of this site's forms.")
-    form = await request.form(max_files=0, max_fields=50)
+    form = await request.form(max_files=0, max_fields=50, max_part_size=MAX_FORM)
     cookie = request.cookies.get(COOKIE, "")
     sent = form.get(FIELD)
     if not cookie or not isinstance(sent, str) or not hmac.compare_digest(sent, _field(secret, cookie)):
@@ -69,6 +74,7 @@ class RateLimit:
 
     def allow(self, key: str, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
+        key = client_key(key)
         with self._lock:
             events = self._events.setdefault(key, deque())
             while events and now - events[0] >= self.window:
@@ -80,3 +86,15 @@ class RateLimit:
                 for idle in [k for k, v in self._events.items() if not v or now - v[-1] >= self.window]:
                     del self._events[idle]
             return True
+
+
+def client_key(host: str) -> str:
+    """Whom a limit counts: an IPv4 address, or an IPv6 network of 64 bits (one home or
+    office is given a whole /64, so counting single IPv6 addresses would count nothing)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

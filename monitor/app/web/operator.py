@@ -10,6 +10,8 @@ refused and changes nothing. The pages themselves stay public and read-only.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
@@ -23,16 +25,24 @@ from starlette.routing import Route
 
 from config.settings import Settings
 from monitor.app import review as decide
+from monitor.app.subscribers import synced
 from monitor.app.web.forms import RateLimit, checked_form
 from monitor.core.drafts import CONFIRMED, REJECTED
 
 COOKIE = "sendwatch_operator"
+MAX_ID = 2**63 - 1  # larger ids cannot be in the database, and would overflow its driver
 SESSION_HOURS = 12
 _HASHER = PasswordHasher()
 
 
 def _signer(settings: Settings) -> TimestampSigner:
     return TimestampSigner(settings.secret_key or "", salt="sendwatch-operator")
+
+
+def _session_value(settings: Settings) -> bytes:
+    """What a session cookie signs: a digest of the password hash, so that a new password
+    (a new hash) signs every session out, as a new secret key does."""
+    return b"operator:" + hashlib.sha256((settings.operator_password_hash or "").encode()).hexdigest()[:16].encode()
 
 
 def signed_in(request: Request, settings: Settings) -> bool:
@@ -43,7 +53,8 @@ def signed_in(request: Request, settings: Settings) -> bool:
     if not cookie:
         return False
     try:
-        return _signer(settings).unsign(cookie, max_age=SESSION_HOURS * 3600) == b"operator"
+        return hmac.compare_digest(_signer(settings).unsign(cookie, max_age=SESSION_HOURS * 3600),
+                                   _session_value(settings))
     except BadSignature:  # tampered, expired, or signed with a key since rotated
         return False
 
@@ -97,7 +108,8 @@ class OperatorPages:
             return self.web._render(request, "sign_in.html", settings, status=401,
                                     error="That password is not the operator's.")
         response = RedirectResponse(f"{request.scope.get('root_path', '').rstrip('/')}/", status_code=303)
-        response.set_cookie(COOKIE, _signer(settings).sign("operator").decode(), max_age=SESSION_HOURS * 3600,
+        response.set_cookie(COOKIE, _signer(settings).sign(_session_value(settings)).decode(),
+                            max_age=SESSION_HOURS * 3600,
                             httponly=True, samesite="strict", secure=settings.dashboard_url.startswith("https://"),
                             path="/")
         return response
@@ -126,6 +138,11 @@ class OperatorPages:
         if verdict is None:
             raise HTTPException(400, "Confirm or reject: nothing else.")
         development_id = request.path_params["development_id"]
+        if development_id > MAX_ID:
+            raise HTTPException(404, f"There is no development {development_id}.")
+        # The confirmed development goes to whoever is subscribed now, sign-ups since the
+        # service started included, as `sendwatch review` does.
+        settings = await run_in_threadpool(synced, settings, self.web.store)
         try:
             await run_in_threadpool(decide.review, settings, self.web.store, verdict, [development_id],
                                     datetime.now(UTC))

@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from email_validator import EmailNotValidError, validate_email
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -26,9 +27,10 @@ from config.settings import WEEKDAYS, RecipientSettings, Settings
 from monitor.app import links
 from monitor.app.web.forms import RateLimit, checked_form
 from monitor.core.drafts import NotificationDraft
-from storage.subscribers import CONFIG, MANAGE_LINK, SubscriberError
+from storage.subscribers import CONFIG, CONFIRM, MANAGE_LINK, SubscriberError
 
 MODES = (("each", "An email for each development"), ("daily", "A daily digest"), ("weekly", "A weekly digest"))
+PAGE_MAIL = (CONFIRM, MANAGE_LINK)  # the emails these pages cause
 DIGEST_HOURS = tuple(f"{hour:02d}:00" for hour in range(6, 22))
 SENT = ("If this address can be subscribed, we have sent it an email. Follow the link in it to confirm: "
         "nothing is sent before that. It may take a few minutes; look in your spam folder too.")
@@ -106,25 +108,39 @@ class SubscriptionPages:
         if not self.per_client.allow(self._client(request)):
             raise HTTPException(429, "Too many requests from your connection in the last hour: try again later.")
         recipient = self._choices(form, settings, email)
-        await run_in_threadpool(self._sign_up, recipient, {"commitments": list(recipient.commitments)})
+        choices = {"commitments": list(recipient.commitments), "mode": recipient.mode, "at": recipient.at,
+                   "weekday": str(recipient.weekday)}
+        await run_in_threadpool(self._sign_up, recipient, choices)
         return self._notice(request, settings, "Check your email", SENT)
 
-    def _sign_up(self, recipient: RecipientSettings, payload: dict) -> None:
+    def _sign_up(self, recipient: RecipientSettings, choices: dict) -> None:
         store, now = self.web.store, datetime.now(UTC)
-        kind = store.subscribers.sign_up(recipient, now)
-        if kind is not None:
-            store.outbox.enqueue([NotificationDraft(recipient.email, kind, payload=payload)], now)
+        mail = store.subscribers.sign_up(recipient, now)
+        if mail is not None:
+            kind, address = mail  # the address as the record holds it, not as typed
+            store.outbox.enqueue([NotificationDraft(address, kind, payload=choices if kind == CONFIRM else None)],
+                                 now)
 
     async def confirm(self, request: Request) -> Response:
         settings = self.web.get_settings()
         if (off := self._disabled(request, settings)) is not None:
             return off
-        address = self._address(request, settings, "confirm")
+        try:
+            address, chosen = links.read_confirmation(settings, request.path_params["token"])
+        except links.LinkError as exc:
+            raise HTTPException(400, f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
         if request.method == "GET":
             # A page with a button, not the confirmation itself: mail scanners follow links.
             return self._page(request, settings, "confirm.html", address=address)
         await checked_form(request, settings.secret_key or "")
-        record = await run_in_threadpool(self.web.store.subscribers.confirm, address, datetime.now(UTC))
+        known = {c.id for c in settings.commitments}
+        try:
+            choices = RecipientSettings(
+                email=address, commitments=tuple(c for c in chosen.get("commitments", ()) if c in known) or ("all",),
+                mode=chosen.get("mode", "each"), at=chosen.get("at", "08:00"), weekday=chosen.get("weekday", "monday"))
+        except ValidationError:
+            raise HTTPException(400, "This link is not valid.") from None
+        record = await run_in_threadpool(self.web.store.subscribers.confirm, address, datetime.now(UTC), choices)
         if record is None:
             raise HTTPException(400, "There is nothing to confirm for this link any more: subscribe again.")
         manage = links.url(settings, "manage", address)
