@@ -17,7 +17,6 @@ The held-out split's errors are counted, not shown, unless ``--heldout-errors`` 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import re
 import sys
@@ -28,22 +27,17 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
+from bench.corpus import SPLITS, CorpusError, hide_heldout_errors, read_jsonl, split_of_key  # noqa: E402
 from monitor.core.restatement import read_dates  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-SPLITS = ("dev", "heldout")
 FIELDS = ("url", "said", "sentence", "gives")
 VALUE = re.compile(r"\d{4}-\d{2}-\d{2}|no date")
 
 
 def split_of(item: dict) -> str:
     """The split an item belongs to, fixed by its address and sentence: a third held out."""
-    key = f"{item['url']} {item['sentence']}"
-    return "heldout" if int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % 3 == 0 else "dev"
-
-
-class CorpusError(Exception):
-    """The corpus cannot be used; ``str()`` is the one line to show."""
+    return split_of_key(f"{item['url']} {item['sentence']}")
 
 
 def parse_gives(value: object, where: str) -> list[str]:
@@ -64,26 +58,9 @@ def parse_gives(value: object, where: str) -> list[str]:
 
 
 def read_split(path: Path) -> list[dict]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise CorpusError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CorpusError(f"{path}: cannot read it: {exc}") from None
-    items = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CorpusError(f"{where}: not JSON: {exc.msg}") from None
-        if not isinstance(item, dict):
-            raise CorpusError(f"{where}: expected a JSON object")
-        missing = [name for name in FIELDS if name not in item]
-        if missing:
-            raise CorpusError(f"{where}: missing field {missing[0]!r}")
+    items = read_jsonl(path, FIELDS)
+    for item in items:
+        where = item["_line"]
         if not isinstance(item["url"], str) or not item["url"].startswith(("https://", "http://")):
             raise CorpusError(f"{where}: field 'url' must be the http(s) address the sentence was published at")
         try:
@@ -93,8 +70,6 @@ def read_split(path: Path) -> list[dict]:
         if not isinstance(item["sentence"], str) or not item["sentence"].strip():
             raise CorpusError(f"{where}: field 'sentence' is empty")
         item["_expected"] = parse_gives(item["gives"], where)
-        item["_where"] = f"{path.name}:{number}"
-        items.append(item)
     return items
 
 
@@ -124,9 +99,7 @@ def run(corpus: Path, heldout_errors: bool = False) -> dict:
         items = read_split(corpus / f"{split}.jsonl")
         result["splits"][split] = score(items)
     if not heldout_errors:
-        # Reading the held-out errors is how tuning on them starts: by default only their count.
-        held = result["splits"]["heldout"]
-        held["hidden_errors"] = len(held.pop("errors"))
+        hide_heldout_errors(result)
     return result
 
 

@@ -23,7 +23,6 @@ The held-out split's errors are counted, not shown, unless ``--heldout-errors`` 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
+from bench.corpus import SPLITS, CorpusError, hide_heldout_errors, read_jsonl, split_of_key  # noqa: E402
 from config import ConfigError, load_settings  # noqa: E402
 from monitor.core.developments import find_developments  # noqa: E402
 from monitor.core.diff import Change  # noqa: E402
@@ -54,7 +54,6 @@ from monitor.sources import KINDS, make_source  # noqa: E402
 from monitor.sources.parliament import publication_note  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-SPLITS = ("dev", "heldout")
 FIELDS = ("title", "type", "date", "organisation", "url", "route", "source", "labels", "reason")
 # The kind of source each route arrives by.
 ROUTE_KINDS = {"search": ("govuk-search",), "feed": ("feed",), "committee": ("parliament-committee",),
@@ -70,11 +69,7 @@ def key(item: dict) -> str:
 
 def split_of(item: dict) -> str:
     """The split an item belongs to, fixed by its key: a third held out."""
-    return "heldout" if int(hashlib.sha256(key(item).encode()).hexdigest()[:8], 16) % 3 == 0 else "dev"
-
-
-class CorpusError(Exception):
-    """The corpus cannot be used; ``str()`` is the one line to show."""
+    return split_of_key(key(item))
 
 
 @dataclass(frozen=True)
@@ -86,29 +81,10 @@ class Outcome:
 
 
 def read_split(path: Path) -> list[dict]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise CorpusError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CorpusError(f"{path}: cannot read it: {exc}") from None
-    items = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CorpusError(f"{path}:{number}: not JSON: {exc.msg}") from None
-        if not isinstance(item, dict):
-            raise CorpusError(f"{path}:{number}: expected a JSON object")
-        missing = [name for name in FIELDS if name not in item]
-        if missing:
-            raise CorpusError(f"{path}:{number}: missing field {missing[0]!r}")
+    items = read_jsonl(path, FIELDS)
+    for item in items:
         if not isinstance(item["labels"], list):
-            raise CorpusError(f"{path}:{number}: field 'labels' must be a list of commitment ids")
-        item["_where"] = f"{path.name}:{number}"
-        items.append(item)
+            raise CorpusError(f"{item['_line']}: field 'labels' must be a list of commitment ids")
     return items
 
 
@@ -222,9 +198,7 @@ def run(corpus: Path, config: str | None, heldout_errors: bool = False) -> dict:
                 raise CorpusError(f"{item['_where']}: label {unknown[0]!r} is not a commitment of the watchlist")
         result["splits"][split] = figures([score_item(item, settings, targets) for item in items], ids)
     if not heldout_errors:
-        # Reading the held-out errors is how tuning on them starts: by default only their count.
-        held = result["splits"]["heldout"]
-        held["hidden_errors"] = len(held.pop("errors"))
+        hide_heldout_errors(result)
     return result
 
 
