@@ -477,6 +477,18 @@ class Settings(_Strict):
         return self.database_url
 
     @property
+    def public_address(self) -> str | None:
+        """The dashboard's address as the operator configured it (``[email] dashboard_url``
+        or ``[web] public_url``); None when neither is set and links would point at the
+        default, 127.0.0.1, which no subscriber can open."""
+        return self.email.dashboard_url or self.web.public_url
+
+    @property
+    def signups_open(self) -> bool:
+        """Sign-up on the web needs a key to sign its links and an address for them."""
+        return bool(self.secret_key and self.public_address)
+
+    @property
     def dashboard_url(self) -> str:
         """Where readers reach the dashboard: ``[email] dashboard_url``, else ``[web]
         public_url`` (one address set once serves emails and feeds), else the default."""

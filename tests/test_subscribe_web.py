@@ -297,3 +297,15 @@ def test_per_client_limits_count_an_ipv6_network_of_64_bits_as_one_client():
     assert limit.allow("2001:db8:1:2::1", now=0) and limit.allow("2001:db8:1:2::ffff", now=1)
     assert not limit.allow("2001:db8:1:2:abcd::9", now=2)  # the same /64
     assert limit.allow("2001:db8:1:3::1", now=3) and limit.allow("192.0.2.1", now=3)
+
+
+def test_without_a_public_address_sign_up_is_closed_but_emailed_links_still_work(world):
+    from config.settings import EmailSettings, WebSettings
+    world.store.subscribers.add(RecipientSettings(email="x@example.org"))
+    manage = links.url(world.settings, "manage", "x@example.org")
+    world.settings = world.settings.model_copy(update={"web": WebSettings(), "email": EmailSettings()})
+    page = httpx.get(f"{world.base}/subscribe")
+    assert "no public address" in page.text and "<form" not in page.text
+    assert "no public address" in httpx.get(f"{world.base}/manage").text
+    assert 'href="/subscribe"' not in httpx.get(f"{world.base}/").text
+    assert httpx.get(manage).status_code == 200  # a link already sent keeps working

@@ -180,7 +180,8 @@ def every_page(world, monkeypatch) -> dict[str, int]:
     # Sign-up and operator sign-in are open only with a secret (and a password hash); the
     # settings are read for every request.
     monkeypatch.setattr(world, "settings", world.settings.model_copy(update={
-        "secret_key": "s" * 40, "operator_password_hash": PasswordHasher().hash(OPERATOR_PASSWORD)}))
+        "secret_key": "s" * 40, "operator_password_hash": PasswordHasher().hash(OPERATOR_PASSWORD),
+        "web": world.settings.web.model_copy(update={"public_url": world.base})}))
     with httpx.Client(base_url=world.base, timeout=10) as client:
         pages = {path: r.status_code for path, r in crawl(client).items()
                  if r.headers["content-type"].startswith("text/html")}

@@ -61,12 +61,16 @@ class SubscriptionPages:
                 **context) -> Response:
         return self._page(request, settings, "notice.html", status=status, title=title, text=text, **context)
 
-    def _disabled(self, request: Request, settings: Settings) -> Response | None:
-        if settings.secret_key:
+    def _disabled(self, request: Request, settings: Settings, *, public: bool = False) -> Response | None:
+        """The notice that subscriptions are not open, or None. A signed link needs the
+        key; the pages that send a new one (``public``) need an address people can open."""
+        if settings.secret_key and (settings.public_address or not public):
             return None
+        why = ("has no key to sign its links with (SENDWATCH_SECRET_KEY)" if not settings.secret_key else
+               "has no public address for the links it would email ([web] public_url)")
         return self._notice(request, settings, "Subscriptions are not open here",
-                            "This sendwatch has no key to sign its links with (SENDWATCH_SECRET_KEY), so it "
-                            "cannot take subscriptions on the web. Ask whoever runs it.")
+                            f"This sendwatch {why}, so it cannot take subscriptions on the web. Ask whoever "
+                            "runs it.")
 
     def _client(self, request: Request) -> str:
         return request.client.host if request.client else "unknown"
@@ -93,7 +97,7 @@ class SubscriptionPages:
 
     async def subscribe(self, request: Request) -> Response:
         settings = self.web.get_settings()
-        if (off := self._disabled(request, settings)) is not None:
+        if (off := self._disabled(request, settings, public=True)) is not None:
             return off
         if request.method == "GET":
             return self._page(request, settings, "subscribe.html", section="subscribe", modes=MODES, error=None,
@@ -152,7 +156,7 @@ class SubscriptionPages:
 
     async def ask_link(self, request: Request) -> Response:
         settings = self.web.get_settings()
-        if (off := self._disabled(request, settings)) is not None:
+        if (off := self._disabled(request, settings, public=True)) is not None:
             return off
         if request.method == "GET":
             return self._page(request, settings, "ask_link.html", error=None, email="")
