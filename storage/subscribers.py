@@ -75,6 +75,11 @@ class Subscribers:
         subscriber no longer in the file stops being one. A suspended one stays suspended:
         editing the file does not make its address work again (``resume`` does)."""
         wanted = {address_of(r.email): r for r in recipients}
+        # Every check and every outbox run syncs: when the record already says what the
+        # file says (nearly always), a plain read settles it, with no write lock taken.
+        with self._session() as session:
+            if not _out_of_step({r.address: r for r in session.scalars(select(SubscriberRecord))}, wanted):
+                return
         now = utcnow()
         with self._session.begin() as session:
             # Processes started together (serve and a check) would each add the same row.
@@ -285,6 +290,17 @@ class Subscribers:
         with self._session.begin() as session:
             session.execute(update(SubscriberRecord).where(
                 SubscriberRecord.address == address_of(email), SubscriberRecord.failures > 0).values(failures=0))
+
+
+def _out_of_step(known: dict[str, SubscriberRecord], wanted: dict[str, RecipientSettings]) -> bool:
+    """Would ``sync`` change anything? (The same tests it makes, without writing.)"""
+    for address, recipient in wanted.items():
+        record = known.get(address)
+        if record is None or record.origin != CONFIG or record.status == PENDING:
+            return True
+        if any(getattr(record, k) != v for k, v in _fields(recipient).items()):
+            return True
+    return any(r.origin == CONFIG and a not in wanted and r.status != LEFT for a, r in known.items())
 
 
 def _unasked(session, record: SubscriberRecord, now: datetime) -> bool:

@@ -181,3 +181,22 @@ def test_one_who_left_by_link_is_not_subscribed_again_by_the_config(store):
     store.subscribers.sync([])  # the entry commented out for a while, or another config file
     store.subscribers.sync([RecipientSettings(email="a@example.org")])
     assert store.subscribers.get("a@example.org").status == "left" and store.subscribers.active() == []
+
+
+def test_a_sync_with_nothing_to_change_takes_no_write_lock(tmp_path):
+    # Every check and outbox run syncs the config's recipients: when nothing changed it must
+    # not wait for (or hold up) another process writing, as a service's checks do all day.
+    import sqlite3
+
+    path = tmp_path / "s.db"
+    with Store(f"sqlite:///{path}") as store:
+        store.subscribers.sync([RecipientSettings(email="a@example.org")])
+        writer = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+        try:
+            store.database.engine.dispose()
+            store.subscribers.sync([RecipientSettings(email="a@example.org")])  # returns at once
+            assert [r.email for r in store.subscribers.active()] == ["a@example.org"]
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
