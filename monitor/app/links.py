@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-
 from config.errors import SendwatchError
 from config.settings import Settings
 from storage.subscribers import address_of
@@ -32,7 +30,10 @@ class SubscriberLinks:
     unsubscribe: str
 
 
-def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
+def _serializer(secret: str, purpose: str):
+    # Imported here: every `sendwatch check` loads the outbox, and most never sign a link.
+    from itsdangerous import URLSafeTimedSerializer
+
     return URLSafeTimedSerializer(secret, salt=f"sendwatch-{purpose}")
 
 
@@ -78,6 +79,8 @@ def read_confirmation(settings: Settings, signed: str) -> tuple[str, dict]:
 def _read(settings: Settings, purpose: str, signed: str) -> object:
     if not settings.secret_key:
         raise LinkError("links are not enabled on this sendwatch")
+    from itsdangerous import BadSignature, SignatureExpired
+
     max_age = CONFIRM_MAX_AGE if purpose == "confirm" else None
     try:
         address = _serializer(settings.secret_key, purpose).loads(signed, max_age=max_age)
