@@ -218,6 +218,13 @@ def test_sign_ups_are_limited_per_address_and_per_client_and_say_the_same_either
         link_known = client.post("/manage", data={**form_of(client.get("/manage")), "email": "known@example.org"})
         link_unknown = client.post("/manage", data={**form_of(client.get("/manage")), "email": "x@example.org"})
         assert shown(link_known) == shown(link_unknown)
+        # The subscriber gets one working link (its sign-up and its request came within the
+        # hour: one email, not two); the unknown address gets nothing.
+        world.send()
+        (asked,) = [m for m in world.mail.messages if m["To"] == "known@example.org"]
+        assert asked["Subject"] == "sendwatch: your subscription to the SEND commitments"
+        assert client.get(link_in(asked, "manage")).status_code == 200
+        assert not [m for m in world.mail.messages if m["To"] == "x@example.org"]
         # The tenth sign-up or link request from one client in an hour is the last.
         for n in range(4):
             assert sign_up(client, f"n{n}@example.org").status_code == 200
