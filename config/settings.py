@@ -397,6 +397,25 @@ class ServiceSettings(_Strict):
                                     "the source's interval.")
 
 
+class ClusterSettings(_Strict):
+    """How worker processes share the work through PostgreSQL (``sendwatch worker``,
+    ``sendwatch serve --workers N``); unused on SQLite."""
+
+    concurrency: int = Field(default=10, ge=1, le=100, description="Checks one worker process runs at once.")
+    tick: Duration = Field(default=10.0, ge=1, le=60, description="How often the workers look for sources that are "
+                           "due and for work a lost worker left (rounded down to a divisor of 60 s).")
+    heartbeat: Duration = Field(default=10.0, gt=0, description="How often each worker says it is alive.")
+    lost_after: Duration = Field(default=30.0, gt=0, description="A worker silent this long is lost: the job it "
+                                 "was running is handed to another worker.")
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lost_after(self) -> ClusterSettings:
+        if self.heartbeat >= self.lost_after:
+            raise ValueError(f"heartbeat ({self.heartbeat:g} s) must be shorter than lost_after "
+                             f"({self.lost_after:g} s), or every worker would be taken for lost")
+        return self
+
+
 DEFAULT_DASHBOARD = "http://127.0.0.1:8080"
 
 
@@ -419,6 +438,7 @@ class Settings(_Strict):
     email: EmailSettings = EmailSettings()
     web: WebSettings = WebSettings()
     service: ServiceSettings = ServiceSettings()
+    cluster: ClusterSettings = ClusterSettings()
     recipients: tuple[RecipientSettings, ...] = ()
     operators: tuple[OperatorSettings, ...] = ()
     # Signs the links in emails (confirm, manage, unsubscribe) and the forms' CSRF tokens:

@@ -16,6 +16,8 @@ from sqlalchemy import Connection, Engine
 MIGRATION = int.from_bytes(b"sw-migr", "big")
 SOURCES = int.from_bytes(b"sw-srcs", "big")
 SUBSCRIBERS = int.from_bytes(b"sw-subs", "big")
+TASKS = int.from_bytes(b"sw-tasks", "big")  # creating the task queue's tables
+RESCUE = int.from_bytes(b"sw-rescu", "big")  # handing on a lost worker's jobs
 
 
 def exclusive(connection, key: int) -> None:
@@ -41,8 +43,12 @@ class ServiceLock:
     with the process.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, shared: bool = False) -> None:
         self.engine = engine
+        # Shared: the worker processes of ``sendwatch worker`` and ``serve --workers N`` on
+        # PostgreSQL, any number of them together; the one-process ``serve`` takes the lock
+        # exclusively, so it never runs beside them (each would check every source).
+        self.shared = shared
         # The PostgreSQL connection or the lock file held; True when no lock is needed.
         self._held: Connection | IO[str] | Literal[True] | None = None
 
@@ -52,7 +58,8 @@ class ServiceLock:
             return True
         if self.engine.dialect.name == "postgresql":
             connection = self.engine.connect()
-            got = connection.exec_driver_sql("SELECT pg_try_advisory_lock(%(key)s)", {"key": SERVICE}).scalar()
+            how = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
+            got = connection.exec_driver_sql(f"SELECT {how}(%(key)s)", {"key": SERVICE}).scalar()
             connection.commit()  # the lock is the session's: it outlives the transaction
             if not got:
                 connection.close()

@@ -73,20 +73,21 @@ from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING, STATE_STOPP
 from apscheduler.triggers.interval import IntervalTrigger
 
 from config import ConfigError, SendwatchError, Settings, SourceSettings, load_settings
-from config.settings import ServiceSettings
 from monitor.app.check import CheckResult, check_source, followed_sources, record_due_events, worker_processes
+from monitor.app.crew import Crew, crew_status
 from monitor.app.launch import hold_signals
 from monitor.app.outbox import SendReport, send_due
 from monitor.app.pool import WorkerPool
 from monitor.app.sdnotify import sd_notify
 from monitor.app.status import HEARTBEAT, read_status_file, shown_url, status_path, write_status_file
 from monitor.app.subscribers import synced
-from monitor.core.backoff import backoff, not_before
 from monitor.core.errors import describe
 from monitor.core.instants import iso
+from monitor.core.schedule import next_check, retry_wait
 from monitor.sources import KINDS, READS, Offload, in_process
 from monitor.sources.fetch import Fetcher
 from storage import Store
+from storage.locking import ServiceLock
 
 if TYPE_CHECKING:
     import uvicorn  # loaded when the dashboard starts: a tenth of start-up
@@ -167,14 +168,6 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def retry_wait(source: SourceSettings, service: ServiceSettings, failures: int,
-               retry_after: float | None = None) -> float:
-    """Seconds from a failed check of ``source`` to its next: ``[service] retry_backoff``,
-    doubled for each further failure in a row, or the server's Retry-After when that is
-    longer; never longer than the source's interval."""
-    return not_before(backoff(service.retry_backoff, max(1, failures)), retry_after, cap=source.interval)
-
-
 # -- the service -------------------------------------------------------------------------------
 
 
@@ -186,8 +179,14 @@ class Service:
     """
 
     def __init__(self, settings: Settings, store: Store, *, config: str | os.PathLike | None = None,
-                 env: Mapping[str, str] | None = None, say: Callable[[str], None] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, say: Callable[[str], None] | None = None,
+                 crew: int = 0, verbose: bool = False) -> None:
         self.config = config
+        # ``serve --workers N``: N worker processes on PostgreSQL do the checks, the outbox and
+        # the ledger (monitor.app.crew, monitor.app.tasks); this process keeps the dashboard.
+        self.crew_size = crew
+        self.crew: Crew | None = None
+        self.verbose = verbose
         self.env = os.environ if env is None else env
         self.settings = settings
         self.store = store
@@ -287,16 +286,25 @@ class Service:
         # Both locks before any write: a service refused because another runs must not
         # migrate, or sync its own sources into, the database the other one uses.
         self._hold_data_dir_lock()
+        if self.crew_size:
+            if self.store.engine.dialect.name != "postgresql":
+                raise ServiceError("serve --workers needs PostgreSQL (database_url); on SQLite sendwatch serve "
+                                   "runs in one process")
+            # Shared with every worker, on any machine; exclusive for a one-process serve.
+            self.store.service_lock = ServiceLock(self.store.engine, shared=True)
         if not self.store.service_lock.acquire():
             raise ServiceError(f"another sendwatch serve is running on the database "
-                               f"{shown_url(self.settings.database)}; stop it first")
+                               f"{shown_url(self.settings.database)}"
+                               f"{'' if self.crew_size else ', or sendwatch workers are'}; stop it first")
         self.store.migrate()
         self.store.sources.sync(self.settings.sources, READS)
         self.settings = synced(self.settings, self.store)
         app = self._make_web_app()  # binds the port first: a busy port fails the start
         self.fetcher = Fetcher(self.settings.fetch)
         await self.fetcher.__aenter__()
-        if (processes := worker_processes(self.settings)) >= 1:
+        if self.crew_size:
+            self.crew = Crew(self.crew_size, self.config, verbose=self.verbose)
+        elif (processes := worker_processes(self.settings)) >= 1:
             # Checks come one at a time, spread over the interval: a worker starts only when
             # several pages are read at once, and ends after a minute with nothing to do.
             self.workers = WorkerPool(processes, idle_after=SERVICE_POOL_IDLE)
@@ -308,11 +316,16 @@ class Service:
         if app is not None and self._web_socket is not None:  # an app is made only once the port is bound
             self._start_web(app, self._web_socket)
         self.scheduler.start()
+        if self.crew is not None:
+            await self.crew.start()
         self.state = "running"
         configured = sum(1 for s in self.sources.values() if self._is_configured(s.id))
         followed = len(self.sources) - configured
         self.say(f"sendwatch serve: watching {len(self.sources)} source(s) ({configured} configured, "
                  f"{followed} followed); config {self.settings.origin}; pid {os.getpid()}")
+        if self.crew is not None:
+            self.say(f"workers: {self.crew_size} process(es), pids {' '.join(map(str, self.crew.pids()))}; they "
+                     f"check the sources and send the email (see: sendwatch status)")
         self.say(f"dashboard: {self.dashboard or ''}{self._web_note}")
         self.say(mail_line(self.settings))
         self.say(f"database: {shown_url(self.settings.database)}")
@@ -362,6 +375,8 @@ class Service:
                 await asyncio.wait(pending, timeout=1.0)
         if self.scheduler.state != STATE_STOPPED:
             self.scheduler.shutdown(wait=False)
+        if self.crew is not None:
+            await self.crew.stop(timeout=max(0.5, deadline - loop.time()))
 
         # What the last checks queued goes out now, not after the next start.
         try:
@@ -462,16 +477,9 @@ class Service:
         return IntervalTrigger(seconds=seconds, jitter=jitter or None, timezone=UTC)
 
     def _first_run(self, source: SourceSettings, last_checked_at: datetime | None, failures: int = 0) -> datetime:
-        """The next run of a source from its last check (see the module's docstring)."""
-        jitter = self.settings.service.jitter
-        soon = datetime.now(UTC) + timedelta(seconds=random.uniform(0, jitter))
-        if last_checked_at is None:
-            return soon
-        if failures:
-            return max(last_checked_at + timedelta(seconds=retry_wait(source, self.settings.service, failures)),
-                       datetime.now(UTC))
-        due = last_checked_at + timedelta(seconds=source.interval + random.uniform(0, jitter))
-        return max(due, soon)
+        """The next run of a source from its last check (``monitor.core.schedule``)."""
+        return next_check(source, self.settings.service, last_checked_at, failures, datetime.now(UTC),
+                          random.uniform)
 
     def _wanted_sources(self) -> dict[str, SourceSettings]:
         wanted = [s for s in self.settings.sources if s.enabled]
@@ -489,6 +497,8 @@ class Service:
         """Make the check jobs match the sources: (added, removed, rescheduled)."""
         wanted = self._wanted_sources()
         self.sources = wanted
+        if self.crew_size:  # the workers queue the checks (monitor.app.tasks)
+            return [], [], []
         jobs = {job.id[len(CHECK_JOB):]: job for job in self._scheduler.get_jobs() if job.id.startswith(CHECK_JOB)}
         removed = sorted(jobs.keys() - wanted.keys())
         for source_id in removed:
@@ -517,9 +527,13 @@ class Service:
         service = self.settings.service
         now = datetime.now(UTC)
         # A zero interval is allowed by the schema but would spin the scheduler.
-        for job_id, func, every in (("outbox", self._outbox_job, max(1.0, service.outbox_every)),
-                                    ("ledger", self._ledger_job, max(1.0, service.ledger_every)),
-                                    ("heartbeat", self._heartbeat, HEARTBEAT)):
+        jobs: tuple[tuple[str, Callable[[], Any], float], ...] = (
+            ("outbox", self._outbox_job, max(1.0, service.outbox_every)),
+            ("ledger", self._ledger_job, max(1.0, service.ledger_every)),
+            ("heartbeat", self._heartbeat, HEARTBEAT))
+        if self.crew_size:  # the workers send the email and keep the ledger
+            jobs = jobs[2:]
+        for job_id, func, every in jobs:
             job = self._scheduler.get_job(job_id)
             if job is not None and job.trigger.interval_length == every:
                 continue
@@ -701,6 +715,8 @@ class Service:
             self.last_reload = {"at": at, "ok": False, "error": describe(exc)}
             return False
         self.settings = fresh
+        if self.crew is not None:
+            self.crew.signal(signal.SIGHUP)  # each worker reads the config again
         self._schedule_housekeeping()
         added, removed, rescheduled = self._sync_source_jobs()
         log.info(logfmt("reload", status="ok", sources=len(self.sources), added=",".join(added) or None,
@@ -744,7 +760,7 @@ class Service:
         next_checks = self.next_checks()
         jobs = len(self.scheduler.get_jobs()) if self.scheduler is not None and scheduler != "stopped" else 0
         return {
-            "ok": self.state == "running" and scheduler == "running",
+            "ok": self.state == "running" and scheduler == "running" and (self.crew is None or bool(self.crew.pids())),
             "state": self.state,
             "scheduler": scheduler,
             "jobs": jobs,
@@ -755,7 +771,17 @@ class Service:
             "last_outbox_run": self.last_outbox,
             "last_ledger_run": self.last_ledger,
             "last_reload": self.last_reload,
+            **self._crew_health(),
         }
+
+    def _crew_health(self) -> dict:
+        if self.crew is None:
+            return {}
+        try:
+            shared = crew_status(self.store.engine, self.settings.cluster.lost_after)
+        except Exception as exc:  # the database away: the rest of the health still reads
+            shared = {"error": describe(exc)}
+        return {"crew": {"processes": self.crew.pids(), "restarts": self.crew.restarts, **(shared or {})}}
 
     def _write_status_soon(self) -> None:
         """After a check: the status file lists every source's next run, so rewriting it
@@ -805,7 +831,7 @@ class Service:
                                f"directory {path.parent}; stop it first") from None
 
 
-def run_service(config: str | os.PathLike | None, *, verbose: bool = False) -> int:
+def run_service(config: str | os.PathLike | None, *, verbose: bool = False, workers: int = 0) -> int:
     """``sendwatch serve``: load the settings from ``config``, run until stopped; the exit status."""
     # Until the loop's own handlers are in place (after the store is open and migrated),
     # a signal is only noted, and acted on once the service has started. Otherwise an
@@ -819,6 +845,6 @@ def run_service(config: str | os.PathLike | None, *, verbose: bool = False) -> i
     settings = load_settings(config, kinds=KINDS)
     store = Store(settings.database, migrate=False)  # the service migrates once it holds its locks
     with store:
-        service = Service(settings, store, config=config)
+        service = Service(settings, store, config=config, crew=workers, verbose=verbose)
         service.early_signals = early
         return asyncio.run(service.run())

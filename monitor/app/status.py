@@ -132,6 +132,9 @@ def status_report(settings: Settings, now: datetime | None = None) -> dict:
             report["database"]["error"] = describe(exc)
     if not report["database"]["reachable"]:
         problems.append(f"the database cannot be read: {report['database'].get('error')}")
+    crew = report.get("workers")
+    if crew is not None:
+        _judge_workers(report, crew, running)
     next_checks = (status or {}).get("next_checks") or {}
     report["next_checks"] = [{"source": s, "at": at} for s, at in next_checks.items()][:10] if running else []
     report["healthy"] = not problems
@@ -160,9 +163,28 @@ def _record_part(report: dict, store: Store, settings: Settings, now: datetime) 
     if late and report["service"]["running"]:
         report["problems"].append(f"{len(late)} email(s) waiting in the outbox for more than "
                                   f"{late_after.total_seconds() / 60:.0f} minutes")
+    from monitor.app.crew import crew_status
+
+    if (crew := crew_status(store.engine, settings.cluster.lost_after, now)) is not None:
+        report["workers"] = crew
     latest = store.history.changes(limit=1)
     report["last_change"] = ({"id": latest[0].id, "source": latest[0].source_id, "at": iso(latest[0].detected_at),
                               "summary": latest[0].summary} if latest else None)
+
+
+LATE_CHECKS = 600.0  # seconds: checks starting later than this against their time is a problem
+
+
+def _judge_workers(report: dict, crew: dict, serve_running: bool) -> None:
+    """Worker processes (``sendwatch worker``) do the service's work without a ``serve``:
+    live ones make it run; checks starting ten minutes late mean too few of them."""
+    live = crew["live"]
+    if live and not serve_running:
+        report["problems"][:] = [p for p in report["problems"] if not p.startswith("the service is not running")]
+    if not live and not serve_running and crew["queue"]["due"]:
+        report["problems"].append(f"{crew['queue']['due']} job(s) due and no worker alive")
+    if crew["lag_s"] > LATE_CHECKS:
+        report["problems"].append(f"checks start {crew['lag_s']:.0f} s late: the workers cannot keep up")
 
 
 def _when(value: str | None) -> str:
@@ -206,6 +228,12 @@ def status_lines(report: dict) -> list[str]:
     if outbox:
         lines.append(f"outbox: {outbox['pending']} pending, {outbox['failed']} failed"
                      + (f", {outbox['held_for_digests']} held for digests" if outbox["held_for_digests"] else ""))
+    crew = report.get("workers")
+    if crew is not None:
+        queue = crew["queue"]
+        lines.append(f"workers: {crew['live']} alive of {len(crew['workers'])} registered; queue: "
+                     f"{queue['due']} due, {queue['running']} running, {queue['scheduled']} scheduled, "
+                     f"{queue['failed']} failed; lag {crew['lag_s']:g} s")
     if "last_change" in report:
         change = report["last_change"]
         lines.append(f"last change: {_when(change['at'])}  {change['source']}: {change['summary']}" if change

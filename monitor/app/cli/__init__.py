@@ -44,8 +44,8 @@ def sendwatch() -> None:
 
 for _command in (running.init, running.check, record.sources, record.history, record.diff, record.changes,
                  record.prune, ledger.commitments, ledger.explain, ledger.review, running.notify, running.serve,
-                 subscribers.subscribers, running.operator_password, running.status, running.demo, running.kinds,
-                 ledger.export):
+                 running.worker, subscribers.subscribers, running.operator_password, running.status, running.demo,
+                 running.kinds, ledger.export):
     sendwatch.add_command(_command)
 
 

@@ -139,19 +139,41 @@ def notify_send(run: Invocation) -> int:
     return EXIT_OK
 
 
-@command("serve", example="sendwatch serve\nsendwatch --config /etc/sendwatch.toml serve", holds_signals=True)
+@command("serve", example="sendwatch serve\nsendwatch --config /etc/sendwatch.toml serve\n"
+                          "sendwatch --config /etc/sendwatch.toml serve --workers 2", holds_signals=True)
+@click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True, metavar="N",
+              help="with PostgreSQL: N worker processes share the checks, the email and the ledger "
+                   "(0: everything in this process)")
 @pass_invocation
-def serve(run: Invocation) -> int:
+def serve(run: Invocation, workers: int) -> int:
     """Run as a service: scheduled checks, email, the dashboard on 127.0.0.1.
 
     Every source on its schedule, the outbox, digests and overdue reminders, and the
     dashboard. SIGHUP re-reads the config; SIGTERM or Ctrl-C stops it within
     [service] stop_timeout. Exit status 1 when another service already runs on the same
-    data directory or database.
+    data directory or database. With --workers N (PostgreSQL only) the work is done by N
+    worker processes, which more machines can join with `sendwatch worker`.
     """
     from monitor.app.service import run_service  # the scheduler and web server load only here
 
-    return run_service(run.config, verbose=run.verbose)
+    return run_service(run.config, verbose=run.verbose, workers=workers)
+
+
+@command("worker", example="sendwatch --config /etc/sendwatch.toml worker\n"
+                           "sendwatch --config /etc/sendwatch.toml worker --concurrency 20")
+@click.option("--concurrency", type=click.IntRange(1, 100), metavar="N",
+              help="checks this worker runs at once (default: [cluster] concurrency)")
+@pass_invocation
+def worker(run: Invocation, concurrency: int | None) -> int:
+    """Join the workers that share the checks, the email and the ledger through PostgreSQL.
+
+    Runs until SIGTERM or Ctrl-C (jobs in flight get [service] stop_timeout to finish).
+    Any number of workers, on any machines, may share one database; a one-process
+    `sendwatch serve` may not run beside them. SIGHUP re-reads the config.
+    """
+    from monitor.app.tasks import run_worker_process  # procrastinate loads only here
+
+    return run_worker_process(run.config, concurrency=concurrency, verbose=run.verbose)
 
 
 @command("status", example="sendwatch status\nsendwatch status --json")

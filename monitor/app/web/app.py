@@ -29,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 
 from config.settings import DEFAULT_DASHBOARD, WEEKDAYS, CommitmentSettings, Settings
 from monitor.app.check import ledger_standings
+from monitor.app.crew import crew_status
 from monitor.app.web import present
 from monitor.app.web.atom import Entry, build_feed
 from monitor.app.web.forms import Csrf
@@ -183,7 +184,16 @@ class _Web:
             recent=developments[:RECENT], possible=self.store.ledger.developments(statuses=(POSSIBLE,)),
             sources=sources,
             failing=[s for s in sources if s.consecutive_failures],
-            unchecked=[s for s in sources if s.last_checked_at is None], outbox=outbox)
+            unchecked=[s for s in sources if s.last_checked_at is None], outbox=outbox,
+            crew=self._crew(settings))
+
+    def _crew(self, settings) -> dict | None:
+        """The worker processes sharing the work on PostgreSQL, if any ever ran."""
+        try:
+            return crew_status(self.store.engine, settings.cluster.lost_after)
+        except Exception:  # the queue's tables half there, say: the dashboard still shows the rest
+            log.exception("cannot read the workers' queue")
+            return None
 
     def commitment(self, request: Request) -> Response:
         settings = self.get_settings()
