@@ -287,8 +287,9 @@ def test_new_answers_a_holding_answer_replaced_and_a_correction(sendwatch, site,
     found = sendwatch("check")
     assert "2 new written answers:" in found.out and "development for: send-review" in found.out, found.out
     assert found.out.count("development for") == 1  # the buildings answer is a change, nothing more
+    # Read in full with the minister who answered named (expandMember).
     assert sorted(p for p, _ in site.requests if p.startswith(QUESTIONS + "/")) == [
-        f"{QUESTIONS}/1400002", f"{QUESTIONS}/1400020"]
+        f"{QUESTIONS}/1400002?expandMember=true", f"{QUESTIONS}/1400020?expandMember=true"]
     (mail,) = mails(tmp_path)
     assert "Special Educational Needs: Reviews" in mail["Subject"]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from urllib.parse import urlsplit
 
 from config.settings import SourceSettings, is_web_url
@@ -26,6 +26,7 @@ from monitor.core.diff import Change
 from monitor.core.document import CHANGE_NOTE, Item, item_kind
 from monitor.core.drafts import DEVELOPMENT, POSSIBLE, DevelopmentDraft, Rejection
 from monitor.core.match import THRESHOLD, Hit, Match, Specificity, Subject, Target, match
+from monitor.core.restated import item_document, said_in
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 _WORD = re.compile(r"\w+")
@@ -191,8 +192,11 @@ def find_developments(change: Change, *, source: SourceSettings, summary: str, t
             follow = None
             if follow_kind and is_web_url(item.url) and (kind := follow_kind(item)):
                 follow = follow_settings(item.url, kind, source, judged.commitment_id)
-            drafts.append(_draft(judged, status, _item_title(item, scored.updated), item.url, item.key, follow,
-                                 item_key(item, scored.updated), item.title))
+            # The dates a matched answer or statement gives for the commitment are restatements of it.
+            restated = said_in(item, judged.commitment_id, item_document(item))
+            drafts.append(replace(_draft(judged, status, _item_title(item, scored.updated), item.url, item.key,
+                                         follow, item_key(item, scored.updated), item.title),
+                                  restatements=restated))
     return drafts
 
 

@@ -135,7 +135,7 @@ def item_kind(name: str) -> ItemKind:
 # hold "\ud800"). From a watched page they are never content: PostgreSQL refuses NUL, ESC, BEL
 # and BS drive terminals, and a lone surrogate cannot even be written as UTF-8.
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-_ITEM_FIELDS = ("kind", "key", "title", "url", "date", "note", "note_kind")
+_ITEM_FIELDS = ("kind", "key", "title", "url", "date", "note", "note_kind", "by")
 
 
 def without_controls(text: str) -> str:
@@ -163,11 +163,15 @@ class Item:
     # not what the document holds: it is not compared and not hashed, so snapshots stored
     # before it existed read the same and are not changes.
     note_kind: str | None = field(default=None, compare=False)
+    # Who said it (a minister answering or making a statement), when the source names them.
+    # Like ``note_kind`` it is attribution, not content: not compared, not hashed, so an item
+    # read before sources named speakers is the same item.
+    by: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not (self.kind.isprintable() and self.key.isprintable() and self.title.isprintable()  # quick, usual
                 and (self.url or "").isprintable() and (self.date or "").isprintable()
-                and (self.note or "").isprintable()):
+                and (self.note or "").isprintable() and (self.by or "").isprintable()):
             for name in _ITEM_FIELDS:
                 value = getattr(self, name)
                 if isinstance(value, str):
@@ -179,7 +183,7 @@ class Item:
 
     def to_dict(self) -> dict:
         data = {"kind": self.kind, "key": self.key, "title": self.title}
-        for name in ("url", "date", "note", "note_kind"):
+        for name in ("url", "date", "note", "note_kind", "by"):
             value = getattr(self, name)
             if value is not None:
                 data[name] = value
@@ -202,6 +206,7 @@ class Item:
             date=data.get("date"),
             note=data.get("note"),
             note_kind=data.get("note_kind"),
+            by=data.get("by"),
         )
 
     def describe(self) -> str:
@@ -237,10 +242,11 @@ class Document:
         }
 
     def _content(self) -> dict:
-        # What the document says, without how its notes are labelled (see Item.note_kind).
+        # What the document says, without how its notes are labelled or who said them (see Item.note_kind, Item.by).
         data = self.to_dict()
         for item in data["items"]:
             item.pop("note_kind", None)
+            item.pop("by", None)
         return data
 
     @classmethod

@@ -5,7 +5,7 @@ the core; storage writes and reads them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 # What a development's status may be. A possible development waits for a person: it is
 # never emailed as a development; confirming it does that, rejecting it keeps the document
@@ -27,6 +27,22 @@ class NotificationDraft:
 
 
 @dataclass(frozen=True, slots=True)
+class RestatementDraft:
+    """A date (or vague words) given for a commitment, to record on the ledger: one
+    sentence of a matched answer or statement, or a statistics release that moved."""
+
+    commitment_id: str
+    document_key: str  # what was read (a question, a statement, a release): recorded once per sentence
+    said_on: date  # the day said, in London
+    sentence: str
+    words: str  # the words that gave the date
+    rule: str  # the rule that read them (monitor.core.restatement.RULES, or a release rule)
+    resolves_to: date | None  # None: a restatement without a date
+    by: str | None = None  # who said it, when the source names them
+    url: str | None = None  # where it was said
+
+
+@dataclass(frozen=True, slots=True)
 class DevelopmentDraft:
     """A development to record with the change that causes it."""
 
@@ -41,6 +57,7 @@ class DevelopmentDraft:
     document_key: str | None = None  # what identifies the document; None: the change names none
     document_title: str | None = None  # its own title (the development's title says what happened)
     status: str = DEVELOPMENT  # or POSSIBLE
+    restatements: tuple[RestatementDraft, ...] = ()  # dates its answer or statement gives for the commitment
 
 
 @dataclass(frozen=True, slots=True)

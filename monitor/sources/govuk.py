@@ -38,6 +38,7 @@ from monitor.core.document import (
 )
 from monitor.core.errors import CheckFailed, ExtractError, FetchError
 from monitor.core.extract import collapse, extract_html
+from monitor.core.restated import CANCELLATION_REASON, PREVIOUS_RELEASE_DATE, RELEASE_DATE, RELEASE_STATUS
 from monitor.sources.base import NoOptions, Reading, SourceKind, fold_option, query_values, same_value, without_query
 from monitor.sources.fetch import Fetcher, Validators
 
@@ -142,8 +143,8 @@ _DATE_FIELDS = (("opening_date", "Opens"), ("closing_date", "Closes"))
 # Fields of ``details`` shown as "Label: value": a statistics release that moves, is
 # confirmed or is cancelled is news, and so is when and where a speech was given.
 _LABELLED_FIELDS = (
-    ("display_date", "Release date"), ("previous_display_date", "Previous release date"),
-    ("state", "Release status"), ("cancellation_reason", "Reason for cancellation"),
+    ("display_date", RELEASE_DATE), ("previous_display_date", PREVIOUS_RELEASE_DATE),
+    ("state", RELEASE_STATUS), ("cancellation_reason", CANCELLATION_REASON),
     ("delivered_on", "Delivered on"), ("location", "Location"),
     ("start_date", "Starts"), ("end_date", "Ends"),
 )

@@ -143,7 +143,9 @@ class _WrittenSource(SourceKind[WrittenOptions]):
                 # list says it changed.
                 items.append(before or listed)
                 continue
-            response = await fetcher.get(f"{self.api}{self.list_path}/{entry_id}", accept=JSON_ACCEPT)
+            # expandMember names the minister who answered or made it: who restated a promise.
+            response = await fetcher.get(f"{self.api}{self.list_path}/{entry_id}?expandMember=true",
+                                         accept=JSON_ACCEPT)
             size += len(response.body)
             full = self.item_of(single_result(response.json(), entry_id))
             items.append(full or listed)
@@ -214,7 +216,8 @@ class WrittenAnswersSource(_WrittenSource):
     commitment. A holding answer replaced by the real one, and a corrected answer, are
     updates of the same question, with the old and the new text. The first check records
     what is there as known, from the list, whose answers the API shortens; a new or changed
-    answer is then read in full (``/api/writtenquestions/questions/{id}``). Answers are kept
+    answer is then read in full (``/api/writtenquestions/questions/{id}``, with the
+    minister who answered it, or corrected it, named). Answers are kept
     from one check to the next, so one older than ``days`` is not a removal. An answer
     that is not the API's list, an error (4xx, or a 5xx that persists) or more than 20
     pages for one query fails the check.
@@ -328,10 +331,12 @@ def answer_item(value: dict) -> Item | None:
     uin = _text(value.get("uin"))
     tabled = _day(value.get("dateTabled"))
     page = f"{WEBSITE}/written-questions/detail/{tabled}/{quote_url(uin, safe='')}" if tabled and uin else None
+    member = _member(value.get("correctingMember")) if corrected else ""
     return Item(WRITTEN_ANSWER, str(value["id"]),
                 title=_text(value.get("heading")) or (f"Written question {uin}" if uin else "Written question"),
                 url=page,
-                date=when, note=_kept(note) or None, note_kind=label if note else None)
+                date=when, note=_kept(note) or None, note_kind=label if note else None,
+                by=member or _member(value.get("answeringMember")) or _text(value.get("answeringBodyName")) or None)
 
 
 def statement_item(value: dict) -> Item | None:
@@ -344,7 +349,16 @@ def statement_item(value: dict) -> Item | None:
     return Item(WRITTEN_STATEMENT, str(value["id"]),
                 title=_text(value.get("title")) or (f"Written statement {uin}" if uin else "Written statement"),
                 url=f"{WEBSITE}/written-statements/detail/{made}/{quote_url(uin, safe='')}" if uin else None,
-                date=made, note=text or None, note_kind=NOTE_STATEMENT if text else None)
+                date=made, note=text or None, note_kind=NOTE_STATEMENT if text else None,
+                by=_member(value.get("member"), _text(value.get("memberRole")))
+                or _text(value.get("answeringBodyName")) or None)
+
+
+def _member(value, role: str = "") -> str:
+    """A member as the API expands it (``expandMember=true``: ``{"name": ...}``), with their
+    role when given: "Vicky Ford (Parliamentary Under-Secretary of State)"; "" without a name."""
+    name = _text(value.get("name")) if isinstance(value, dict) else ""
+    return f"{name} ({role})" if name and role else name
 
 
 def plain(value) -> str:
