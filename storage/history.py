@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 
 from monitor.core.diff import Change
 from monitor.core.document import Document
-from monitor.core.drafts import DevelopmentDraft, NotificationDraft
+from monitor.core.drafts import DevelopmentDraft, NotificationDraft, RestatementDraft
 from storage import ledger, outbox, sources
 from storage.database import Database, rowcount
 from storage.models import (
@@ -34,6 +34,7 @@ from storage.models import (
     CheckRecord,
     DevelopmentRecord,
     NotificationRecord,
+    RestatementRecord,
     SightingRecord,
     SnapshotRecord,
     SourceRecord,
@@ -246,13 +247,15 @@ class History:
                         last_modified: str | None = None,
                         developments: Iterable[DevelopmentDraft] = (),
                         notifications: Iterable[NotificationDraft] = (),
+                        restatements: Iterable[RestatementDraft] = (),
                         expected_snapshot_id: int | None | Literal[_Any.SNAPSHOT] = ANY_SNAPSHOT) -> Recorded:
         """A successful check that produced a new version (or the first one) of the document.
 
         ``change`` is the difference from the current snapshot, None for the first one;
         ``summary`` its one-line account (default: the generic summary of the change).
         ``developments`` are written in the same transaction as the change they come from,
-        so a crash can never leave a change without its developments or the reverse.
+        so a crash can never leave a change without its developments or the reverse;
+        ``restatements`` (a statistics release that moved) with them.
         ``expected_snapshot_id`` is the snapshot the change was computed against. When
         another process (a ``sendwatch check`` beside ``serve``, or a second ``check``) has
         recorded a different one meanwhile, nothing of this reading becomes current without
@@ -299,6 +302,7 @@ class History:
                     "detail": compress_json(change.to_dict())}).scalar_one()
                 conn.execute(_SOURCE_CHANGED, succeeded)
                 developed = ledger.record_developments(session, developments, change_id, source_id, at)
+                ledger.record_restatements(session, restatements, change_id, source_id, at)
             else:
                 conn.execute(_SOURCE_RECORDED, succeeded)
             return Recorded(check_id, outcome, snapshot_id, change_id, tuple(developed.development_ids),
@@ -409,8 +413,8 @@ class History:
         """Forget checks and changes older than ``before``, and snapshots nothing refers to.
 
         A source's current snapshot is always kept, so the next check still compares
-        against it, and so is every change that is a development (with its snapshots):
-        the ledger's evidence is the record, not history to trim.
+        against it, and so is every change that is a development or a restatement (with its
+        snapshots): the ledger's evidence is the record, not history to trim.
         """
         with self._session.begin() as session:
             checks = rowcount(session.execute(delete(CheckRecord).where(CheckRecord.started_at < before)))
@@ -418,7 +422,8 @@ class History:
             changes = rowcount(session.execute(delete(ChangeRecord).where(
                 ChangeRecord.detected_at < before,
                 ChangeRecord.id.not_in(select(DevelopmentRecord.change_id)),
-                ChangeRecord.id.not_in(select(SightingRecord.change_id)))))
+                ChangeRecord.id.not_in(select(SightingRecord.change_id)),
+                ChangeRecord.id.not_in(select(RestatementRecord.change_id)))))
             referenced = (
                 select(SourceRecord.current_snapshot_id).where(SourceRecord.current_snapshot_id.is_not(None))
                 .union(select(ChangeRecord.from_snapshot_id), select(ChangeRecord.to_snapshot_id),

@@ -14,6 +14,7 @@ runs inside the history's recording of the change the developments come from.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,13 +32,16 @@ from monitor.core.drafts import (
     DevelopmentDraft,
     NotificationDraft,
     Rejection,
+    RestatementDraft,
 )
+from monitor.core.ledger import Restated
 from storage import outbox, sources
 from storage.database import Database
 from storage.models import (
     CommitmentMarkRecord,
     DevelopmentRecord,
     LedgerEventRecord,
+    RestatementRecord,
     SightingRecord,
     UTCDateTime,
 )
@@ -112,6 +116,35 @@ class Ledger:
                     DevelopmentRecord.status.in_(DEVELOPED)).order_by(DevelopmentRecord.id).limit(1)).first()
             sources.hand_over(session, development_id, other)
             return True
+
+    def restatements(self, *, commitment_id: str | None = None, change_id: int | None = None,
+                     development_id: int | None = None, since: datetime | None = None,
+                     counted: bool = False) -> list[RestatementRecord]:
+        """Restatements, oldest first by the day said. ``counted``: only those that move a
+        commitment's date: from a statistics release, or from an answer or statement that is
+        a development (not one only possible, or rejected, for it)."""
+        with self._session() as session:
+            query = select(RestatementRecord).order_by(RestatementRecord.said_on, RestatementRecord.id)
+            if commitment_id is not None:
+                query = query.where(RestatementRecord.commitment_id == commitment_id)
+            if change_id is not None:
+                query = query.where(RestatementRecord.change_id == change_id)
+            if development_id is not None:
+                query = query.where(RestatementRecord.development_id == development_id)
+            if since is not None:
+                query = query.where(RestatementRecord.recorded_at >= since)
+            if counted:
+                developed = select(DevelopmentRecord.id).where(DevelopmentRecord.status.in_(DEVELOPED))
+                query = query.where(RestatementRecord.development_id.is_(None)
+                                    | RestatementRecord.development_id.in_(developed))
+            return list(session.scalars(query))
+
+    def restated(self, commitment_id: str | None = None) -> dict[str, list[Restated]]:
+        """The restatements that count, by commitment, as the ledger core takes them."""
+        found: dict[str, list[Restated]] = {}
+        for r in self.restatements(commitment_id=commitment_id, counted=True):
+            found.setdefault(r.commitment_id, []).append(restated(r))
+        return found
 
     def rejections(self) -> list[Rejection]:
         """Every document a person rejected, and for which commitment, oldest first."""
@@ -189,6 +222,8 @@ def record_developments(session: Session, drafts: Iterable[DevelopmentDraft], ch
     # sources at once would otherwise wait on each other's rows (a deadlock).
     for draft in sorted(drafts, key=lambda d: (d.commitment_id, d.document_key or "")):
         development, fresh = _development(session, draft, change_id, source_id, at)
+        # Seen again or not, what it says now is read: a corrected answer's new sentence counts.
+        record_restatements(session, draft.restatements, change_id, source_id, at, development.id)
         if not fresh:
             developed.seen_again.append(development.id)
             session.add(SightingRecord(
@@ -212,6 +247,35 @@ def record_developments(session: Session, drafts: Iterable[DevelopmentDraft], ch
     return developed
 
 
+def restated(record: RestatementRecord) -> Restated:
+    return Restated(record.said_on, record.resolves_to, record.rule, record.sentence, record.said_by, record.url)
+
+
+def record_restatements(session: Session, drafts: Iterable[RestatementDraft], change_id: int, source_id: str,
+                        at: datetime, development_id: int | None = None) -> int:
+    """Record, in ``session``'s transaction, the restatements not recorded before (once per
+    commitment, document and sentence, whichever process gets there first); how many were new."""
+    dialect = _dialect(session)
+    new = 0
+    for draft in drafts:
+        values = {"commitment_id": draft.commitment_id, "document_key": draft.document_key,
+                  "sentence_hash": hashlib.sha256(draft.sentence.encode()).hexdigest(),
+                  "development_id": development_id, "change_id": change_id, "source_id": source_id,
+                  "said_on": draft.said_on, "said_by": draft.by, "url": draft.url, "sentence": draft.sentence,
+                  "words": draft.words, "rule": draft.rule, "resolves_to": draft.resolves_to, "recorded_at": at}
+        new += session.scalar(dialect.insert(RestatementRecord).values(**values).on_conflict_do_nothing(
+            index_elements=["commitment_id", "document_key", "sentence_hash"])
+            .returning(RestatementRecord.id)) is not None
+    return new
+
+
+def _dialect(session: Session):
+    # Each dialect's module is loaded when first used: PostgreSQL's brings its drivers'
+    # modules with it, which a run on SQLite has no use for (30 ms of every start).
+    name = "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
+    return importlib.import_module(f"sqlalchemy.dialects.{name}")
+
+
 def _development(session: Session, draft: DevelopmentDraft, change_id: int, source_id: str,
                  at: datetime) -> tuple[DevelopmentRecord, bool]:
     """The development of ``draft``'s commitment and document: a new row (True), or the
@@ -230,11 +294,7 @@ def _development(session: Session, draft: DevelopmentDraft, change_id: int, sour
         session.add(record)
         session.flush()
         return record, True
-    # Each dialect's module is loaded when first used: PostgreSQL's brings its drivers'
-    # modules with it, which a run on SQLite has no use for (30 ms of every start).
-    name = "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
-    dialect = importlib.import_module(f"sqlalchemy.dialects.{name}")
-    new_id = session.scalar(dialect.insert(DevelopmentRecord).values(**values)
+    new_id = session.scalar(_dialect(session).insert(DevelopmentRecord).values(**values)
                             .on_conflict_do_nothing(index_elements=["commitment_id", "document_key"])
                             .returning(DevelopmentRecord.id))
     query = select(DevelopmentRecord).where(DevelopmentRecord.commitment_id == draft.commitment_id,

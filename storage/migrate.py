@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from storage import locking
 
 MIGRATIONS = "storage:migrations"
-HEAD = "0006"
+HEAD = "0007"
 
 # Alembic's own table of the revision a database is at, as Alembic creates it.
 _VERSION_TABLE = Table("alembic_version", MetaData(), Column("version_num", String(32), nullable=False),

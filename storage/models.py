@@ -198,6 +198,39 @@ class SightingRecord(Base):
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class RestatementRecord(Base):
+    """A date (or vague words) given for a commitment after it was made: one sentence of a
+    written answer or statement matched to it, or its statistics release moved or cancelled.
+
+    Recorded once per commitment, document and sentence (a unique index on the sentence's
+    SHA-256): reading the same answer again adds nothing; a corrected answer's new sentence
+    is a restatement of its own.
+    """
+
+    __tablename__ = "restatements"
+    __table_args__ = (Index("uq_restatements_commitment_id", "commitment_id", "document_key", "sentence_hash",
+                            unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commitment_id: Mapped[str] = mapped_column(String(200))
+    document_key: Mapped[str] = mapped_column(Text)  # the question, statement or release read
+    sentence_hash: Mapped[str] = mapped_column(String(64))
+    # The development of the answer or statement (None for a release that moved): while it is
+    # only possible, or rejected, its restatements do not move the commitment's date.
+    development_id: Mapped[int | None] = mapped_column(ForeignKey("developments.id", ondelete="CASCADE"),
+                                                       index=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("changes.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    said_on: Mapped[date] = mapped_column(Date)  # the day said, in London
+    said_by: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    sentence: Mapped[str] = mapped_column(Text)
+    words: Mapped[str] = mapped_column(Text)
+    rule: Mapped[str] = mapped_column(String(40))
+    resolves_to: Mapped[date | None] = mapped_column(Date)  # None: a restatement without a date
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class CommitmentMarkRecord(Base):
     """A person's verdict on a commitment (delivered, dropped, or reopened), with a note."""
 

@@ -198,3 +198,48 @@ def test_a_commitment_stands_as_its_latest_mark_says(database_url):
         marks = store.ledger.latest_marks()
         assert {c: (m.state, m.note) for c, m in marks.items()} == \
             {"send-review": ("open", "Withdrawn again."), "code-of-practice": ("dropped", "")}
+
+
+def _said(sentence: str, resolves, key="parliament-written-question:1400020", said_on=None):
+    from datetime import date
+
+    from monitor.core.drafts import RestatementDraft
+
+    return RestatementDraft("send-review", key, said_on or date(2021, 12, 6), sentence, "words", "quarter",
+                            resolves, by="Vicky Ford", url="https://questions-statements.parliament.uk/q")
+
+
+def test_a_restatement_is_recorded_once_per_commitment_document_and_sentence(database_url):
+    from dataclasses import replace
+    from datetime import date
+
+    from monitor.core.drafts import POSSIBLE, REJECTED
+
+    answer = _said("The SEND Review will be published in the first quarter of 2022.", date(2022, 3, 31))
+    with open_store(database_url) as store:
+        store.sources.sync([SOURCE, FEED])
+        first = _sighted(store, "code", 0, replace(_plan(), restatements=(answer,)))
+        # The same answer read again (another route, or the same text once more): nothing new.
+        _sighted(store, "feed", 24, replace(_plan(), restatements=(answer,)))
+        (recorded,) = store.ledger.restatements()
+        assert (recorded.said_by, recorded.said_on, recorded.resolves_to, recorded.change_id) == \
+            ("Vicky Ford", date(2021, 12, 6), date(2022, 3, 31), first.change_id)
+        # A correction's new sentence is a restatement of its own; the old one stays in the history.
+        spring = _said("The SEND Review will be published in the spring.", date(2022, 5, 31),
+                       said_on=date(2022, 1, 12))
+        _sighted(store, "feed", 48, replace(_plan(), restatements=(spring, answer)))
+        assert [r.resolves_to for r in store.ledger.restatements()] == [date(2022, 3, 31), date(2022, 5, 31)]
+        assert store.ledger.restated()["send-review"][-1].resolves_to == date(2022, 5, 31)
+        # Its evidence is kept when old changes are pruned.
+        store.history.prune(T0 + timedelta(days=365))
+        assert store.history.change(first.change_id) is not None
+
+        # Of a possible development, or a rejected one, it is recorded but moves no date.
+        soon = replace(_said("It will be published soon.", None, key="other"), commitment_id="code-of-practice")
+        possible = _sighted(store, "code", 100, replace(_plan(commitment="code-of-practice", status=POSSIBLE),
+                                                        restatements=(soon,)))
+        assert [r.commitment_id for r in store.ledger.restatements(commitment_id="code-of-practice")] == \
+            ["code-of-practice"]
+        assert store.ledger.restatements(commitment_id="code-of-practice", counted=True) == []
+        assert store.ledger.review(possible.possible_ids[0], REJECTED, T0 + timedelta(days=5))
+        assert "code-of-practice" not in store.ledger.restated()

@@ -31,6 +31,7 @@ from monitor.core.errors import CheckFailed, describe, one_line
 from monitor.core.ledger import Mark, Milestone, due_event, london_date, standing, target
 from monitor.core.match import Specificity, Target
 from monitor.core.notify import for_commitment, for_source_health
+from monitor.core.restated import release_moves
 from monitor.core.unpublished import (
     NOT_YET,
     NOT_YET_STATUSES,
@@ -298,6 +299,7 @@ def _record_once(source, source_settings: SourceSettings, store: Store, settings
 
     change = summary = None
     drafts = []
+    restated: tuple = ()
     if state.snapshot_id is not None and still_awaited(source_settings, previous):
         # The awaited page has appeared: that is the news, for each of its commitments.
         change = diff_documents(previous, reading.document)
@@ -318,9 +320,13 @@ def _record_once(source, source_settings: SourceSettings, store: Store, settings
                   for d in find_developments(change, source=source_settings, summary=summary, targets=targets,
                                              discovers=source.discovers, follow_kind=follow_kind,
                                              rejections=store.ledger.rejections(), specificity=specificity)]
+        # A statistics release its commitments depend on, moved or cancelled: a restatement of each.
+        restated = release_moves(previous, reading.document, source_settings.commitments,
+                                 london_date(started_at), source_settings.url)
     recorded = store.history.record_document(source_settings.id, reading.document, change, meta, summary=summary,
                                              etag=etag, last_modified=last_modified, developments=drafts,
-                                             notifications=health, expected_snapshot_id=state.snapshot_id)
+                                             notifications=health, restatements=restated,
+                                             expected_snapshot_id=state.snapshot_id)
     if recorded.outcome == STALE:
         return None
     if recorded.by_another or recorded.outcome == "unchanged":
@@ -474,7 +480,10 @@ def ledger_standings(settings: Settings, store: Store, now: datetime | None = No
     for d in reversed(store.ledger.developments()):
         recorded.setdefault(d.commitment_id, []).append(Milestone(london_date(d.detected_at), d.title, d.url))
     marks = {cid: Mark(m.state, m.note, m.marked_at) for cid, m in store.ledger.latest_marks().items()}
-    return [standing(c, recorded.get(c.id, []), marks.get(c.id), now) for c in settings.commitments]
+    restated = store.ledger.restated()
+    return [standing(c, recorded.get(c.id, []), marks.get(c.id), now, restated.get(c.id, ()))
+            for c in settings.commitments]
+
 
 
 def record_due_events(settings: Settings, store: Store, now: datetime | None = None) -> list:
