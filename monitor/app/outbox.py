@@ -33,6 +33,7 @@ from monitor.core.notify import (
 )
 from monitor.core.render import build_email, compose
 from storage import Store
+from storage.ledger import restated as restated_of
 from storage.subscribers import CONFIRM, MANAGE_LINK, UNCONFIRMED_FOR
 
 log = logging.getLogger("sendwatch.outbox")
@@ -129,18 +130,30 @@ def _title(settings: Settings, commitment_id: str) -> str:
 def render(settings: Settings, store: Store, notification, now: datetime):
     marks = store.ledger.latest_marks()
     context = {**store.outbox.context(notification), "mark": _mark(marks, notification.commitment_id),
-               "subscription": subscription(settings, notification)}
+               "subscription": subscription(settings, notification), **_restated(store, notification)}
     change = store.history.change_detail(context["change"]) if context.get("change") is not None else None
     digest = None
     if notification.kind == "digest":
         digest = []
         for row in store.outbox.notifications(digest_id=notification.id):
-            row_context = {**store.outbox.context(row), "mark": _mark(marks, row.commitment_id)}
+            row_context = {**store.outbox.context(row), "mark": _mark(marks, row.commitment_id),
+                           **_restated(store, row)}
             row_change = store.history.change_detail(row_context["change"]) if row_context.get("change") else None
             digest.append((row, row_context, row_change))
     message = compose(notification, context, settings, now, change, digest)
     return build_email(message, notification_id=notification.id, recipient=notification.recipient,
                        settings=settings, now=now)
+
+
+def _restated(store: Store, notification) -> dict:
+    """The commitment's restatements that count (its standing is shown with them), and what
+    the development being told of said."""
+    if not notification.commitment_id:
+        return {}
+    restated = store.ledger.restated(notification.commitment_id).get(notification.commitment_id, [])
+    said = [restated_of(r) for r in store.ledger.restatements(development_id=notification.development_id)] \
+        if notification.development_id is not None else []
+    return {"restated": restated, "said": said}
 
 
 def _mark(marks: dict, commitment_id: str | None) -> Mark | None:

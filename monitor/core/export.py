@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 from monitor.core.instants import iso
 
-CSV_FIELDS = ("commitment_id", "commitment_title", "state", "made_on", "expected_by", "days_overdue",
+CSV_FIELDS = ("commitment_id", "commitment_title", "state", "made_on", "expected_by", "expected_now", "restated",
+              "days_overdue",
               "development_id", "development_date", "development_title", "development_url", "source_id",
               "change_id", "score")
 
@@ -20,10 +21,19 @@ def standing_dict(p) -> dict:
         "id": c.id, "title": c.title, "state": p.state, "promise": c.promise, "made_in": c.made_in,
         "made_on": c.made_on.isoformat(), "expected_by": c.expected_by.isoformat() if c.expected_by else None,
         "days_since_promise": p.days_since_promise, "days_overdue": p.days_overdue,
+        # Its latest restated date (else expected_by), how often it was restated, in words, and each.
+        "expected_now": p.expected_by.isoformat() if p.expected_by else None,
+        "restated": len(p.restated), "expectation": p.expectation.words(),
+        "restatements": [restated_dict(r) for r in p.restated],
         "lateness": p.lateness, "note": p.note,
         "last_development": ({"date": p.last.on.isoformat(), "title": p.last.title, "url": p.last.url}
                              if p.last else None),
     }
+
+
+def restated_dict(r) -> dict:
+    return {"said_on": r.said_on.isoformat(), "by": r.by, "url": r.url, "sentence": r.sentence, "rule": r.rule,
+            "resolves_to": r.resolves_to.isoformat() if r.resolves_to else None}
 
 
 def development_dict(d) -> dict:
@@ -53,7 +63,8 @@ def to_csv(standings, developments) -> str:
     for commitment in ledger_data(standings, developments)["commitments"]:
         base = {"commitment_id": commitment["id"], "commitment_title": commitment["title"],
                 "state": commitment["state"], "made_on": commitment["made_on"],
-                "expected_by": commitment["expected_by"] or "",
+                "expected_by": commitment["expected_by"] or "", "expected_now": commitment["expected_now"] or "",
+                "restated": commitment["restated"],
                 "days_overdue": "" if commitment["days_overdue"] is None else commitment["days_overdue"]}
         if not commitment["developments"]:
             writer.writerow(base)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.policy
 import email.utils
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 from config.settings import CommitmentSettings, Settings
 from monitor.core.diff import Change
 from monitor.core.document import without_controls
-from monitor.core.ledger import IN_PROGRESS, OVERDUE, Mark, standing
+from monitor.core.ledger import IN_PROGRESS, OVERDUE, Mark, Restated, day, standing
 
 MAX_LINES = 12  # lines of a diff shown in an email; the dashboard has the rest
 MAX_SUBJECT = 180
@@ -118,7 +119,10 @@ def _body(notification, context: dict, settings: Settings, now: datetime, change
         message = Message(subject=f"{title}: {development.title} on {where}", heading=f"{title}: {development.title}",
                           thread=f"commitment-{notification.commitment_id}", change=change)
         message.paragraphs.append(f"sendwatch found this on {where} on {_when(development.detected_at, settings)}.")
-        message.paragraphs += _about(commitment, now, today, IN_PROGRESS, context.get("mark"))
+        for said in context.get("said") or []:
+            message.paragraphs.append(_restatement(said))
+        message.paragraphs += _about(commitment, now, today, IN_PROGRESS, context.get("mark"),
+                                     context.get("restated") or ())
         evidence = development.evidence or []
         if evidence:
             reasons = "; ".join(f"{h['where']} {h['phrase']!r}" for h in evidence[:3])
@@ -141,7 +145,8 @@ def _body(notification, context: dict, settings: Settings, now: datetime, change
                                   + (f" ({commitment.expected_note})" if commitment and commitment.expected_note
                                      else "")
                                   + ", and sendwatch has seen no development since.")
-        message.paragraphs += _about(commitment, now, today, OVERDUE, context.get("mark"))
+        message.paragraphs += _about(commitment, now, today, OVERDUE, context.get("mark"),
+                                     context.get("restated") or ())
         message.links.append(("The ledger", f"{dashboard}/commitments/{notification.commitment_id}"))
         return message
 
@@ -236,18 +241,29 @@ def _chosen(settings: Settings, commitment_ids) -> str:
 
 
 def _about(commitment: CommitmentSettings | None, now: datetime, today: date, state: str,
-           mark: Mark | None) -> list[str]:
+           mark: Mark | None, restated: Sequence[Restated] = ()) -> list[str]:
     """The commitment in two sentences; ``state`` is what the email itself shows it to be,
-    unless a person (``mark``) or the watchlist has called it delivered or dropped."""
+    unless a person (``mark``) or the watchlist has called it delivered or dropped.
+    ``restated``: its restatements, which move the date it is expected by."""
     if commitment is None:
         return []
     made = (f"Promised {commitment.made_on:%d %B %Y} ({ago(commitment.made_on, today)}) "
             f"in {commitment.made_in}.")
     expected = ""
-    if commitment.expected_by:
-        late = standing(commitment, [], mark, now).lateness  # None once delivered or dropped
-        expected = f" Expected by {commitment.expected_by:%d %B %Y}" + (f" ({state}; {late})." if late else ".")
+    position = standing(commitment, [], mark, now, restated)
+    if commitment.expected_by or position.restated:
+        late = position.lateness  # None once delivered or dropped; counted from the latest restated date
+        words = position.expectation.words() if position.restated else \
+            f"expected by {commitment.expected_by:%d %B %Y}"
+        expected = f" {words[:1].upper()}{words[1:]}" + (f" ({state}; {late})." if late else ".")
     return [f"The commitment: {' '.join(commitment.promise.split())}", made + expected]
+
+
+def _restatement(said: Restated) -> str:
+    """What a minister said of the commitment's date in the document told of."""
+    by = f" ({said.by}, {day(said.said_on)})" if said.by else f" ({day(said.said_on)})"
+    gives = f"gives {day(said.resolves_to)}" if said.resolves_to else "gives no date"
+    return f"What was said of its date: '{said.sentence}'{by}: {gives}, by the rule {said.rule}."
 
 
 def _when(moment: datetime, settings: Settings) -> str:

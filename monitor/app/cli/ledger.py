@@ -30,8 +30,9 @@ from monitor.app.outbox import send_due
 from monitor.core.developments import POSSIBLE_FROM, score_change
 from monitor.core.drafts import CONFIRMED, DEVELOPMENT, POSSIBLE, REJECTED
 from monitor.core.export import standing_dict, to_csv, to_json
-from monitor.core.ledger import MARKS, OVERDUE
+from monitor.core.ledger import MARKS, OVERDUE, day
 from monitor.core.match import THRESHOLD
+from monitor.core.restated import rule
 from monitor.sources import make_source
 from storage.models import DevelopmentRecord
 
@@ -46,8 +47,9 @@ def commitments(ctx: click.Context, as_json: bool) -> int | None:
     """The ledger: each commitment's state, age, lateness and last development.
 
     Until a commitment is delivered or dropped, how late it is; how long ago it was
-    promised, days overdue, and its last development with its link. With a command
-    (mark), a person's verdict instead.
+    promised, days overdue, and its last development with its link. A date a minister
+    restated is its expected date from then on: how often and how far it slipped, and
+    the latest restatement. With a command (mark), a person's verdict instead.
     """
     if ctx.invoked_subcommand is not None:
         return None
@@ -66,10 +68,14 @@ def commitments(ctx: click.Context, as_json: bool) -> int | None:
         state = f"{p.state}; {p.lateness}" if p.lateness else p.state
         print(f"{c.id}  [{state}]  {c.title}")
         print(f"    promised {c.made_on:%d %b %Y} ({years:.1f} years ago) in {c.made_in}")
-        if c.expected_by:
+        if c.expected_by or p.restated:
             late = f", {p.days_overdue} days overdue" if p.state == OVERDUE else ""
-            said = f" ({c.expected_note})" if c.expected_note else ""
-            print(f"    expected by {c.expected_by:%d %b %Y}{said}{late}")
+            print(f"    {shown(p.expectation.words(c.expected_note))}{late}")
+        if p.restated:
+            r = p.restated[-1]
+            by = f" by {r.by}" if r.by else ""
+            link = f" <{r.url}>" if r.url else ""
+            print(f"    latest restatement {day(r.said_on)}{shown(by)}: {shown(repr(r.sentence))}{shown(link)}")
         if p.note:
             print(f"    {p.state}: {p.note}")
         if p.last:
@@ -110,9 +116,10 @@ def mark(run: Invocation, commitment_id: str, state: str, note: str | None) -> i
 def explain(run: Invocation, change_id: int) -> int:
     """Why a change did or did not become a development.
 
-    The developments recorded for the change, then how it scores against each commitment
-    now, by the same rules a check applies: every phrase, where it was found, and its
-    weight; the weights add up to the score.
+    The developments recorded for the change, the restatements it gave (each sentence that
+    gives a date for a commitment, and the rule that read it), then how it scores against
+    each commitment now, by the same rules a check applies: every phrase, where it was
+    found, and its weight; the weights add up to the score.
     """
     settings, store = run.open()
     with store:
@@ -125,6 +132,7 @@ def explain(run: Invocation, change_id: int) -> int:
         sightings = [(s, first) for s in store.ledger.sightings(change_id=record.id)
                      if (first := store.ledger.development(s.development_id)) is not None]
         rejections = store.ledger.rejections()
+        restatements = store.ledger.restatements(change_id=record.id)
         source = source_settings_of(settings, store, record.source_id)
         stored = store.sources.get(record.source_id)
         targets, specificity = scoring(settings, store)
@@ -145,6 +153,10 @@ def explain(run: Invocation, change_id: int) -> int:
         for sighting, first in sightings:
             print(f"  {first.commitment_id}: {shown(sighting.title)} (score {sighting.score:.2f}) is development "
                   f"{first.id} [{first.status}], first recorded with change {first.change_id}")
+    if restatements:
+        print("\nrestatements (dates given for a commitment):")
+        for r in restatements:
+            print("  " + shown(_explain_restatement(r)).replace("\n", "\n  "))
     print(f"\nhow it scores against the commitments now (a development from {THRESHOLD}, "
           f"a possible one from {POSSIBLE_FROM}):")
     if not discovers and not any(t.id in watched_for for t in targets):
@@ -157,6 +169,19 @@ def explain(run: Invocation, change_id: int) -> int:
         for judged in scored.judgements:
             print("  " + shown(judged.explain()).replace("\n", "\n  "))
     return EXIT_OK
+
+
+def _explain_restatement(r) -> str:
+    """A restatement with the sentence and the rule that read it."""
+    by = f" by {r.said_by}" if r.said_by else ""
+    resolves = f"resolves to {day(r.resolves_to)}" if r.resolves_to else "gives no date"
+    found = rule(r.rule)
+    why = f" ({found.resolves})" if found else ""
+    lines = [f"{r.commitment_id}: said {day(r.said_on)}{by}: {r.sentence!r}",
+             f"  rule {r.rule}: {r.words!r} {resolves}{why}"]
+    if r.url:
+        lines.append(f"  <{r.url}>")
+    return "\n".join(lines)
 
 
 @command("review", example="sendwatch review\nsendwatch review confirm 14\nsendwatch review reject 15 16",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -40,6 +40,7 @@ from monitor.core.document import item_kind
 from monitor.core.drafts import POSSIBLE
 from monitor.core.export import development_dict, standing_dict
 from monitor.core.instants import iso
+from monitor.core.ledger import day
 from monitor.core.render import ago, site_name
 from monitor.core.since import parse_since
 from storage import Store
@@ -83,6 +84,7 @@ def create_app(get_settings: Callable[[], Settings], store: Store,
         Route("/api/commitments", web.api_commitments),
         Route("/api/commitments/{commitment_id}", web.api_commitment),
         Route("/api/developments", web.api_developments),
+        Route("/api/restatements", web.api_restatements),
         Route("/api/sources", web.api_sources),
         Route("/api/changes", web.api_changes),
         Route("/api/changes/{change_id:int}", web.api_change),
@@ -201,8 +203,15 @@ class _Web:
         position = next(p for p in ledger_standings(settings, self.store) if p.commitment.id == commitment.id)
         developments = self.store.ledger.developments(commitment_id=commitment.id)
         known = sorted(commitment.known, key=lambda k: k.date, reverse=True)
+        zone = ZoneInfo(settings.email.timezone)
+        # One timeline, newest first: what was found, and what ministers said of the date.
+        timeline = sorted([("development", d.announced_at.astimezone(zone).date(), d.id, d) for d in developments]
+                          + [("restatement", r.said_on, r.id, r) for r in
+                             self.store.ledger.restatements(commitment_id=commitment.id, counted=True)],
+                          key=lambda entry: (entry[1], entry[0] == "development", entry[2]), reverse=True)
         return self._render(request, "commitment.html", settings, p=position, c=commitment,
-                            developments=developments, known=known)
+                            developments=developments, timeline=[(kind, record) for kind, _, _, record in timeline],
+                            known=known)
 
     def developments(self, request: Request) -> Response:
         settings = self.get_settings()
@@ -262,7 +271,7 @@ class _Web:
         base = _base(request, settings)
         return self._atom(request, settings, self.store.ledger.developments(), feed_id=_tag(settings, "feed"),
                           title="sendwatch: developments on the SEND commitments", page_url=f"{base}/",
-                          self_url=f"{base}/feed.atom")
+                          self_url=f"{base}/feed.atom", restatements=self.store.ledger.restatements(counted=True))
 
     def commitment_feed(self, request: Request) -> Response:
         settings = self.get_settings()
@@ -271,14 +280,23 @@ class _Web:
         return self._atom(request, settings, self.store.ledger.developments(commitment_id=commitment.id),
                           feed_id=_tag(settings, f"commitment/{commitment.id}"),
                           title=f"sendwatch: {commitment.title}", page_url=page, self_url=f"{page}/feed.atom",
-                          subtitle=" ".join(commitment.promise.split()))
+                          subtitle=" ".join(commitment.promise.split()),
+                          restatements=self.store.ledger.restatements(commitment_id=commitment.id, counted=True))
 
     def _atom(self, request: Request, settings: Settings, developments: list, *, feed_id: str, title: str,
-              page_url: str, self_url: str, subtitle: str | None = None) -> Response:
+              page_url: str, self_url: str, subtitle: str | None = None, restatements: Sequence = ()) -> Response:
         base, zone = _base(request, settings), ZoneInfo(settings.email.timezone)
         titles = {c.id: c.title for c in settings.commitments}
         entries = []
-        for d in developments[:FEED_SIZE]:
+        for r in restatements:
+            about = titles.get(r.commitment_id, r.commitment_id)
+            gives = f"expected by {day(r.resolves_to)}" if r.resolves_to else "no date given"
+            summary = (f"'{r.sentence}' Said {day(r.said_on)}" + (f" by {r.said_by}" if r.said_by else "")
+                       + f"; read by the rule {r.rule} from '{r.words}'." + (f" Where: {r.url}" if r.url else ""))
+            entries.append(Entry(id=_tag(settings, f"restatement/{r.id}"), title=f"{about}: restated, {gives}",
+                                 updated=r.recorded_at, link=f"{base}/changes/{r.change_id}", summary=summary,
+                                 category=r.commitment_id))
+        for d in developments:
             link = f"{base}/changes/{d.change_id}"
             about = titles.get(d.commitment_id, d.commitment_id)
             why = "; ".join(f"{hit.get('where')} {hit.get('phrase')!r}" for hit in (d.evidence or [])[:3])
@@ -287,7 +305,9 @@ class _Web:
                        + (f" The document: {d.url}" if d.url else ""))
             entries.append(Entry(id=_tag(settings, f"development/{d.id}"), title=f"{about}: {d.title}",
                                  updated=d.announced_at, link=link, summary=summary, category=d.commitment_id))
-        updated = developments[0].announced_at if developments else datetime(2000, 1, 1, tzinfo=UTC)
+        # Newest first; a restatement recorded with its development comes after it.
+        entries = sorted(entries, key=lambda e: (e.updated, "/development/" in e.id), reverse=True)[:FEED_SIZE]
+        updated = entries[0].updated if entries else datetime(2000, 1, 1, tzinfo=UTC)
         body = build_feed(feed_id=feed_id, title=title, self_url=self_url, page_url=page_url, updated=updated,
                           entries=entries, subtitle=subtitle)
         return Response(body, media_type="application/atom+xml; charset=utf-8")
@@ -308,6 +328,11 @@ class _Web:
                                 for k in commitment.known],
                       "developments": [_development(d) for d in
                                        self.store.ledger.developments(commitment_id=commitment.id)]})
+
+    def api_restatements(self, request: Request) -> Response:
+        since = _since(request)
+        # As the developments: only those that count (not of a development only possible, or rejected).
+        return _json([_restatement(r) for r in self.store.ledger.restatements(since=since, counted=True)])
 
     def api_developments(self, request: Request) -> Response:
         since = _since(request)
@@ -415,6 +440,15 @@ def _short(exc: BaseException) -> str:
 
 def _development(d) -> dict:
     return {**development_dict(d), "commitment_id": d.commitment_id, "item_key": d.item_key}
+
+
+def _restatement(r) -> dict:
+    """A restatement with all the record knows of it."""
+    return {"id": r.id, "commitment_id": r.commitment_id, "said_on": r.said_on.isoformat(), "by": r.said_by,
+            "url": r.url, "sentence": r.sentence, "words": r.words, "rule": r.rule,
+            "resolves_to": r.resolves_to.isoformat() if r.resolves_to else None, "document_key": r.document_key,
+            "development_id": r.development_id, "change_id": r.change_id, "source_id": r.source_id,
+            "recorded_at": iso(r.recorded_at)}
 
 
 def _source(r) -> dict:
