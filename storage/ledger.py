@@ -254,17 +254,18 @@ def restated(record: RestatementRecord) -> Restated:
 def record_restatements(session: Session, drafts: Iterable[RestatementDraft], change_id: int, source_id: str,
                         at: datetime, development_id: int | None = None) -> int:
     """Record, in ``session``'s transaction, the restatements not recorded before (once per
-    commitment, document and sentence, whichever process gets there first); how many were new."""
+    commitment, document, sentence and the words in it that gave the date, whichever process
+    gets there first); how many were new."""
     dialect = _dialect(session)
     new = 0
     for draft in drafts:
         values = {"commitment_id": draft.commitment_id, "document_key": draft.document_key,
-                  "sentence_hash": hashlib.sha256(draft.sentence.encode()).hexdigest(),
+                  "finding_hash": hashlib.sha256(f"{draft.sentence}\n{draft.words}".encode()).hexdigest(),
                   "development_id": development_id, "change_id": change_id, "source_id": source_id,
                   "said_on": draft.said_on, "said_by": draft.by, "url": draft.url, "sentence": draft.sentence,
                   "words": draft.words, "rule": draft.rule, "resolves_to": draft.resolves_to, "recorded_at": at}
         new += session.scalar(dialect.insert(RestatementRecord).values(**values).on_conflict_do_nothing(
-            index_elements=["commitment_id", "document_key", "sentence_hash"])
+            index_elements=["commitment_id", "document_key", "finding_hash"])
             .returning(RestatementRecord.id)) is not None
     return new
 

@@ -202,19 +202,20 @@ class RestatementRecord(Base):
     """A date (or vague words) given for a commitment after it was made: one sentence of a
     written answer or statement matched to it, or its statistics release moved or cancelled.
 
-    Recorded once per commitment, document and sentence (a unique index on the sentence's
-    SHA-256): reading the same answer again adds nothing; a corrected answer's new sentence
-    is a restatement of its own.
+    Recorded once per commitment, document and sentence (a unique index on the SHA-256 of the
+    sentence and the words that gave the date, so a sentence giving two dates is two
+    restatements): reading the same answer again adds nothing; a corrected answer's new
+    sentence is a restatement of its own.
     """
 
     __tablename__ = "restatements"
-    __table_args__ = (Index("uq_restatements_commitment_id", "commitment_id", "document_key", "sentence_hash",
+    __table_args__ = (Index("uq_restatements_commitment_id", "commitment_id", "document_key", "finding_hash",
                             unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     commitment_id: Mapped[str] = mapped_column(String(200))
     document_key: Mapped[str] = mapped_column(Text)  # the question, statement or release read
-    sentence_hash: Mapped[str] = mapped_column(String(64))
+    finding_hash: Mapped[str] = mapped_column(String(64))
     # The development of the answer or statement (None for a release that moved): while it is
     # only possible, or rejected, its restatements do not move the commitment's date.
     development_id: Mapped[int | None] = mapped_column(ForeignKey("developments.id", ondelete="CASCADE"),

@@ -243,3 +243,17 @@ def test_a_restatement_is_recorded_once_per_commitment_document_and_sentence(dat
         assert store.ledger.restatements(commitment_id="code-of-practice", counted=True) == []
         assert store.ledger.review(possible.possible_ids[0], REJECTED, T0 + timedelta(days=5))
         assert "code-of-practice" not in store.ledger.restated()
+
+
+def test_a_sentence_that_gives_two_dates_is_two_restatements(database_url):
+    from dataclasses import replace
+    from datetime import date
+
+    sentence = "The consultation will close by the end of March 2022 and we will respond in the summer."
+    close = replace(_said(sentence, date(2022, 3, 31)), words="the end of March 2022", rule="month")
+    respond = replace(_said(sentence, date(2022, 8, 31)), words="the summer", rule="season")
+    with open_store(database_url) as store:
+        _sighted(store, "code", 0, replace(_plan(), restatements=(close, respond)))
+        _sighted(store, "code", 10, replace(_plan(), restatements=(close, respond)))  # read again: nothing new
+        assert [(r.rule, r.resolves_to) for r in store.ledger.restatements()] == [
+            ("month", date(2022, 3, 31)), ("season", date(2022, 8, 31))]

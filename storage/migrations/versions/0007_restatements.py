@@ -21,7 +21,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('commitment_id', sa.String(length=200), nullable=False),
     sa.Column('document_key', sa.Text(), nullable=False),
-    sa.Column('sentence_hash', sa.String(length=64), nullable=False),
+    sa.Column('finding_hash', sa.String(length=64), nullable=False),
     sa.Column('development_id', sa.Integer(), nullable=True),
     sa.Column('change_id', sa.Integer(), nullable=False),
     sa.Column('source_id', sa.String(length=200), nullable=False),
@@ -41,7 +41,7 @@ def upgrade() -> None:
     with op.batch_alter_table('restatements', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_restatements_change_id'), ['change_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_restatements_development_id'), ['development_id'], unique=False)
-    op.create_index('uq_restatements_commitment_id', 'restatements', ['commitment_id', 'document_key', 'sentence_hash'],
+    op.create_index('uq_restatements_commitment_id', 'restatements', ['commitment_id', 'document_key', 'finding_hash'],
                     unique=True)
 
 
