@@ -44,6 +44,7 @@ promise = "Publish the SEND Review's proposals."
 made_in = "Government response to the Education Committee"
 made_on = 2020-07-23
 expected_by = 2020-12-31
+expected_note = "an update later in the year"
 phrases = ["SEND review"]
 
 [[recipient]]
@@ -75,7 +76,8 @@ def test_a_holding_answer_replaced_and_corrected_restates_the_commitment(sendwat
     serve_questions(site, page([listed(real), *BACKLOG]), details=(real,))
     sendwatch("check")
     ledger = sendwatch("commitments").out
-    assert "expected by 31 Dec 2020; restated once; now expected by 31 Mar 2022, 15 months later" in ledger, ledger
+    assert ("expected by 31 Dec 2020 (an update later in the year); restated once; now expected by 31 Mar 2022, "
+            "15 months later") in ledger, ledger
     assert ("latest restatement 6 Dec 2021 by Vicky Ford: 'The SEND Review will be published in the first quarter "
             "of 2022.' <https://questions-statements.parliament.uk/written-questions/detail/2021-11-29/") in ledger
 
@@ -97,7 +99,8 @@ def test_a_holding_answer_replaced_and_corrected_restates_the_commitment(sendwat
     late = lateness(date(2022, 5, 31), today)
     ledger = sendwatch("commitments").out
     assert f"send-review  [in progress; {late}]  The SEND Review" in ledger, ledger
-    assert "expected by 31 Dec 2020; restated 3 times; now expected by 31 May 2022, 17 months later" in ledger
+    assert ("expected by 31 Dec 2020 (an update later in the year); restated 3 times; now expected by 31 May 2022, "
+            "17 months later") in ledger
     assert f"latest restatement 20 Jan 2022 by {HOSTILE_NAME}: 'Further details will follow in due course.'" in ledger
     (position,) = json.loads(sendwatch("commitments", "--json").out)
     assert (position["expected_by"], position["expected_now"], position["restated"]) == ("2020-12-31", "2022-05-31", 3)
@@ -172,30 +175,38 @@ def test_a_statistics_release_that_moves_or_is_cancelled_restates_its_commitment
                                                                                  database_url):
     write_config(tmp_path, site, database_url, ANNOUNCEMENT)
     api = "/api/content" + ANNOUNCEMENT_PATH
-    site.set(api, announcement({"display_date": "12 June 2026 9:30am", "state": "confirmed"}))
+    site.set(api, announcement({"display_date": "12 June 2025 9:30am", "state": "confirmed"}))
     sendwatch("check")
-    site.set(api, announcement({"display_date": "9 July 2026 9:30am", "state": "confirmed",
-                                "previous_display_date": "12 June 2026 9:30am",
+    site.set(api, announcement({"display_date": "9 July 2025 9:30am", "state": "confirmed",
+                                "previous_display_date": "12 June 2025 9:30am",
                                 "latest_change_note": "Data quality checks need more time."}))
     moved = sendwatch("check")
-    assert "release date moved from 12 June 2026 9:30am to 9 July 2026 9:30am" in moved.out, moved.out
+    assert "release date moved from 12 June 2025 9:30am to 9 July 2025 9:30am" in moved.out, moved.out
     ledger = sendwatch("commitments").out
-    assert "restated once; now expected by 9 Jul 2026, 66 months later" in ledger, ledger
+    assert "restated once; now expected by 9 Jul 2025, 54 months later" in ledger, ledger
+    # Overdue by the watchlist's date, then overdue anew by the restated one: an email each.
+    overdue = [m for m in mails(tmp_path) if "is overdue" in m["Subject"]]
+    assert [m["Subject"] for m in overdue] == ["The SEND Review: is overdue (expected by 31 December 2020)",
+                                               "The SEND Review: is overdue (expected by 09 July 2025)"]
+    first, anew = (m.get_body(("plain",)).get_content() for m in overdue)
+    assert "It was expected by 31 December 2020 (an update later in the year)," in first
+    assert "It was expected by 09 July 2025, and" in anew  # the promise's words were of its first date
+    assert "Expected by 31 Dec 2020; restated once; now expected by 9 Jul 2025, 54 months later (overdue; " in anew
 
-    site.set(api, announcement({"display_date": "9 July 2026 9:30am", "state": "cancelled",
-                                "previous_display_date": "12 June 2026 9:30am",
+    site.set(api, announcement({"display_date": "9 July 2025 9:30am", "state": "cancelled",
+                                "previous_display_date": "12 June 2025 9:30am",
                                 "cancellation_reason": "The data collection was not run.",
                                 "cancelled_at": "2026-06-01T09:00:00.000Z"}))
     sendwatch("check")
     (position,) = json.loads(sendwatch("commitments", "--json").out)
     assert [(r["rule"], r["resolves_to"]) for r in position["restatements"]] == [
-        ("release-date-moved", "2026-07-09"), ("release-cancelled", None)]
+        ("release-date-moved", "2025-07-09"), ("release-cancelled", None)]
     assert position["restatements"][0]["sentence"] == (
-        "The release of 'Special educational needs in England: January 2026' moved from 12 June 2026 9:30am to "
-        "9 July 2026 9:30am (change note: 'Data quality checks need more time.')")
+        "The release of 'Special educational needs in England: January 2026' moved from 12 June 2025 9:30am to "
+        "9 July 2025 9:30am (change note: 'Data quality checks need more time.')")
     assert position["restatements"][1]["sentence"].endswith("was cancelled: The data collection was not run.")
-    assert position["expected_now"] == "2026-07-09"  # a cancellation gives no date; the last one stands
+    assert position["expected_now"] == "2025-07-09"  # a cancellation gives no date; the last one stands
 
     change_id = json.loads(sendwatch("changes", "--json").out)[1]["id"]  # the move
     explained = sendwatch("explain", str(change_id)).out
-    assert "rule release-date-moved: '9 July 2026 9:30am' resolves to 9 Jul 2026 (the new release date" in explained
+    assert "rule release-date-moved: '9 July 2025 9:30am' resolves to 9 Jul 2025 (the new release date" in explained

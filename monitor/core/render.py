@@ -141,9 +141,10 @@ def _body(notification, context: dict, settings: Settings, now: datetime, change
         what = "is overdue" if kind == "overdue" else f"is still overdue, {days} days on"
         message = Message(subject=f"{title}: {what} (expected by {event.expected_by:%d %B %Y})",
                           heading=f"{title} {what}", thread=f"commitment-{notification.commitment_id}")
+        # The promise's own words of its date describe its date, not a date restated since.
+        note = commitment.expected_note if commitment and commitment.expected_by == event.expected_by else None
         message.paragraphs.append(f"It was expected by {event.expected_by:%d %B %Y}"
-                                  + (f" ({commitment.expected_note})" if commitment and commitment.expected_note
-                                     else "")
+                                  + (f" ({note})" if note else "")
                                   + ", and sendwatch has seen no development since.")
         message.paragraphs += _about(commitment, now, today, OVERDUE, context.get("mark"),
                                      context.get("restated") or ())
