@@ -173,6 +173,26 @@ def test_the_real_single_answer_is_read_as_plain_text_with_its_links_as_words():
     assert "The current register of FJAAs can be accessed here: https://www.gov.uk/government/publications/" \
            "flexi-job-apprenticeships/flexi-job-apprenticeship-agencies." in item.note
     assert "in due course." in item.note  # the end of the answer: the whole of it is kept
+    # Without expandMember the API names no member: the department said it.
+    assert item.by == "Department for Education"
+
+
+def test_who_said_it_is_the_member_the_api_expands_and_is_not_content():
+    real = question(31, answered="2021-12-06")["value"]
+    named = {**real, "answeringMember": {"id": 4038, "name": "Vicky Ford", "listAs": "Ford, Vicky"}}
+    assert answer_item(named).by == "Vicky Ford"
+    fixed = {**question(31, answered="2021-12-06", corrected="2022-01-12")["value"],
+             "answeringMember": {"name": "Vicky Ford"}, "correctingMember": {"name": "Will Quince"}}
+    assert answer_item(fixed).by == "Will Quince"  # a correction is said by the minister who corrected it
+    statement = {"id": 7, "title": "SEND Review", "text": "<p>Text.</p>", "dateMade": "2022-03-29T00:00:00",
+                 "uin": "HCWS700", "answeringBodyName": "Department for Education",
+                 "member": {"name": "Will Quince"}, "memberRole": "Minister for Children and Families"}
+    assert statement_item(statement).by == "Will Quince (Minister for Children and Families)"
+    assert statement_item({**statement, "member": None}).by == "Department for Education"
+    # Attribution, not content: the same answer read with or without its member is no change.
+    before = Document("Written answers", (), (answer_item(real),))
+    after = Document("Written answers", (), (answer_item(named),))
+    assert before.content_hash() == after.content_hash() and diff_documents(before, after).is_empty
 
 
 @needs_shared
