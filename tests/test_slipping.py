@@ -137,6 +137,11 @@ def test_a_holding_answer_replaced_and_corrected_restates_the_commitment(sendwat
         assert not soup.select("main script") and not soup.select("main img")
         assert "restated 3 times; now expected by 31 May 2022, 17 months later" in soup.select_one(
             "dd.expectation").get_text()
+        # The ledger on the home page: the date it is expected by now, and how it came to be.
+        row = BeautifulSoup(httpx.get(f"{base}/").text, "html.parser").select_one("table tbody tr")
+        expected = row.select("td")[2]
+        assert expected.time["datetime"] == "2022-05-31"
+        assert "restated 3 times; now expected by 31 May 2022, 17 months later" in expected.get_text()
         for path in ("/feed.atom", "/commitments/send-review/feed.atom"):
             feed = feedparser.parse(httpx.get(f"{base}{path}").content)
             titles = [e.title for e in feed.entries]
