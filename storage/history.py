@@ -137,6 +137,16 @@ _SNAPSHOTS_SEEN = (
 _SNAPSHOT_OF = (select(SnapshotRecord.id).where(SnapshotRecord.source_id == bindparam("source_id"),
                                                 SnapshotRecord.content_hash == bindparam("content_hash")).limit(1))
 _INSERT_SNAPSHOT = insert(SnapshotRecord).returning(SnapshotRecord.id)
+# Read for every change of a pass (the previous version, and what matching measures
+# phrases against), on a plain connection: an ORM session for one column cost five times
+# the query (0.28 against 0.12 ms for a previous version, 0.52 against 0.26 ms for the
+# discovery snapshots' ids, on SQLite with 1,000 sources).
+_SNAPSHOT_CONTENT = select(SnapshotRecord.content).where(SnapshotRecord.id == bindparam("snapshot_id"))
+_SNAPSHOT_CONTENTS = select(SnapshotRecord.content).where(SnapshotRecord.id.in_(bindparam("snapshot_ids",
+                                                                                          expanding=True)))
+_DISCOVERY_SNAPSHOTS = (select(SourceRecord.current_snapshot_id)
+                        .where(SourceRecord.kind.in_(bindparam("kinds", expanding=True)),
+                               SourceRecord.active.is_(True), SourceRecord.current_snapshot_id.is_not(None)))
 _INSERT_CHANGE = insert(ChangeRecord).returning(ChangeRecord.id)
 _SOURCE_VALUES = dict(current_snapshot_id=bindparam("snapshot_id"), last_checked_at=bindparam("at"),
                       last_success_at=bindparam("at"), consecutive_failures=0, last_error=None,
@@ -327,8 +337,8 @@ class History:
     # -- reading the history --------------------------------------------------------------
 
     def document(self, snapshot_id: int) -> Document:
-        with self._session() as session:
-            blob = session.scalar(select(SnapshotRecord.content).where(SnapshotRecord.id == snapshot_id))
+        with self._engine.connect() as conn:
+            blob = conn.execute(_SNAPSHOT_CONTENT, {"snapshot_id": snapshot_id}).scalar_one_or_none()
         if blob is None:
             raise KeyError(snapshot_id)
         return Document.from_json(zlib.decompress(blob))
@@ -338,20 +348,17 @@ class History:
         kinds (the discovery kinds) hold, each document once: what matching measures how
         common a phrase is against."""
         kinds = sorted(kinds)
-        current = (select(SourceRecord.current_snapshot_id)
-                   .where(SourceRecord.kind.in_(kinds), SourceRecord.active.is_(True),
-                          SourceRecord.current_snapshot_id.is_not(None)))
-        with self._session() as session:
+        with self._engine.connect() as conn:
             # Every change of a pass asks; the answer moves only when a discovery source
             # records a new version, so it is kept until then (one small query instead of
             # decompressing every discovery source's snapshot for every change).
-            snapshot_ids = sorted(i for i in session.scalars(current) if i is not None)  # None: not selected
+            snapshot_ids = sorted(i for i in conn.execute(_DISCOVERY_SNAPSHOTS, {"kinds": kinds}).scalars()
+                                  if i is not None)  # None: not selected
             version = (tuple(kinds), tuple(snapshot_ids))
             cached = self._discovered
             if cached is not None and cached[0] == version:
                 return cached[1]
-            blobs = list(session.scalars(select(SnapshotRecord.content)
-                                         .where(SnapshotRecord.id.in_(version[1]))))
+            blobs = list(conn.execute(_SNAPSHOT_CONTENTS, {"snapshot_ids": list(version[1])}).scalars())
         seen: dict[str, str] = {}
         for blob in blobs:
             for item in Document.from_json(zlib.decompress(blob)).items:
