@@ -1,5 +1,8 @@
 """Diffs and summaries: pure functions over Documents."""
 
+import pickle
+from dataclasses import replace
+
 from monitor.core.diff import Change, diff_documents, render_text
 from monitor.core.document import ATTACHMENT, CHANGE_NOTE, NOTICE, Document, Item
 
@@ -76,6 +79,19 @@ def test_document_hash_ignores_item_order_and_duplicates():
     assert a.content_hash() == b.content_hash()
     assert Document.from_json(a.to_json()) == a
     assert a.content_hash() != Document("T", ("y",), (PLAN, ANNEX)).content_hash()
+
+
+def test_a_documents_hash_is_kept_with_it_but_never_given_to_a_changed_copy():
+    """The hash a worker process computed travels with the page it read; a copy with other
+    content (dataclasses.replace) is hashed on its own content, so no change is hidden."""
+    read = doc("Intro.", "Old.", items=(PLAN,))
+    hashed = read.content_hash()
+    sent = pickle.loads(pickle.dumps(read))  # as a worker process sends it
+    assert sent == read and sent.content_hash() == hashed
+    changed = replace(sent, blocks=("Intro.", "New."))
+    assert changed.content_hash() == doc("Intro.", "New.", items=(PLAN,)).content_hash() != hashed
+    assert diff_documents(sent, changed).added_lines == ("New.",)
+    assert "_hash" not in read.to_json() and Document.from_json(read.to_json()) == read
 
 
 def test_lines_that_only_repeat_a_new_documents_title_and_size_are_not_counted_again():

@@ -228,6 +228,11 @@ class Document:
     title: str
     blocks: tuple[str, ...] = ()
     items: tuple[Item, ...] = field(default=())
+    # content_hash, once computed: a Document never changes, and a check asks for the hash
+    # twice (to compare with the stored one, then to store it), in the main process, while
+    # the page was read in a worker process (which sends it along). Not content: not
+    # compared, and not passed on by dataclasses.replace, so a changed copy is hashed anew.
+    _hash: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "title", without_controls(self.title))
@@ -265,7 +270,10 @@ class Document:
         return cls.from_dict(json.loads(text))
 
     def content_hash(self) -> str:
-        return hashlib.sha256(_canonical(self._content()).encode("utf-8")).hexdigest()
+        if self._hash is None:
+            object.__setattr__(self, "_hash", hashlib.sha256(_canonical(self._content()).encode("utf-8")).hexdigest())
+        assert self._hash is not None
+        return self._hash
 
     def items_of(self, kind: str) -> tuple[Item, ...]:
         return tuple(item for item in self.items if item.kind == kind)

@@ -36,7 +36,9 @@ __all__ = ["check_selector", "collapse", "decode_html", "extract_html", "extract
 def extract_page(body: bytes, charset: str | None, *, url: str, selector: str | None = None) -> Document:
     """``extract_html`` of a response body as ``decode_html`` reads it."""
     html, exact = decode(body, charset)
-    return extract_html(html, url=url, selector=selector, utf8=body if exact else None)
+    document = extract_html(html, url=url, selector=selector, utf8=body if exact else None)
+    document.content_hash()  # hashed where the page is read (a worker process, in a pass), and kept with it
+    return document
 
 
 def extract_html(html: str, *, url: str, selector: str | None = None, utf8: bytes | None = None) -> Document:
